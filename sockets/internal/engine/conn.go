@@ -1,0 +1,286 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Reasons a connection ends, as returned by Serve.
+var (
+	ErrHeartbeatTimeout = errors.New("heartbeat timeout: no traffic from the peer")
+	ErrPeerError        = errors.New("peer sent ERROR")
+	errDrained          = errors.New("pipe closed and drained")
+)
+
+const (
+	writeBufSize = 64 << 10
+	batchSize    = 256
+)
+
+// conn moves one pipe's messages over one connection: a reader goroutine
+// decodes frames into pipe.In, the calling goroutine encodes pipe.Out.
+type conn struct {
+	c    net.Conn
+	p    *Pipe
+	o    *Options
+	bw   *bufio.Writer
+	dec  *Decoder
+	wake chan struct{} // writer: pipe.Out became non-empty, or a PONG is due
+	room chan struct{} // reader: pipe.In has room again
+
+	readerDone chan struct{}
+	stop       chan struct{} // closed when the writer has returned
+	readErr    error
+
+	pongMu sync.Mutex
+	pongs  [][]byte // contexts of PINGs to answer
+
+	peerTTL     atomic.Int64 // ns; the peer asked us to time out after this
+	lastTimeout time.Duration
+}
+
+// Serve runs the pipe over c until the connection fails, the peer goes
+// silent past the heartbeat timeout, or p.Out is closed and drained. It
+// closes c before returning, and returns nil only in that last case.
+func Serve(c net.Conn, p *Pipe, o *Options) error {
+	e := &conn{
+		c:          c,
+		p:          p,
+		o:          o,
+		bw:         bufio.NewWriterSize(c, writeBufSize),
+		wake:       make(chan struct{}, 1),
+		room:       make(chan struct{}, 1),
+		readerDone: make(chan struct{}),
+		stop:       make(chan struct{}),
+	}
+	e.dec = NewDecoder(readerFunc(e.read), o.MaxMsgSize)
+	p.Out.SetReadable(e.wakeWriter)
+	p.In.SetWritable(e.wakeReader)
+	go e.reader()
+	werr := e.writer()
+	close(e.stop)
+	_ = c.Close()
+	<-e.readerDone
+	p.Out.SetReadable(nil)
+	p.In.SetWritable(nil)
+	switch {
+	case errors.Is(werr, errDrained):
+		return nil
+	case werr == nil || errors.Is(e.readErr, ErrHeartbeatTimeout) || errors.Is(e.readErr, ErrTooLarge):
+		return e.readErr
+	default:
+		return werr
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+func (e *conn) wakeWriter() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (e *conn) wakeReader() {
+	select {
+	case e.room <- struct{}{}:
+	default:
+	}
+}
+
+// readTimeout is how long the peer may stay silent: our heartbeat interval
+// plus its timeout when we send PINGs, or the TTL the peer asked for.
+func (e *conn) readTimeout() time.Duration {
+	var t time.Duration
+	if e.o.HeartbeatIvl > 0 {
+		to := e.o.HeartbeatTimeout
+		if to <= 0 {
+			to = e.o.HeartbeatIvl
+		}
+		t = e.o.HeartbeatIvl + to
+	}
+	if ttl := time.Duration(e.peerTTL.Load()); ttl > 0 && (t == 0 || ttl < t) {
+		t = ttl
+	}
+	return t
+}
+
+// read is the decoder's byte source: it arms the silence deadline.
+func (e *conn) read(b []byte) (int, error) {
+	t := e.readTimeout()
+	if t > 0 || e.lastTimeout > 0 {
+		var d time.Time
+		if t > 0 {
+			d = time.Now().Add(t)
+		}
+		_ = e.c.SetReadDeadline(d)
+		e.lastTimeout = t
+	}
+	n, err := e.c.Read(b)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			err = ErrHeartbeatTimeout
+		}
+	}
+	return n, err
+}
+
+func (e *conn) reader() {
+	defer close(e.readerDone)
+	defer e.wakeWriter()
+	for {
+		m, isCmd, err := e.dec.ReadMsg()
+		if err != nil {
+			e.readErr = err
+			return
+		}
+		if isCmd {
+			if m, err = e.command(m.Head); err != nil {
+				e.readErr = err
+				return
+			}
+			if m.Head == nil {
+				continue
+			}
+		}
+		r := e.p.In.Offer(m)
+		for r == Full {
+			select {
+			case <-e.room:
+			case <-e.stop:
+				e.readErr = io.EOF
+				return
+			}
+			r = e.p.In.TryPush(m)
+		}
+		if r == Closed {
+			e.readErr = io.EOF
+			return
+		}
+	}
+}
+
+// command acts on a ZMTP command. SUBSCRIBE and CANCEL (ZMTP 3.1) come back
+// as the 3.0 subscription messages that the sockets understand.
+func (e *conn) command(frame []byte) (Msg, error) {
+	name, data, err := ParseCommand(frame)
+	if err != nil {
+		return Msg{}, err
+	}
+	switch name {
+	case "PING":
+		if len(data) < 2 {
+			return Msg{}, fmt.Errorf("%w: short PING", ErrBadFlags)
+		}
+		if ttl := binary.BigEndian.Uint16(data); ttl > 0 {
+			e.peerTTL.Store(int64(time.Duration(ttl) * 100 * time.Millisecond))
+		}
+		ctx := data[2:]
+		if len(ctx) > 16 {
+			ctx = ctx[:16]
+		}
+		e.pongMu.Lock()
+		if len(e.pongs) < 16 {
+			e.pongs = append(e.pongs, append([]byte(nil), ctx...))
+		}
+		e.pongMu.Unlock()
+		e.wakeWriter()
+	case "SUBSCRIBE", "CANCEL":
+		b := make([]byte, 1+len(data))
+		if name == "SUBSCRIBE" {
+			b[0] = 1
+		}
+		copy(b[1:], data)
+		return Msg{Head: b}, nil
+	case "ERROR":
+		reason := data
+		if len(reason) > 0 && int(reason[0]) <= len(reason)-1 {
+			reason = reason[1 : 1+int(reason[0])]
+		}
+		return Msg{}, fmt.Errorf("%w: %q", ErrPeerError, reason)
+	}
+	return Msg{}, nil // PONG and unknown commands need nothing
+}
+
+func (e *conn) writeCommands() error {
+	e.pongMu.Lock()
+	pongs := e.pongs
+	e.pongs = nil
+	e.pongMu.Unlock()
+	for _, ctx := range pongs {
+		if err := WriteCommand(e.bw, "PONG", ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *conn) writer() error {
+	var tick <-chan time.Time
+	if e.o.HeartbeatIvl > 0 {
+		t := time.NewTicker(e.o.HeartbeatIvl)
+		defer t.Stop()
+		tick = t.C
+	}
+	var ttl [2]byte
+	binary.BigEndian.PutUint16(ttl[:], uint16(min(e.o.HeartbeatTTL/(100*time.Millisecond), 0xffff)))
+	batch := make([]Msg, 0, batchSize)
+	for {
+		if err := e.writeCommands(); err != nil {
+			return err
+		}
+		var empty, closed bool
+		batch, empty, closed = e.p.Out.PopBatch(batch[:0], batchSize)
+		for i := range batch {
+			if err := WriteMsg(e.bw, batch[i]); err != nil {
+				return err
+			}
+			batch[i] = Msg{}
+		}
+		if !empty {
+			select {
+			case <-tick:
+				if err := e.ping(ttl[:]); err != nil {
+					return err
+				}
+			default:
+			}
+			continue
+		}
+		if e.bw.Buffered() > 0 {
+			if err := e.bw.Flush(); err != nil {
+				return err
+			}
+		}
+		if closed {
+			return errDrained
+		}
+		select {
+		case <-e.wake:
+		case <-e.readerDone:
+			return nil
+		case <-tick:
+			if err := e.ping(ttl[:]); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (e *conn) ping(ttl []byte) error {
+	if err := WriteCommand(e.bw, "PING", ttl); err != nil {
+		return err
+	}
+	return e.bw.Flush()
+}

@@ -1,0 +1,48 @@
+package engine
+
+// EventKind names what happened to a connection.
+type EventKind uint8
+
+// The monitor events, after libzmq's zmq_socket_monitor.
+const (
+	EventListening        EventKind = iota + 1 // a Listen endpoint is bound
+	EventAccepted                              // a connection was accepted
+	EventConnected                             // a handshake completed (either side)
+	EventConnectRetried                        // a Dial attempt failed; another follows
+	EventDisconnected                          // a connection ended
+	EventHandshakeFailed                       // a handshake failed; Err says why
+	EventMessageTooLarge                       // the peer sent more than the maximum message size
+	EventHeartbeatTimeout                      // the peer went silent past the heartbeat timeout
+	EventRejected                              // the socket refused a handshaken peer (duplicate identity, second PAIR peer)
+	EventProtocolError                         // the peer broke the framing rules
+	EventClosed                                // a Listen endpoint was closed
+)
+
+var eventNames = [...]string{
+	EventListening:        "listening",
+	EventAccepted:         "accepted",
+	EventConnected:        "connected",
+	EventConnectRetried:   "connect-retried",
+	EventDisconnected:     "disconnected",
+	EventHandshakeFailed:  "handshake-failed",
+	EventMessageTooLarge:  "message-too-large",
+	EventHeartbeatTimeout: "heartbeat-timeout",
+	EventRejected:         "rejected",
+	EventProtocolError:    "protocol-error",
+	EventClosed:           "closed",
+}
+
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) && eventNames[k] != "" {
+		return eventNames[k]
+	}
+	return "unknown"
+}
+
+// Event reports one change in a socket's connections.
+type Event struct {
+	Kind     EventKind
+	Endpoint string // the socket's endpoint (as given to Listen or Dial)
+	Remote   string // the peer's address, when known
+	Err      error  // the reason, for failures and disconnects
+}

@@ -1,0 +1,269 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ZMTP 3.x frame flags (RFC 23 and 37).
+const (
+	flagMore    = 0x01
+	flagLong    = 0x02
+	flagCommand = 0x04
+)
+
+// Errors the decoder reports; each one ends the connection.
+var (
+	ErrTooLarge       = errors.New("message larger than the maximum message size")
+	ErrTooManyFrames  = errors.New("message has too many frames")
+	ErrBadFlags       = errors.New("malformed frame flags")
+	ErrCommandTooLong = errors.New("command frame too long")
+)
+
+// MaxFrames bounds the frame count of one message, so that a flood of empty
+// frames cannot grow a message without bound.
+const MaxFrames = 1 << 16
+
+// maxCommand bounds a command frame (PING context, SUBSCRIBE topic, …).
+const maxCommand = 1 << 20
+
+// chunkSize is the size of the read buffers that small frames are sliced
+// from. Frames handed out alias the chunk, so a chunk is never reused: a new
+// one is taken when it is used up and the old one lives as long as a frame in
+// it does.
+const chunkSize = 64 << 10
+
+// bigFrame is the size from which a frame gets its own buffer.
+const bigFrame = chunkSize / 4
+
+// Decoder reads ZMTP frames from a stream.
+type Decoder struct {
+	r          io.Reader
+	buf        []byte
+	rpos, wpos int
+	// MaxMsgSize is the largest message payload accepted, in bytes; <= 0 means
+	// no limit (then a big frame's memory still grows only as its bytes arrive).
+	MaxMsgSize int64
+}
+
+// NewDecoder reads frames from r.
+func NewDecoder(r io.Reader, maxMsgSize int64) *Decoder {
+	return &Decoder{r: r, buf: make([]byte, chunkSize), MaxMsgSize: maxMsgSize}
+}
+
+// fill makes at least n bytes available at d.buf[d.rpos:].
+func (d *Decoder) fill(n int) error {
+	if d.wpos-d.rpos >= n {
+		return nil
+	}
+	if len(d.buf)-d.rpos < n {
+		size := chunkSize
+		if n > size {
+			size = n
+		}
+		nb := make([]byte, size)
+		d.wpos = copy(nb, d.buf[d.rpos:d.wpos])
+		d.buf, d.rpos = nb, 0
+	}
+	for d.wpos-d.rpos < n {
+		m, err := d.r.Read(d.buf[d.wpos:])
+		d.wpos += m
+		if err != nil {
+			if d.wpos-d.rpos >= n {
+				return nil
+			}
+			if err == io.EOF && d.wpos-d.rpos > 0 {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// readFrame reads one frame; limit is how many payload bytes it may carry.
+func (d *Decoder) readFrame(limit int64) (flags byte, body []byte, err error) {
+	if err = d.fill(2); err != nil {
+		return 0, nil, err
+	}
+	flags = d.buf[d.rpos]
+	if flags&^(flagMore|flagLong|flagCommand) != 0 {
+		return 0, nil, fmt.Errorf("%w: 0x%02x", ErrBadFlags, flags)
+	}
+	var size uint64
+	if flags&flagLong == 0 {
+		size = uint64(d.buf[d.rpos+1])
+		d.rpos += 2
+	} else {
+		if err = d.fill(9); err != nil {
+			return 0, nil, err
+		}
+		size = binary.BigEndian.Uint64(d.buf[d.rpos+1:])
+		d.rpos += 9
+	}
+	if flags&flagCommand != 0 {
+		if flags&flagMore != 0 {
+			return 0, nil, fmt.Errorf("%w: command with MORE set", ErrBadFlags)
+		}
+		if size > maxCommand {
+			return 0, nil, fmt.Errorf("%w: %d bytes", ErrCommandTooLong, size)
+		}
+	} else if limit >= 0 && size > uint64(limit) {
+		return 0, nil, fmt.Errorf("%w: frame of %d bytes", ErrTooLarge, size)
+	}
+	if size > 1<<62 {
+		return 0, nil, fmt.Errorf("%w: frame of %d bytes", ErrTooLarge, size)
+	}
+	if size < bigFrame {
+		n := int(size)
+		if err = d.fill(n); err != nil {
+			return 0, nil, err
+		}
+		body = d.buf[d.rpos : d.rpos+n : d.rpos+n]
+		d.rpos += n
+		return flags, body, nil
+	}
+	body, err = d.readBig(int64(size))
+	return flags, body, err
+}
+
+// readBig reads a frame into a buffer of its own that grows as the bytes
+// arrive, so an announced size costs memory only once it is really sent.
+func (d *Decoder) readBig(size int64) ([]byte, error) {
+	const step = 4 << 20
+	first := size
+	if first > step {
+		first = step
+	}
+	body := make([]byte, first)
+	got := copy(body, d.buf[d.rpos:d.wpos])
+	d.rpos += got
+	for int64(got) < size {
+		if got == len(body) {
+			next := int64(2 * len(body))
+			if next > size {
+				next = size
+			}
+			nb := make([]byte, next)
+			copy(nb, body)
+			body = nb
+		}
+		m, err := d.r.Read(body[got:])
+		got += m
+		if err != nil && int64(got) < size {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return body, nil
+}
+
+// ReadMsg reads the next message, or the next command (cmd is then true and
+// m.Head is the command frame).
+func (d *Decoder) ReadMsg() (m Msg, cmd bool, err error) {
+	limit := d.MaxMsgSize
+	if limit <= 0 {
+		limit = -1
+	}
+	flags, body, err := d.readFrame(limit)
+	if err != nil {
+		return Msg{}, false, err
+	}
+	if flags&flagCommand != 0 {
+		return Msg{Head: body}, true, nil
+	}
+	m.Head = body
+	if limit >= 0 {
+		limit -= int64(len(body))
+	}
+	for flags&flagMore != 0 {
+		if len(m.Tail)+1 >= MaxFrames {
+			return Msg{}, false, fmt.Errorf("%w: more than %d", ErrTooManyFrames, MaxFrames)
+		}
+		flags, body, err = d.readFrame(limit)
+		if err != nil {
+			return Msg{}, false, err
+		}
+		if flags&flagCommand != 0 {
+			return Msg{}, false, fmt.Errorf("%w: command inside a multipart message", ErrBadFlags)
+		}
+		if limit >= 0 {
+			limit -= int64(len(body))
+		}
+		m.Tail = append(m.Tail, body)
+	}
+	return m, false, nil
+}
+
+// writeFrame writes one frame header and body.
+func writeFrame(w *bufio.Writer, flags byte, body []byte) error {
+	if len(body) > 255 {
+		var hdr [9]byte
+		hdr[0] = flags | flagLong
+		binary.BigEndian.PutUint64(hdr[1:], uint64(len(body)))
+		if _, err := w.Write(hdr[:]); err != nil {
+			return err
+		}
+	} else {
+		if w.Available() >= 2 {
+			b := w.AvailableBuffer()
+			b = append(b, flags, byte(len(body)))
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+		} else {
+			if err := w.WriteByte(flags); err != nil {
+				return err
+			}
+			if err := w.WriteByte(byte(len(body))); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := w.Write(body)
+	return err
+}
+
+// WriteMsg writes every frame of m.
+func WriteMsg(w *bufio.Writer, m Msg) error {
+	if len(m.Tail) == 0 {
+		return writeFrame(w, 0, m.Head)
+	}
+	if err := writeFrame(w, flagMore, m.Head); err != nil {
+		return err
+	}
+	last := len(m.Tail) - 1
+	for i, f := range m.Tail {
+		var fl byte
+		if i < last {
+			fl = flagMore
+		}
+		if err := writeFrame(w, fl, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteCommand writes a command frame: name length, name, data.
+func WriteCommand(w *bufio.Writer, name string, data []byte) error {
+	body := make([]byte, 0, 1+len(name)+len(data))
+	body = append(body, byte(len(name)))
+	body = append(body, name...)
+	body = append(body, data...)
+	return writeFrame(w, flagCommand, body)
+}
+
+// ParseCommand splits a command frame into its name and data.
+func ParseCommand(frame []byte) (name string, data []byte, err error) {
+	if len(frame) == 0 || int(frame[0]) > len(frame)-1 {
+		return "", nil, fmt.Errorf("%w: malformed command", ErrBadFlags)
+	}
+	n := int(frame[0])
+	return string(frame[1 : 1+n]), frame[1+n:], nil
+}

@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+)
+
+// Options are the per-socket settings the engine needs.
+type Options struct {
+	Type             zmq4.SocketType
+	Identity         []byte
+	Security         zmq4.Security
+	SendHWM, RecvHWM int
+	MaxMsgSize       int64
+	HandshakeTimeout time.Duration
+	HeartbeatIvl     time.Duration
+	HeartbeatTimeout time.Duration
+	HeartbeatTTL     time.Duration
+	ReconnectIvl     time.Duration
+	ReconnectMax     time.Duration
+	Immediate        bool
+}
+
+// Pipe is the relation with one peer: a queue each way. A pipe created by
+// Dial outlives its connections (messages wait in it while reconnecting, as
+// in libzmq); one created by an accepted connection ends with it.
+type Pipe struct {
+	In  *Queue // from the peer
+	Out *Queue // to the peer
+
+	Endpoint string // the endpoint it came from (listen or dial)
+	Outbound bool   // created by Dial
+	// Shared is set on the listening side of an inproc connection: its
+	// queues belong to the dialing socket's pipe and outlive this view.
+	Shared bool
+
+	peer atomic.Pointer[Peer]
+	// Data is for the socket that owns the pipe (routing state).
+	Data any
+
+	once sync.Once
+	done chan struct{}
+}
+
+// NewPipe returns a pipe with fresh queues.
+func NewPipe(endpoint string, outbound bool, sendHWM, recvHWM int) *Pipe {
+	return &Pipe{
+		In:       NewQueue(recvHWM),
+		Out:      NewQueue(sendHWM),
+		Endpoint: endpoint,
+		Outbound: outbound,
+		done:     make(chan struct{}),
+	}
+}
+
+// Peer is what the latest handshake told about the other side.
+func (p *Pipe) Peer() Peer {
+	if pr := p.peer.Load(); pr != nil {
+		return *pr
+	}
+	return Peer{}
+}
+
+// SetPeer records the peer of the current connection.
+func (p *Pipe) SetPeer(pr Peer) { p.peer.Store(&pr) }
+
+// Done is closed once the pipe has been terminated.
+func (p *Pipe) Done() <-chan struct{} { return p.done }
+
+// Terminate ends the pipe: no more messages go out through it; what already
+// arrived stays readable. It is idempotent.
+func (p *Pipe) Terminate() {
+	p.once.Do(func() {
+		if !p.Shared {
+			p.Out.Close()
+			p.In.Close()
+		}
+		close(p.done)
+	})
+}
+
+// Terminated reports whether Terminate was called.
+func (p *Pipe) Terminated() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,200 @@
+package engine
+
+import "sync"
+
+// Result is the outcome of offering a message to a queue.
+type Result uint8
+
+const (
+	Pushed Result = iota // stored (or consumed by the queue's interceptor)
+	Full                 // at its high-water mark; nothing stored
+	Closed               // the queue accepts nothing more
+)
+
+// Queue is a bounded FIFO of messages between one producer side and one
+// consumer side. It never blocks: callers wait on their own signals, which the
+// queue triggers on the two transitions that matter (empty→non-empty for the
+// consumer, full→not-full for the producer) and on close.
+type Queue struct {
+	mu     sync.Mutex
+	ring   []Msg
+	head   int
+	n      int
+	hwm    int // 0 means unbounded, as in libzmq
+	closed bool
+
+	onReadable func()
+	onWritable func()
+	intercept  func(Msg) bool
+}
+
+// NewQueue returns a queue that holds at most hwm messages (0: no limit).
+func NewQueue(hwm int) *Queue {
+	if hwm < 0 {
+		hwm = 0
+	}
+	size := hwm
+	if size == 0 || size > 1024 {
+		size = 64
+	}
+	return &Queue{ring: make([]Msg, size), hwm: hwm}
+}
+
+// SetReadable sets the function called when the queue goes from empty to
+// non-empty, or is closed. It runs without the queue's lock held.
+func (q *Queue) SetReadable(f func()) { q.mu.Lock(); q.onReadable = f; q.mu.Unlock() }
+
+// SetWritable sets the function called when the queue goes from full to
+// not full, or is closed.
+func (q *Queue) SetWritable(f func()) { q.mu.Lock(); q.onWritable = f; q.mu.Unlock() }
+
+// SetIntercept installs a filter that Offer runs on every message before it is
+// stored; a false return means the interceptor consumed it. The consumer side
+// of the queue uses it to act on control messages (subscriptions) as they
+// arrive, whichever goroutine delivers them.
+func (q *Queue) SetIntercept(f func(Msg) bool) { q.mu.Lock(); q.intercept = f; q.mu.Unlock() }
+
+// Offer runs the interceptor, then tries to store m. After Full, retry with
+// TryPush so that the interceptor does not see m twice.
+func (q *Queue) Offer(m Msg) Result {
+	q.mu.Lock()
+	f := q.intercept
+	q.mu.Unlock()
+	if f != nil && !f(m) {
+		return Pushed
+	}
+	return q.TryPush(m)
+}
+
+// TryPush stores m unless the queue is full or closed.
+func (q *Queue) TryPush(m Msg) Result {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return Closed
+	}
+	if q.hwm > 0 && q.n >= q.hwm {
+		q.mu.Unlock()
+		return Full
+	}
+	if q.n == len(q.ring) {
+		q.grow()
+	}
+	q.ring[(q.head+q.n)%len(q.ring)] = m
+	q.n++
+	wake := q.n == 1
+	f := q.onReadable
+	q.mu.Unlock()
+	if wake && f != nil {
+		f()
+	}
+	return Pushed
+}
+
+func (q *Queue) grow() {
+	size := 2 * len(q.ring)
+	if q.hwm > 0 && size > q.hwm {
+		size = q.hwm
+	}
+	ring := make([]Msg, size)
+	for i := 0; i < q.n; i++ {
+		ring[i] = q.ring[(q.head+i)%len(q.ring)]
+	}
+	q.ring, q.head = ring, 0
+}
+
+// TryPop removes the oldest message. ok is false when the queue is empty;
+// closed then tells whether it will stay so.
+func (q *Queue) TryPop() (m Msg, ok, closed bool) {
+	q.mu.Lock()
+	if q.n == 0 {
+		closed = q.closed
+		q.mu.Unlock()
+		return Msg{}, false, closed
+	}
+	m = q.take()
+	wake := q.hwm > 0 && q.n == q.hwm-1
+	f := q.onWritable
+	q.mu.Unlock()
+	if wake && f != nil {
+		f()
+	}
+	return m, true, false
+}
+
+func (q *Queue) take() Msg {
+	m := q.ring[q.head]
+	q.ring[q.head] = Msg{}
+	q.head++
+	if q.head == len(q.ring) {
+		q.head = 0
+	}
+	q.n--
+	return m
+}
+
+// PopBatch appends up to max messages to dst. empty reports whether the
+// queue was left empty; closed, whether it is also closed.
+func (q *Queue) PopBatch(dst []Msg, max int) (out []Msg, empty, closed bool) {
+	q.mu.Lock()
+	wasFull := q.hwm > 0 && q.n >= q.hwm
+	for i := 0; i < max && q.n > 0; i++ {
+		dst = append(dst, q.take())
+	}
+	empty, closed = q.n == 0, q.closed
+	wake := wasFull && q.n < q.hwm
+	f := q.onWritable
+	q.mu.Unlock()
+	if wake && f != nil {
+		f()
+	}
+	return dst, empty, closed
+}
+
+// Len is the number of queued messages.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
+
+// IsClosed reports whether Close was called.
+func (q *Queue) IsClosed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
+}
+
+// Close stops further pushes; queued messages can still be popped.
+func (q *Queue) Close() {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	q.closed = true
+	r, w := q.onReadable, q.onWritable
+	q.mu.Unlock()
+	if r != nil {
+		r()
+	}
+	if w != nil {
+		w()
+	}
+}
+
+// Clear drops every queued message and returns how many there were.
+func (q *Queue) Clear() int {
+	q.mu.Lock()
+	n := q.n
+	for q.n > 0 {
+		q.take()
+	}
+	wake := q.hwm > 0 && n >= q.hwm
+	f := q.onWritable
+	q.mu.Unlock()
+	if wake && f != nil {
+		f()
+	}
+	return n
+}

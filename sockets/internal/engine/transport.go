@@ -1,0 +1,592 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+)
+
+// ErrBadEndpoint reports an endpoint that cannot be parsed or used.
+var ErrBadEndpoint = errors.New("invalid endpoint")
+
+// ErrAddrInUse reports an endpoint already bound.
+var ErrAddrInUse = errors.New("address already in use")
+
+// ErrIncompatible reports a peer whose socket type cannot talk to ours.
+var ErrIncompatible = errors.New("incompatible socket type")
+
+// Host is the socket side of the engine: it takes pipes in and out of its
+// routing and hears about connection life.
+type Host interface {
+	EngineOptions() *Options
+	// Attach adds a pipe to the socket's routing; an error refuses it.
+	Attach(p *Pipe) error
+	// Detach removes a terminated pipe.
+	Detach(p *Pipe)
+	// Connected tells that a Dial pipe, attached earlier, has a new peer.
+	Connected(p *Pipe)
+	Emit(ev Event)
+}
+
+// Endpoint is a parsed "transport://address".
+type Endpoint struct {
+	Transport string // tcp, ipc or inproc
+	Address   string
+}
+
+func (e Endpoint) String() string { return e.Transport + "://" + e.Address }
+
+// ParseEndpoint checks an endpoint. bind allows the wildcard host "*".
+func ParseEndpoint(s string, bind bool) (Endpoint, error) {
+	tr, addr, ok := strings.Cut(s, "://")
+	if !ok || addr == "" {
+		return Endpoint{}, fmt.Errorf("%w %q: want tcp://host:port, ipc://path or inproc://name", ErrBadEndpoint, s)
+	}
+	ep := Endpoint{Transport: tr, Address: addr}
+	switch tr {
+	case "tcp":
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return Endpoint{}, fmt.Errorf("%w %q: %v", ErrBadEndpoint, s, err)
+		}
+		if port == "*" && bind {
+			port = "0"
+		}
+		if _, err := net.LookupPort("tcp", port); err != nil || port == "" {
+			return Endpoint{}, fmt.Errorf("%w %q: bad port %q", ErrBadEndpoint, s, port)
+		}
+		if host == "*" {
+			if !bind {
+				return Endpoint{}, fmt.Errorf("%w %q: cannot connect to host *", ErrBadEndpoint, s)
+			}
+			host = ""
+		}
+		if !bind && host == "" {
+			return Endpoint{}, fmt.Errorf("%w %q: no host to connect to", ErrBadEndpoint, s)
+		}
+		ep.Address = net.JoinHostPort(host, port)
+	case "ipc", "inproc":
+	default:
+		return Endpoint{}, fmt.Errorf("%w %q: unknown transport %q (want tcp, ipc or inproc)", ErrBadEndpoint, s, tr)
+	}
+	return ep, nil
+}
+
+// Group tracks the goroutines and live connections of one socket, so Close
+// can wait for the first and cut the second.
+type Group struct {
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	dead  bool
+}
+
+// Go runs f in a tracked goroutine.
+func (g *Group) Go(f func()) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		f()
+	}()
+}
+
+// Wait waits for every tracked goroutine.
+func (g *Group) Wait() { g.wg.Wait() }
+
+func (g *Group) track(c net.Conn) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.dead {
+		return false
+	}
+	if g.conns == nil {
+		g.conns = make(map[net.Conn]struct{})
+	}
+	g.conns[c] = struct{}{}
+	return true
+}
+
+func (g *Group) untrack(c net.Conn) {
+	g.mu.Lock()
+	delete(g.conns, c)
+	g.mu.Unlock()
+}
+
+// Kill closes every live connection and refuses new ones.
+func (g *Group) Kill() {
+	g.mu.Lock()
+	g.dead = true
+	conns := g.conns
+	g.conns = nil
+	g.mu.Unlock()
+	for c := range conns {
+		_ = c.Close()
+	}
+}
+
+// handshake runs the ZMTP handshake on an established connection.
+func handshake(c net.Conn, o *Options, server bool) (Peer, error) {
+	pr, err := Handshake(c, HandshakeConfig{
+		Security: o.Security,
+		Type:     o.Type,
+		Identity: o.Identity,
+		Server:   server,
+		Timeout:  o.HandshakeTimeout,
+	})
+	if err != nil {
+		return pr, err
+	}
+	if !compatible(o.Type, pr.Type) {
+		return pr, fmt.Errorf("%w: %w: peer %s cannot talk to %s", ErrHandshake, ErrIncompatible, pr.Type, o.Type)
+	}
+	return pr, nil
+}
+
+// compatible applies zmq4's table without its panic on unknown types.
+func compatible(ours, peer zmq4.SocketType) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return ours.IsCompatible(peer) && peer.IsCompatible(ours)
+}
+
+// eventFor maps the reason a connection ended to its monitor event.
+func eventFor(err error) EventKind {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return EventMessageTooLarge
+	case errors.Is(err, ErrHeartbeatTimeout):
+		return EventHeartbeatTimeout
+	case errors.Is(err, ErrBadFlags), errors.Is(err, ErrTooManyFrames), errors.Is(err, ErrCommandTooLong):
+		return EventProtocolError
+	}
+	return EventDisconnected
+}
+
+// Listener accepts connections on one endpoint.
+type Listener struct {
+	host Host
+	g    *Group
+	ep   Endpoint
+	addr string
+	ln   net.Listener // nil for inproc
+
+	mu     sync.Mutex
+	pipes  map[*Pipe]struct{}
+	closed bool
+	done   chan struct{}
+}
+
+// Listen binds endpoint and starts accepting in the background.
+func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
+	ep, err := ParseEndpoint(endpoint, true)
+	if err != nil {
+		return nil, err
+	}
+	l := &Listener{host: host, g: g, ep: ep, pipes: make(map[*Pipe]struct{}), done: make(chan struct{})}
+	switch ep.Transport {
+	case "inproc":
+		if err := inprocBind(ep.Address, l); err != nil {
+			return nil, err
+		}
+		l.addr = ep.String()
+		close(l.done)
+	case "ipc":
+		if fi, err := os.Lstat(ep.Address); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			if c, err := net.Dial("unix", ep.Address); err == nil {
+				_ = c.Close()
+				return nil, fmt.Errorf("%w: %s", ErrAddrInUse, endpoint)
+			}
+			_ = os.Remove(ep.Address) // a stale socket file, as libzmq does
+		}
+		ln, err := net.Listen("unix", ep.Address)
+		if err != nil {
+			return nil, listenErr(endpoint, err)
+		}
+		ln.(*net.UnixListener).SetUnlinkOnClose(true)
+		l.ln, l.addr = ln, ep.String()
+	default:
+		ln, err := net.Listen("tcp", ep.Address)
+		if err != nil {
+			return nil, listenErr(endpoint, err)
+		}
+		l.ln, l.addr = ln, "tcp://"+ln.Addr().String()
+	}
+	host.Emit(Event{Kind: EventListening, Endpoint: l.addr})
+	if l.ln != nil {
+		g.Go(l.accept)
+	}
+	return l, nil
+}
+
+func listenErr(endpoint string, err error) error {
+	if errors.Is(err, errAddrInUse) || strings.Contains(err.Error(), "address already in use") {
+		return fmt.Errorf("%w: %s", ErrAddrInUse, endpoint)
+	}
+	return fmt.Errorf("listen %s: %w", endpoint, err)
+}
+
+var errAddrInUse = errors.New("bind: address already in use")
+
+// Addr is the bound endpoint, with the port the system chose for tcp port 0.
+func (l *Listener) Addr() string { return l.addr }
+
+func (l *Listener) accept() {
+	defer close(l.done)
+	delay := 5 * time.Millisecond
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			l.mu.Lock()
+			closed := l.closed
+			l.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of descriptors or similar: back off rather than spin.
+			time.Sleep(delay)
+			delay = min(2*delay, time.Second)
+			continue
+		}
+		delay = 5 * time.Millisecond
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+		}
+		if !l.g.track(c) {
+			_ = c.Close()
+			continue
+		}
+		l.g.Go(func() { l.serve(c) })
+	}
+}
+
+// serve runs one accepted connection: handshake, attach, move messages.
+func (l *Listener) serve(c net.Conn) {
+	defer l.g.untrack(c)
+	remote := c.RemoteAddr().String()
+	l.host.Emit(Event{Kind: EventAccepted, Endpoint: l.addr, Remote: remote})
+	o := l.host.EngineOptions()
+	pr, err := handshake(c, o, true)
+	if err != nil {
+		_ = c.Close()
+		l.host.Emit(Event{Kind: EventHandshakeFailed, Endpoint: l.addr, Remote: remote, Err: err})
+		return
+	}
+	p := NewPipe(l.addr, false, o.SendHWM, o.RecvHWM)
+	p.SetPeer(pr)
+	if !l.add(p) {
+		_ = c.Close()
+		return
+	}
+	defer l.remove(p)
+	if err := l.host.Attach(p); err != nil {
+		_ = c.Close()
+		l.host.Emit(Event{Kind: EventRejected, Endpoint: l.addr, Remote: remote, Err: err})
+		return
+	}
+	l.host.Emit(Event{Kind: EventConnected, Endpoint: l.addr, Remote: remote})
+	err = Serve(c, p, o)
+	p.Terminate()
+	l.host.Detach(p)
+	l.host.Emit(Event{Kind: eventFor(err), Endpoint: l.addr, Remote: remote, Err: err})
+}
+
+func (l *Listener) add(p *Pipe) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.pipes[p] = struct{}{}
+	return true
+}
+
+func (l *Listener) remove(p *Pipe) {
+	l.mu.Lock()
+	delete(l.pipes, p)
+	l.mu.Unlock()
+}
+
+// Close stops accepting and ends the pipes accepted here (what they hold
+// for their peers is still written out). It is idempotent.
+func (l *Listener) Close() {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	pipes := make([]*Pipe, 0, len(l.pipes))
+	for p := range l.pipes {
+		pipes = append(pipes, p)
+	}
+	l.mu.Unlock()
+	if l.ln != nil {
+		_ = l.ln.Close()
+	} else {
+		inprocUnbind(l.ep.Address, l)
+	}
+	for _, p := range pipes {
+		p.Terminate()
+		if p.Shared {
+			l.host.Detach(p)
+		}
+	}
+	<-l.done
+	l.host.Emit(Event{Kind: EventClosed, Endpoint: l.addr})
+}
+
+// Dialer keeps one outgoing connection up, reconnecting as needed.
+type Dialer struct {
+	host Host
+	g    *Group
+	ep   Endpoint
+	raw  string
+	pipe *Pipe // persistent pipe; nil with Immediate
+	stop chan struct{}
+	once sync.Once
+}
+
+// Dial starts connecting to endpoint in the background. Unless the socket
+// is Immediate, the pipe exists at once, so messages queue until the
+// connection is up.
+func Dial(host Host, g *Group, endpoint string) (*Dialer, error) {
+	ep, err := ParseEndpoint(endpoint, false)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dialer{host: host, g: g, ep: ep, raw: endpoint, stop: make(chan struct{})}
+	o := host.EngineOptions()
+	if !o.Immediate {
+		d.pipe = NewPipe(endpoint, true, o.SendHWM, o.RecvHWM)
+		if err := host.Attach(d.pipe); err != nil {
+			return nil, err
+		}
+	}
+	g.Go(d.run)
+	return d, nil
+}
+
+// Close stops reconnecting and ends the dialer's pipe; a live connection
+// first writes out what is queued (see Options.Linger in package sockets).
+func (d *Dialer) Close() {
+	d.once.Do(func() {
+		close(d.stop)
+		if d.pipe != nil {
+			d.pipe.Terminate()
+		}
+	})
+}
+
+func (d *Dialer) stopped() bool {
+	select {
+	case <-d.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait sleeps for about b (±25% jitter) unless the dialer stops.
+func (d *Dialer) wait(b time.Duration) bool {
+	if b <= 0 {
+		b = time.Millisecond
+	}
+	j := time.Duration(rand.Int64N(int64(b)/2 + 1))
+	t := time.NewTimer(b*3/4 + j)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-d.stop:
+		return false
+	}
+}
+
+func (d *Dialer) run() {
+	o := d.host.EngineOptions()
+	backoff := o.ReconnectIvl
+	next := func() time.Duration {
+		b := backoff
+		if o.ReconnectMax > o.ReconnectIvl {
+			backoff = min(2*backoff, o.ReconnectMax)
+		}
+		return b
+	}
+	defer func() {
+		if d.pipe != nil {
+			d.pipe.Terminate()
+			d.host.Detach(d.pipe)
+		}
+	}()
+	for !d.stopped() {
+		var err error
+		if d.ep.Transport == "inproc" {
+			err = d.runInproc()
+		} else {
+			err = d.runStream(&backoff, o)
+		}
+		if d.stopped() {
+			return
+		}
+		if err != nil {
+			d.host.Emit(Event{Kind: EventConnectRetried, Endpoint: d.raw, Err: err})
+		}
+		if !d.wait(next()) {
+			return
+		}
+	}
+}
+
+// runStream makes one tcp/ipc connection and serves it until it ends.
+func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-d.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	network := "tcp"
+	if d.ep.Transport == "ipc" {
+		network = "unix"
+	}
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, network, d.ep.Address)
+	cancel()
+	if err != nil {
+		return err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	if !d.g.track(c) {
+		_ = c.Close()
+		return nil
+	}
+	defer d.g.untrack(c)
+	remote := c.RemoteAddr().String()
+	pr, err := handshake(c, o, false)
+	if err != nil {
+		_ = c.Close()
+		d.host.Emit(Event{Kind: EventHandshakeFailed, Endpoint: d.raw, Remote: remote, Err: err})
+		return nil
+	}
+	p := d.pipe
+	if p == nil {
+		p = NewPipe(d.raw, true, o.SendHWM, o.RecvHWM)
+		p.SetPeer(pr)
+		if err := d.host.Attach(p); err != nil {
+			_ = c.Close()
+			d.host.Emit(Event{Kind: EventRejected, Endpoint: d.raw, Remote: remote, Err: err})
+			return nil
+		}
+	} else {
+		p.SetPeer(pr)
+		d.host.Connected(p)
+	}
+	*backoff = o.ReconnectIvl
+	d.host.Emit(Event{Kind: EventConnected, Endpoint: d.raw, Remote: remote})
+	err = Serve(c, p, o)
+	if d.pipe == nil {
+		p.Terminate()
+		d.host.Detach(p)
+	}
+	d.host.Emit(Event{Kind: eventFor(err), Endpoint: d.raw, Remote: remote, Err: err})
+	return nil
+}
+
+// inproc: a name registry of listeners; a connection is two views of one
+// pair of queues, with no goroutine and no copy in between.
+var inproc struct {
+	mu    sync.Mutex
+	binds map[string]*Listener
+}
+
+func inprocBind(name string, l *Listener) error {
+	inproc.mu.Lock()
+	defer inproc.mu.Unlock()
+	if inproc.binds == nil {
+		inproc.binds = make(map[string]*Listener)
+	}
+	if _, ok := inproc.binds[name]; ok {
+		return fmt.Errorf("%w: inproc://%s", ErrAddrInUse, name)
+	}
+	inproc.binds[name] = l
+	return nil
+}
+
+func inprocUnbind(name string, l *Listener) {
+	inproc.mu.Lock()
+	if inproc.binds[name] == l {
+		delete(inproc.binds, name)
+	}
+	inproc.mu.Unlock()
+}
+
+var errNotBound = errors.New("inproc endpoint not bound")
+
+func (d *Dialer) runInproc() error {
+	inproc.mu.Lock()
+	l := inproc.binds[d.ep.Address]
+	inproc.mu.Unlock()
+	if l == nil {
+		return errNotBound
+	}
+	o, lo := d.host.EngineOptions(), l.host.EngineOptions()
+	if !compatible(o.Type, lo.Type) {
+		return fmt.Errorf("%w: %s cannot talk to %s", ErrIncompatible, o.Type, lo.Type)
+	}
+	p := d.pipe
+	if p == nil {
+		p = NewPipe(d.raw, true, o.SendHWM, o.RecvHWM)
+	}
+	view := &Pipe{In: p.Out, Out: p.In, Endpoint: l.addr, Shared: true, done: make(chan struct{})}
+	view.SetPeer(Peer{Type: o.Type, Identity: o.Identity})
+	p.SetPeer(Peer{Type: lo.Type, Identity: lo.Identity})
+	if !l.add(view) {
+		return errNotBound
+	}
+	if err := l.host.Attach(view); err != nil {
+		l.remove(view)
+		d.host.Emit(Event{Kind: EventRejected, Endpoint: d.raw, Err: err})
+		return nil
+	}
+	if d.pipe == nil {
+		if err := d.host.Attach(p); err != nil {
+			view.Terminate()
+			l.remove(view)
+			l.host.Detach(view)
+			return err
+		}
+	} else {
+		d.host.Connected(p)
+	}
+	l.host.Emit(Event{Kind: EventConnected, Endpoint: l.addr})
+	d.host.Emit(Event{Kind: EventConnected, Endpoint: d.raw})
+	select {
+	case <-view.Done(): // the listener went away
+	case <-d.stop:
+	case <-p.Done():
+	}
+	view.Terminate()
+	l.remove(view)
+	l.host.Detach(view)
+	if d.pipe == nil {
+		p.Terminate()
+		d.host.Detach(p)
+	}
+	d.host.Emit(Event{Kind: EventDisconnected, Endpoint: d.raw})
+	return nil
+}

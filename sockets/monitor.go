@@ -1,0 +1,95 @@
+package sockets
+
+import (
+	"sync/atomic"
+
+	"github.com/zmqkit/zmqkit/sockets/internal/engine"
+)
+
+// Event reports one change in a socket's connections; see Socket.Events.
+type Event = engine.Event
+
+// EventKind names what happened.
+type EventKind = engine.EventKind
+
+// The monitor events.
+const (
+	EventListening        = engine.EventListening
+	EventAccepted         = engine.EventAccepted
+	EventConnected        = engine.EventConnected
+	EventConnectRetried   = engine.EventConnectRetried
+	EventDisconnected     = engine.EventDisconnected
+	EventHandshakeFailed  = engine.EventHandshakeFailed
+	EventMessageTooLarge  = engine.EventMessageTooLarge
+	EventHeartbeatTimeout = engine.EventHeartbeatTimeout
+	EventRejected         = engine.EventRejected
+	EventProtocolError    = engine.EventProtocolError
+	EventClosed           = engine.EventClosed
+)
+
+// Stats is a snapshot of a socket's counters.
+type Stats struct {
+	MsgsIn, MsgsOut   uint64 // messages received by Recv / accepted by Send
+	BytesIn, BytesOut uint64 // their payload bytes
+	Dropped           uint64 // messages dropped at a full peer (PUB, XPUB, ROUTER, REP)
+	Unroutable        uint64 // ROUTER messages for an unknown routing id
+	Peers             int64  // pipes attached now
+	Connects          uint64 // handshakes completed
+	Disconnects       uint64 // connections that ended (any reason)
+	HandshakeFailures uint64 // connections dropped during the handshake
+	TooLarge          uint64 // connections dropped for an oversize message
+	HeartbeatTimeouts uint64 // connections dropped for silence
+	ProtocolErrors    uint64 // connections dropped for malformed frames
+	Rejected          uint64 // peers refused after the handshake
+	ConnectRetries    uint64 // failed Dial attempts
+	EventsDropped     uint64 // monitor events lost to a full Events channel
+}
+
+type counters struct {
+	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
+	dropped, unroutable                atomic.Uint64
+	peers                              atomic.Int64
+	connects, disconnects, handshake   atomic.Uint64
+	tooLarge, heartbeat, protocol      atomic.Uint64
+	rejected, retries, eventsDropped   atomic.Uint64
+}
+
+func (c *counters) count(ev engine.Event) {
+	switch ev.Kind {
+	case EventConnected:
+		c.connects.Add(1)
+	case EventDisconnected:
+		c.disconnects.Add(1)
+	case EventHandshakeFailed:
+		c.handshake.Add(1)
+	case EventMessageTooLarge:
+		c.tooLarge.Add(1)
+		c.disconnects.Add(1)
+	case EventHeartbeatTimeout:
+		c.heartbeat.Add(1)
+		c.disconnects.Add(1)
+	case EventProtocolError:
+		c.protocol.Add(1)
+		c.disconnects.Add(1)
+	case EventRejected:
+		c.rejected.Add(1)
+	case EventConnectRetried:
+		c.retries.Add(1)
+	}
+}
+
+// Stats returns a snapshot of the socket's counters.
+func (s *Socket) Stats() Stats {
+	c := &s.st
+	return Stats{
+		MsgsIn: c.msgsIn.Load(), MsgsOut: c.msgsOut.Load(),
+		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+		Dropped: c.dropped.Load(), Unroutable: c.unroutable.Load(),
+		Peers:    c.peers.Load(),
+		Connects: c.connects.Load(), Disconnects: c.disconnects.Load(),
+		HandshakeFailures: c.handshake.Load(), TooLarge: c.tooLarge.Load(),
+		HeartbeatTimeouts: c.heartbeat.Load(), ProtocolErrors: c.protocol.Load(),
+		Rejected: c.rejected.Load(), ConnectRetries: c.retries.Load(),
+		EventsDropped: c.eventsDropped.Load(),
+	}
+}

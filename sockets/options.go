@@ -1,0 +1,205 @@
+package sockets
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+	"github.com/zmqkit/zmqkit/sockets/internal/engine"
+)
+
+// Option configures a socket at creation.
+type Option func(*config) error
+
+type config struct {
+	engine.Options
+	linger         time.Duration
+	routerMand     bool
+	routerHandover bool
+	xpubVerbose    bool
+	subscribe      []string
+	logger         *slog.Logger
+	eventBuffer    int
+}
+
+func defaultConfig(t zmq4.SocketType) config {
+	return config{
+		Options: engine.Options{
+			Type:             t,
+			SendHWM:          1000,
+			RecvHWM:          1000,
+			MaxMsgSize:       DefaultMaxMsgSize,
+			HandshakeTimeout: 30 * time.Second,
+			ReconnectIvl:     100 * time.Millisecond,
+		},
+		linger:      DefaultLinger,
+		eventBuffer: 256,
+	}
+}
+
+// DefaultMaxMsgSize is the largest message a tcp or ipc peer may send unless
+// WithMaxMsgSize says otherwise. libzmq has no limit by default; we keep one
+// so that a frame header announcing 2^62 bytes costs a connection, not the
+// process. inproc messages are never limited.
+const DefaultMaxMsgSize = 256 << 20
+
+// DefaultLinger is how long Close waits to write out queued messages.
+// libzmq's default is to wait forever; a bounded wait keeps Close from
+// hanging on a peer that went away.
+const DefaultLinger = 30 * time.Second
+
+// WithSendHWM sets the send high-water mark: how many messages may wait for
+// each peer (0: no limit). libzmq's default is 1000.
+func WithSendHWM(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("%w: send HWM %d < 0", ErrBadOption, n)
+		}
+		c.SendHWM = n
+		return nil
+	}
+}
+
+// WithRecvHWM sets the receive high-water mark per peer (0: no limit).
+// libzmq's default is 1000.
+func WithRecvHWM(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("%w: receive HWM %d < 0", ErrBadOption, n)
+		}
+		c.RecvHWM = n
+		return nil
+	}
+}
+
+// WithLinger sets how long Close waits for queued messages to be written
+// (0: drop them at once). Default DefaultLinger.
+func WithLinger(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("%w: linger %v < 0", ErrBadOption, d)
+		}
+		c.linger = d
+		return nil
+	}
+}
+
+// WithMaxMsgSize sets the largest message (all frames together) a peer may
+// send; a larger one drops that connection before any memory is taken for
+// it. n <= 0 removes the limit (a frame's memory then still grows only as
+// its bytes arrive). Default DefaultMaxMsgSize.
+func WithMaxMsgSize(n int64) Option {
+	return func(c *config) error { c.MaxMsgSize = n; return nil }
+}
+
+// WithHandshakeTimeout bounds the ZMTP handshake of each connection
+// (libzmq's ZMQ_HANDSHAKE_IVL, default 30 s).
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: handshake timeout %v <= 0", ErrBadOption, d)
+		}
+		c.HandshakeTimeout = d
+		return nil
+	}
+}
+
+// WithReconnect sets the interval between connection attempts of Dial and,
+// when max > ivl, the cap of its exponential back-off. Each wait has ±25%
+// jitter. libzmq's defaults: 100 ms, no back-off.
+func WithReconnect(ivl, max time.Duration) Option {
+	return func(c *config) error {
+		if ivl <= 0 || max < 0 {
+			return fmt.Errorf("%w: reconnect interval %v, max %v", ErrBadOption, ivl, max)
+		}
+		c.ReconnectIvl, c.ReconnectMax = ivl, max
+		return nil
+	}
+}
+
+// WithHeartbeat sends a ZMTP PING every ivl and drops a connection that
+// stays silent for ivl+timeout (timeout 0: ivl); ttl is sent in the PING to
+// ask the peer to drop us after that long without traffic (0: none). Off by
+// default, as in libzmq.
+func WithHeartbeat(ivl, timeout, ttl time.Duration) Option {
+	return func(c *config) error {
+		if ivl < 0 || timeout < 0 || ttl < 0 || ttl > 6553500*time.Millisecond {
+			return fmt.Errorf("%w: heartbeat %v/%v/%v", ErrBadOption, ivl, timeout, ttl)
+		}
+		c.HeartbeatIvl, c.HeartbeatTimeout, c.HeartbeatTTL = ivl, timeout, ttl
+		return nil
+	}
+}
+
+// WithRoutingID sets the identity this socket announces to its peers (up to
+// 255 bytes, not starting with a zero byte); a ROUTER peer routes by it.
+func WithRoutingID(id []byte) Option {
+	return func(c *config) error {
+		if len(id) > 255 || (len(id) > 0 && id[0] == 0) {
+			return fmt.Errorf("%w: routing id must be 1-255 bytes not starting with 0", ErrBadOption)
+		}
+		c.Identity = append([]byte(nil), id...)
+		return nil
+	}
+}
+
+// WithImmediate queues messages only to completed connections: a Dial pipe
+// exists only while connected (libzmq's ZMQ_IMMEDIATE; default off).
+func WithImmediate(on bool) Option {
+	return func(c *config) error { c.Immediate = on; return nil }
+}
+
+// WithRouterMandatory makes a ROUTER report an unknown routing id with
+// ErrHostUnreachable, and wait at a full peer, instead of dropping
+// (ZMQ_ROUTER_MANDATORY; default off).
+func WithRouterMandatory(on bool) Option {
+	return func(c *config) error { c.routerMand = on; return nil }
+}
+
+// WithRouterHandover makes a ROUTER give a routing id to the newest peer
+// that claims it, disconnecting the older one; by default the newer peer is
+// refused (ZMQ_ROUTER_HANDOVER).
+func WithRouterHandover(on bool) Option {
+	return func(c *config) error { c.routerHandover = on; return nil }
+}
+
+// WithXPubVerbose makes an XPUB deliver every subscription message, not
+// only the first for each topic (ZMQ_XPUB_VERBOSE).
+func WithXPubVerbose(on bool) Option {
+	return func(c *config) error { c.xpubVerbose = on; return nil }
+}
+
+// WithSubscribe subscribes a SUB socket to prefix from the start.
+func WithSubscribe(prefix string) Option {
+	return func(c *config) error { c.subscribe = append(c.subscribe, prefix); return nil }
+}
+
+// WithLogger sets where the socket logs connection life (default: nowhere).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error { c.logger = l; return nil }
+}
+
+// WithSecurity sets the ZMTP security mechanism (default NULL). Only
+// mechanisms that do not encrypt frames (NULL, PLAIN) are supported.
+func WithSecurity(s zmq4.Security) Option {
+	return func(c *config) error {
+		if s != nil && s.Type() == zmq4.CurveSecurity {
+			return fmt.Errorf("%w: CURVE is not supported yet", ErrBadOption)
+		}
+		c.Security = s
+		return nil
+	}
+}
+
+// WithEventBuffer sets how many monitor events wait unread before new ones
+// are dropped (and counted in Stats.EventsDropped). Default 256.
+func WithEventBuffer(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("%w: event buffer %d < 0", ErrBadOption, n)
+		}
+		c.eventBuffer = n
+		return nil
+	}
+}

@@ -1,0 +1,456 @@
+package sockets
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+	"github.com/zmqkit/zmqkit/sockets/internal/engine"
+)
+
+// Type is a ZeroMQ socket type.
+type Type = zmq4.SocketType
+
+// The socket types.
+const (
+	Pair   = zmq4.Pair
+	Pub    = zmq4.Pub
+	Sub    = zmq4.Sub
+	XPub   = zmq4.XPub
+	XSub   = zmq4.XSub
+	Req    = zmq4.Req
+	Rep    = zmq4.Rep
+	Dealer = zmq4.Dealer
+	Router = zmq4.Router
+	Push   = zmq4.Push
+	Pull   = zmq4.Pull
+)
+
+// behavior is what a socket type adds to the common core: where a message
+// goes on Send, where Recv takes it from, and how pipes come and go. Every
+// method but send and recv runs with core.mu held.
+type behavior interface {
+	attach(p *engine.Pipe) error
+	detach(p *engine.Pipe)
+	connected(p *engine.Pipe)
+	send(ctx context.Context, m engine.Msg) error
+	recv(ctx context.Context) (engine.Msg, error)
+}
+
+// Socket is a ZeroMQ-style socket. It is safe for concurrent use.
+//
+// Messages are multipart: Send takes the frames, Recv returns them. Send
+// hands the frames' memory to the socket: do not modify them afterwards.
+type Socket struct {
+	typ  Type
+	name string
+	cfg  config
+	log  *slog.Logger
+	b    behavior
+	g    engine.Group
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[string]*engine.Listener
+	dialers   map[string]*engine.Dialer
+	pipes     map[*engine.Pipe]struct{}
+
+	closeCh chan struct{}
+	sendSig signal // some pipe may take a message
+	recvSig signal // some pipe may hold a message
+
+	evMu     sync.Mutex
+	evClosed bool
+	events   chan Event
+
+	st counters
+}
+
+// New creates a socket of type t.
+func New(t Type, opts ...Option) (*Socket, error) {
+	s := &Socket{
+		typ:       t,
+		name:      strings.ToLower(string(t)),
+		cfg:       defaultConfig(t),
+		listeners: make(map[string]*engine.Listener),
+		dialers:   make(map[string]*engine.Dialer),
+		pipes:     make(map[*engine.Pipe]struct{}),
+		closeCh:   make(chan struct{}),
+	}
+	for _, o := range opts {
+		if err := o(&s.cfg); err != nil {
+			return nil, err
+		}
+	}
+	s.log = s.cfg.logger
+	if s.log == nil {
+		s.log = slog.New(discard{})
+	}
+	s.events = make(chan Event, s.cfg.eventBuffer)
+	switch t {
+	case Push:
+		s.b = &pushSocket{lb: lb{s: s}}
+	case Pull:
+		s.b = &pullSocket{fq: fq{s: s}}
+	case Pair:
+		s.b = &pairSocket{s: s, lb: lb{s: s}, fq: fq{s: s}}
+	case Dealer:
+		s.b = &dealerSocket{lb: lb{s: s}, fq: fq{s: s}}
+	case Req:
+		s.b = &reqSocket{lb: lb{s: s}, s: s}
+	case Rep:
+		s.b = &repSocket{s: s, fq: fq{s: s}}
+	case Router:
+		s.b = newRouter(s)
+	case Pub, XPub:
+		s.b = newPub(s, t == XPub)
+	case Sub, XSub:
+		s.b = newSub(s, t == XSub)
+	default:
+		return nil, fmt.Errorf("%w: unknown socket type %q", ErrBadOption, t)
+	}
+	return s, nil
+}
+
+// Constructors for each type; see New.
+func NewPush(opts ...Option) (*Socket, error)   { return New(Push, opts...) }
+func NewPull(opts ...Option) (*Socket, error)   { return New(Pull, opts...) }
+func NewPub(opts ...Option) (*Socket, error)    { return New(Pub, opts...) }
+func NewSub(opts ...Option) (*Socket, error)    { return New(Sub, opts...) }
+func NewXPub(opts ...Option) (*Socket, error)   { return New(XPub, opts...) }
+func NewXSub(opts ...Option) (*Socket, error)   { return New(XSub, opts...) }
+func NewReq(opts ...Option) (*Socket, error)    { return New(Req, opts...) }
+func NewRep(opts ...Option) (*Socket, error)    { return New(Rep, opts...) }
+func NewDealer(opts ...Option) (*Socket, error) { return New(Dealer, opts...) }
+func NewRouter(opts ...Option) (*Socket, error) { return New(Router, opts...) }
+func NewPair(opts ...Option) (*Socket, error)   { return New(Pair, opts...) }
+
+// Type is the socket's type.
+func (s *Socket) Type() Type { return s.typ }
+
+func (s *Socket) errorf(op, ep string, err error) error {
+	if ep != "" {
+		return fmt.Errorf("zmqkit: %s %s %s: %w", s.name, op, ep, err)
+	}
+	return fmt.Errorf("zmqkit: %s %s: %w", s.name, op, err)
+}
+
+// Listen binds an endpoint (tcp://host:port, tcp://*:port, ipc://path,
+// inproc://name) and returns it as bound: with tcp port 0 or *, the port
+// the system chose. A socket may listen on several endpoints.
+func (s *Socket) Listen(endpoint string) (string, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return "", ErrClosed
+	}
+	s.mu.Unlock()
+	l, err := engine.Listen(s, &s.g, endpoint)
+	if err != nil {
+		return "", s.errorf("listen", endpoint, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		go l.Close()
+		return "", ErrClosed
+	}
+	s.listeners[l.Addr()] = l
+	if l.Addr() != endpoint {
+		s.listeners[endpoint] = l
+	}
+	return l.Addr(), nil
+}
+
+// Unbind stops listening on an endpoint (as given to or returned by Listen)
+// and ends the connections accepted there.
+func (s *Socket) Unbind(endpoint string) error {
+	s.mu.Lock()
+	l, ok := s.listeners[endpoint]
+	if ok {
+		for k, v := range s.listeners {
+			if v == l {
+				delete(s.listeners, k)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		return s.errorf("unbind", endpoint, fmt.Errorf("%w: not listening there", ErrBadEndpoint))
+	}
+	l.Close()
+	return nil
+}
+
+// Dial connects to an endpoint in the background and keeps reconnecting
+// until Disconnect or Close. It returns at once; unless WithImmediate,
+// messages sent meanwhile wait in the pipe (up to the send HWM).
+func (s *Socket) Dial(endpoint string) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if _, dup := s.dialers[endpoint]; dup {
+		s.mu.Unlock()
+		return s.errorf("dial", endpoint, fmt.Errorf("%w: already connected", ErrBadEndpoint))
+	}
+	s.mu.Unlock()
+	d, err := engine.Dial(s, &s.g, endpoint)
+	if err != nil {
+		return s.errorf("dial", endpoint, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		d.Close()
+		return ErrClosed
+	}
+	s.dialers[endpoint] = d
+	return nil
+}
+
+// Disconnect stops the connection made by Dial(endpoint).
+func (s *Socket) Disconnect(endpoint string) error {
+	s.mu.Lock()
+	d, ok := s.dialers[endpoint]
+	delete(s.dialers, endpoint)
+	s.mu.Unlock()
+	if !ok {
+		return s.errorf("disconnect", endpoint, fmt.Errorf("%w: not connected there", ErrBadEndpoint))
+	}
+	d.Close()
+	return nil
+}
+
+// Send sends one message made of frames. What happens when peers are slow
+// or absent depends on the type (see its constructor); a blocked Send ends
+// with ctx or with Close.
+func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
+	if len(frames) == 0 {
+		return s.errorf("send", "", ErrEmptyMessage)
+	}
+	m := engine.Msg{Head: frames[0]}
+	if len(frames) > 1 {
+		m.Tail = append([][]byte(nil), frames[1:]...)
+	}
+	if err := s.b.send(ctx, m); err != nil {
+		return s.errorf("send", "", err)
+	}
+	s.st.msgsOut.Add(1)
+	s.st.bytesOut.Add(uint64(m.Size()))
+	return nil
+}
+
+// Recv returns the next message, waiting until one arrives, ctx ends or the
+// socket is closed.
+func (s *Socket) Recv(ctx context.Context) ([][]byte, error) {
+	m, err := s.b.recv(ctx)
+	if err != nil {
+		return nil, s.errorf("recv", "", err)
+	}
+	s.st.msgsIn.Add(1)
+	s.st.bytesIn.Add(uint64(m.Size()))
+	return m.Frames(), nil
+}
+
+// Close stops listening and dialling, waits up to the linger period for
+// queued messages to be written, then closes every connection. Blocked
+// calls return ErrClosed. Close is idempotent.
+func (s *Socket) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.closeCh)
+	ls := make(map[*engine.Listener]struct{}, len(s.listeners))
+	for _, l := range s.listeners {
+		ls[l] = struct{}{}
+	}
+	ds := make([]*engine.Dialer, 0, len(s.dialers))
+	for _, d := range s.dialers {
+		ds = append(ds, d)
+	}
+	pipes := make([]*engine.Pipe, 0, len(s.pipes))
+	for p := range s.pipes {
+		pipes = append(pipes, p)
+	}
+	s.mu.Unlock()
+	s.sendSig.fire()
+	s.recvSig.fire()
+	for l := range ls {
+		l.Close()
+	}
+	for _, d := range ds {
+		d.Close()
+	}
+	for _, p := range pipes {
+		p.Terminate()
+	}
+	done := make(chan struct{})
+	go func() { s.g.Wait(); close(done) }()
+	if s.cfg.linger > 0 {
+		t := time.NewTimer(s.cfg.linger)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	s.g.Kill()
+	<-done
+	s.evMu.Lock()
+	s.evClosed = true
+	close(s.events)
+	s.evMu.Unlock()
+	return nil
+}
+
+// isClosed reports whether Close has begun.
+func (s *Socket) isClosed() bool {
+	select {
+	case <-s.closeCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait blocks until ch fires, ctx ends or the socket closes.
+func (s *Socket) wait(ctx context.Context, ch <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closeCh:
+		return ErrClosed
+	}
+}
+
+// engine.Host
+
+// EngineOptions is for the engine.
+func (s *Socket) EngineOptions() *engine.Options { return &s.cfg.Options }
+
+// Attach is for the engine.
+func (s *Socket) Attach(p *engine.Pipe) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.b.attach(p); err != nil {
+		return err
+	}
+	s.pipes[p] = struct{}{}
+	p.In.SetReadable(s.recvSig.fire)
+	p.Out.SetWritable(s.sendSig.fire)
+	s.st.peers.Add(1)
+	s.sendSig.fire()
+	return nil
+}
+
+// Detach is for the engine.
+func (s *Socket) Detach(p *engine.Pipe) {
+	s.mu.Lock()
+	if _, ok := s.pipes[p]; !ok {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.pipes, p)
+	s.b.detach(p)
+	s.st.peers.Add(-1)
+	s.mu.Unlock()
+	s.recvSig.fire()
+	s.sendSig.fire()
+}
+
+// Connected is for the engine.
+func (s *Socket) Connected(p *engine.Pipe) {
+	s.mu.Lock()
+	if _, ok := s.pipes[p]; ok {
+		s.b.connected(p)
+	}
+	s.mu.Unlock()
+	s.sendSig.fire()
+}
+
+// Emit is for the engine.
+func (s *Socket) Emit(ev engine.Event) {
+	s.st.count(ev)
+	lvl := slog.LevelDebug
+	if ev.Err != nil && ev.Kind != EventDisconnected && ev.Kind != EventConnectRetried {
+		lvl = slog.LevelWarn
+	}
+	if s.log.Enabled(context.Background(), lvl) {
+		attrs := []any{"socket", s.name, "event", ev.Kind.String(), "endpoint", ev.Endpoint}
+		if ev.Remote != "" {
+			attrs = append(attrs, "remote", ev.Remote)
+		}
+		if ev.Err != nil {
+			attrs = append(attrs, "err", ev.Err)
+		}
+		s.log.Log(context.Background(), lvl, "zmqkit: "+ev.Kind.String(), attrs...)
+	}
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	if s.evClosed {
+		return
+	}
+	select {
+	case s.events <- ev:
+	default:
+		s.st.eventsDropped.Add(1)
+	}
+}
+
+// Events returns the socket's monitor channel: connection life as it
+// happens. It is closed after Close. Events that find it full are dropped
+// and counted (Stats.EventsDropped).
+func (s *Socket) Events() <-chan Event { return s.events }
+
+// signal wakes every goroutine waiting for a change. fire is cheap when
+// nobody waits.
+type signal struct {
+	waiting atomic.Bool
+	mu      sync.Mutex
+	ch      chan struct{}
+}
+
+func (g *signal) wait() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ch == nil {
+		g.ch = make(chan struct{})
+		g.waiting.Store(true)
+	}
+	return g.ch
+}
+
+func (g *signal) fire() {
+	if !g.waiting.Load() {
+		return
+	}
+	g.mu.Lock()
+	if g.ch != nil {
+		close(g.ch)
+		g.ch = nil
+		g.waiting.Store(false)
+	}
+	g.mu.Unlock()
+}
+
+type discard struct{}
+
+func (discard) Enabled(context.Context, slog.Level) bool  { return false }
+func (discard) Handle(context.Context, slog.Record) error { return nil }
+func (d discard) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discard) WithGroup(string) slog.Handler           { return d }

@@ -1,0 +1,151 @@
+package sockets
+
+import (
+	"context"
+
+	"github.com/zmqkit/zmqkit/sockets/internal/engine"
+)
+
+// lb load-balances outgoing messages round-robin over the pipes that have
+// room (RFC 30: PUSH, DEALER, REQ). A message goes to exactly one peer;
+// when every pipe is full, send waits.
+type lb struct {
+	s     *Socket
+	pipes []*engine.Pipe
+	next  int
+}
+
+func (l *lb) add(p *engine.Pipe) { l.pipes = append(l.pipes, p) }
+
+func (l *lb) remove(p *engine.Pipe) {
+	for i, q := range l.pipes {
+		if q == p {
+			l.pipes = append(l.pipes[:i], l.pipes[i+1:]...)
+			if l.next > i {
+				l.next--
+			}
+			return
+		}
+	}
+}
+
+// trySend offers m to the next pipe with room; it returns the pipe used.
+// Called with s.mu held.
+func (l *lb) trySend(m engine.Msg) *engine.Pipe {
+	n := len(l.pipes)
+	for i := 0; i < n; i++ {
+		k := (l.next + i) % n
+		p := l.pipes[k]
+		if p.Out.TryPush(m) == engine.Pushed {
+			l.next = (k + 1) % n
+			return p
+		}
+	}
+	return nil
+}
+
+// send waits until some pipe takes m.
+func (l *lb) send(ctx context.Context, m engine.Msg) (*engine.Pipe, error) {
+	s := l.s
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if p := l.trySend(m); p != nil {
+			s.mu.Unlock()
+			return p, nil
+		}
+		ch := s.sendSig.wait()
+		// A pipe may have drained between the scan and wait: scan again.
+		if p := l.trySend(m); p != nil {
+			s.mu.Unlock()
+			return p, nil
+		}
+		s.mu.Unlock()
+		if err := s.wait(ctx, ch); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// fq fair-queues incoming messages: it takes one message from each pipe
+// that has one in turn (RFC 30: PULL, DEALER, ROUTER, REP, SUB).
+type fq struct {
+	s     *Socket
+	pipes []*engine.Pipe
+	next  int
+}
+
+func (f *fq) add(p *engine.Pipe) { f.pipes = append(f.pipes, p) }
+
+// remove forgets p at once. Detached pipes are not removed this way: their
+// unread messages are still delivered, and tryRecv drops them once empty.
+func (f *fq) remove(p *engine.Pipe) {
+	for i, q := range f.pipes {
+		if q == p {
+			f.pipes = append(f.pipes[:i], f.pipes[i+1:]...)
+			if f.next > i {
+				f.next--
+			}
+			return
+		}
+	}
+}
+
+// tryRecv takes the next message in turn. Called with s.mu held.
+func (f *fq) tryRecv() (engine.Msg, *engine.Pipe, bool) {
+	for i := 0; i < len(f.pipes); {
+		k := (f.next + i) % len(f.pipes)
+		p := f.pipes[k]
+		m, ok, closed := p.In.TryPop()
+		if ok {
+			f.next = (k + 1) % len(f.pipes)
+			return m, p, true
+		}
+		if p.Terminated() && (closed || p.Shared) {
+			f.remove(p)
+			continue
+		}
+		i++
+	}
+	return engine.Msg{}, nil, false
+}
+
+// recv waits for the next message; accept filters what is returned.
+func (f *fq) recv(ctx context.Context, accept func(engine.Msg, *engine.Pipe) bool) (engine.Msg, *engine.Pipe, error) {
+	s := f.s
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return engine.Msg{}, nil, ErrClosed
+		}
+		for {
+			m, p, ok := f.tryRecv()
+			if !ok {
+				break
+			}
+			if accept == nil || accept(m, p) {
+				s.mu.Unlock()
+				return m, p, nil
+			}
+		}
+		ch := s.recvSig.wait()
+		for {
+			m, p, ok := f.tryRecv()
+			if !ok {
+				break
+			}
+			if accept == nil || accept(m, p) {
+				s.mu.Unlock()
+				return m, p, nil
+			}
+		}
+		s.mu.Unlock()
+		if err := s.wait(ctx, ch); err != nil {
+			return engine.Msg{}, nil, err
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package sockets
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/zmqkit/zmqkit/sockets/internal/engine"
+)
+
+// subSocket (RFC 29) receives, fair-queued, the messages whose first frame
+// starts with one of its subscriptions, and tells every publisher what it
+// subscribes to, again after each reconnect. As XSUB it filters nothing on
+// receipt, and subscriptions are messages sent to it (first byte 1 or 0).
+type subSocket struct {
+	s     *Socket
+	xsub  bool
+	fq    fq
+	pipes []*engine.Pipe
+	subs  map[string]int // under s.mu
+}
+
+func newSub(s *Socket, xsub bool) *subSocket {
+	x := &subSocket{s: s, xsub: xsub, fq: fq{s: s}, subs: make(map[string]int)}
+	for _, t := range s.cfg.subscribe {
+		x.subs[t]++
+	}
+	return x
+}
+
+func subMsg(sub bool, topic string) engine.Msg {
+	b := make([]byte, 1+len(topic))
+	if sub {
+		b[0] = 1
+	}
+	copy(b[1:], topic)
+	return engine.Msg{Head: b}
+}
+
+// announce sends every subscription to p. Called with s.mu held.
+func (x *subSocket) announce(p *engine.Pipe) {
+	for t := range x.subs {
+		if p.Out.Offer(subMsg(true, t)) != engine.Pushed {
+			x.s.st.dropped.Add(1)
+		}
+	}
+}
+
+func (x *subSocket) attach(p *engine.Pipe) error {
+	x.pipes = append(x.pipes, p)
+	x.fq.add(p)
+	x.announce(p)
+	return nil
+}
+
+func (x *subSocket) detach(p *engine.Pipe) {
+	for i, q := range x.pipes {
+		if q == p {
+			x.pipes = append(x.pipes[:i], x.pipes[i+1:]...)
+			return
+		}
+	}
+}
+
+// connected: a new publisher behind a Dial pipe knows nothing of us yet.
+func (x *subSocket) connected(p *engine.Pipe) {
+	p.Out.Clear()
+	x.announce(p)
+}
+
+// toAll sends m to every publisher. Called with s.mu held.
+func (x *subSocket) toAll(m engine.Msg) {
+	for _, p := range x.pipes {
+		if p.Out.Offer(m) == engine.Full {
+			x.s.st.dropped.Add(1)
+		}
+	}
+}
+
+func (x *subSocket) subscribe(topic string, on bool) {
+	if on {
+		x.subs[topic]++
+		x.toAll(subMsg(true, topic))
+		return
+	}
+	if n, ok := x.subs[topic]; ok {
+		if n > 1 {
+			x.subs[topic] = n - 1
+			return
+		}
+		delete(x.subs, topic)
+		x.toAll(subMsg(false, topic))
+	}
+}
+
+func (x *subSocket) matches(data []byte) bool {
+	for t := range x.subs {
+		if len(data) >= len(t) && string(data[:len(t)]) == t {
+			return true
+		}
+	}
+	return false
+}
+
+func (x *subSocket) send(_ context.Context, m engine.Msg) error {
+	if !x.xsub {
+		return ErrNotSupported
+	}
+	s := x.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if topic, sub, ok := subscription(m); ok {
+		x.subscribe(string(topic), sub)
+		return nil
+	}
+	x.toAll(m)
+	return nil
+}
+
+func (x *subSocket) recv(ctx context.Context) (engine.Msg, error) {
+	m, _, err := x.fq.recv(ctx, func(m engine.Msg, _ *engine.Pipe) bool {
+		return x.xsub || x.matches(m.Head)
+	})
+	return m, err
+}
+
+// Subscribe asks publishers for messages whose first frame starts with
+// prefix ("" for all). Subscriptions are counted: each Subscribe needs its
+// own Unsubscribe. SUB and XSUB only.
+func (s *Socket) Subscribe(prefix string) error { return s.setSub(prefix, true) }
+
+// Unsubscribe undoes one Subscribe(prefix).
+func (s *Socket) Unsubscribe(prefix string) error { return s.setSub(prefix, false) }
+
+func (s *Socket) setSub(prefix string, on bool) error {
+	x, ok := s.b.(*subSocket)
+	if !ok {
+		return s.errorf("subscribe", "", fmt.Errorf("%w: only SUB and XSUB subscribe", ErrNotSupported))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	x.subscribe(prefix, on)
+	return nil
+}
