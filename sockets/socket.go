@@ -354,6 +354,8 @@ func (s *Socket) Attach(p *engine.Pipe) error {
 	p.In.SetReadable(s.recvSig.fire)
 	p.Out.SetWritable(s.sendSig.fire)
 	s.st.peers.Add(1)
+	// A shared inproc queue may hold messages already.
+	s.recvSig.fire()
 	s.sendSig.fire()
 	return nil
 }

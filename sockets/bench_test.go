@@ -1,0 +1,148 @@
+package sockets_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/zmqkit/zmqkit/sockets"
+)
+
+var benchSizes = []int{128, 1024, 10240}
+
+// BenchmarkPushPull measures one PUSH sending to one PULL, b.N messages.
+func BenchmarkPushPull(b *testing.B) {
+	for _, tr := range []string{"tcp", "ipc", "inproc"} {
+		for _, size := range benchSizes {
+			b.Run(fmt.Sprintf("%s/%dB", tr, size), func(b *testing.B) {
+				var ep string
+				switch tr {
+				case "tcp":
+					ep = "tcp://127.0.0.1:0"
+				case "ipc":
+					ep = "ipc://" + b.TempDir() + "/bench"
+				default:
+					ep = fmt.Sprintf("inproc://bench-%d", size)
+				}
+				benchPushPull(b, ep, size)
+			})
+		}
+	}
+}
+
+func benchPushPull(b *testing.B, ep string, size int) {
+	ctx := context.Background()
+	pull, err := sockets.NewPull()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pull.Close()
+	addr, err := pull.Listen(ep)
+	if err != nil {
+		b.Fatal(err)
+	}
+	push, err := sockets.NewPush()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer push.Close()
+	if err := push.Dial(addr); err != nil {
+		b.Fatal(err)
+	}
+	payload := make([]byte, size)
+	// one message to settle the connection
+	if err := push.Send(ctx, payload); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pull.Recv(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < b.N; i++ {
+			if err := push.Send(ctx, payload); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for i := 0; i < b.N; i++ {
+		m, err := pull.Recv(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(m[0]) != size {
+			b.Fatalf("got %d bytes", len(m[0]))
+		}
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkRawTCP is the ceiling: length-prefixed messages over bufio on a
+// loopback TCP connection, one reader goroutine, no framing beyond that.
+func BenchmarkRawTCP(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			acc := make(chan net.Conn, 1)
+			go func() {
+				c, _ := ln.Accept()
+				acc <- c
+			}()
+			cc, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cc.Close()
+			sc := <-acc
+			defer sc.Close()
+			payload := make([]byte, size)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			done := make(chan error, 1)
+			go func() {
+				w := bufio.NewWriterSize(cc, 64<<10)
+				var hdr [4]byte
+				for i := 0; i < b.N; i++ {
+					binary.BigEndian.PutUint32(hdr[:], uint32(size))
+					w.Write(hdr[:])
+					w.Write(payload)
+				}
+				done <- w.Flush()
+			}()
+			r := bufio.NewReaderSize(sc, 64<<10)
+			var hdr [4]byte
+			for i := 0; i < b.N; i++ {
+				if _, err := io.ReadFull(r, hdr[:]); err != nil {
+					b.Fatal(err)
+				}
+				buf := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+				if _, err := io.ReadFull(r, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
