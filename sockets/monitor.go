@@ -43,6 +43,7 @@ type Stats struct {
 	Rejected          uint64 // peers refused after the handshake
 	ConnectRetries    uint64 // failed Dial attempts
 	EventsDropped     uint64 // monitor events lost to a full Events channel
+	DecodeErrors      uint64 // messages a typed socket could not decode
 }
 
 type counters struct {
@@ -52,6 +53,7 @@ type counters struct {
 	connects, disconnects, handshake   atomic.Uint64
 	tooLarge, heartbeat, protocol      atomic.Uint64
 	rejected, retries, eventsDropped   atomic.Uint64
+	decodeErrors                       atomic.Uint64
 }
 
 func (c *counters) count(ev engine.Event) {
@@ -90,6 +92,6 @@ func (s *Socket) Stats() Stats {
 		HandshakeFailures: c.handshake.Load(), TooLarge: c.tooLarge.Load(),
 		HeartbeatTimeouts: c.heartbeat.Load(), ProtocolErrors: c.protocol.Load(),
 		Rejected: c.rejected.Load(), ConnectRetries: c.retries.Load(),
-		EventsDropped: c.eventsDropped.Load(),
+		EventsDropped: c.eventsDropped.Load(), DecodeErrors: c.decodeErrors.Load(),
 	}
 }

@@ -202,28 +202,22 @@ func (d *Decoder) ReadMsg() (m Msg, cmd bool, err error) {
 
 // writeFrame writes one frame header and body.
 func writeFrame(w *bufio.Writer, flags byte, body []byte) error {
-	if len(body) > 255 {
-		var hdr [9]byte
-		hdr[0] = flags | flagLong
-		binary.BigEndian.PutUint64(hdr[1:], uint64(len(body)))
-		if _, err := w.Write(hdr[:]); err != nil {
+	var hdr []byte
+	if w.Available() < 9 {
+		if err := w.Flush(); err != nil {
 			return err
 		}
+	}
+	// AvailableBuffer keeps the header off the heap: no allocation per frame.
+	hdr = w.AvailableBuffer()
+	if len(body) > 255 {
+		hdr = append(hdr, flags|flagLong)
+		hdr = binary.BigEndian.AppendUint64(hdr, uint64(len(body)))
 	} else {
-		if w.Available() >= 2 {
-			b := w.AvailableBuffer()
-			b = append(b, flags, byte(len(body)))
-			if _, err := w.Write(b); err != nil {
-				return err
-			}
-		} else {
-			if err := w.WriteByte(flags); err != nil {
-				return err
-			}
-			if err := w.WriteByte(byte(len(body))); err != nil {
-				return err
-			}
-		}
+		hdr = append(hdr, flags, byte(len(body)))
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return err
 	}
 	_, err := w.Write(body)
 	return err
