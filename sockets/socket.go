@@ -239,23 +239,16 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 	if len(frames) > 1 {
 		m.Tail = append([][]byte(nil), frames[1:]...)
 	}
-	if err := s.b.send(ctx, m); err != nil {
-		return s.errorf("send", "", err)
-	}
-	s.st.msgsOut.Add(1)
-	s.st.bytesOut.Add(uint64(m.Size()))
-	return nil
+	return s.SendMsg(ctx, m)
 }
 
 // Recv returns the next message, waiting until one arrives, ctx ends or the
 // socket is closed.
 func (s *Socket) Recv(ctx context.Context) ([][]byte, error) {
-	m, err := s.b.recv(ctx)
+	m, err := s.RecvMsg(ctx)
 	if err != nil {
-		return nil, s.errorf("recv", "", err)
+		return nil, err
 	}
-	s.st.msgsIn.Add(1)
-	s.st.bytesIn.Add(uint64(m.Size()))
 	return m.Frames(), nil
 }
 

@@ -1,0 +1,361 @@
+// Package devices joins two sockets into a proxy, as libzmq's zmq_proxy
+// does: Forwarder (XSUB ↔ XPUB, subscriptions flowing upstream), Queue
+// (ROUTER ↔ DEALER), Streamer (PULL → PUSH), or any other compatible pair.
+//
+// A Proxy can copy every message to a capture socket, and be paused,
+// resumed, terminated and asked for statistics, in process or over a control
+// socket speaking libzmq's steerable-proxy protocol, so that libzmq and pyzmq
+// programs can steer it too. The proxy does not own its sockets: the caller
+// creates, binds and closes them.
+package devices
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zmqkit/zmqkit/sockets"
+	"golang.org/x/sync/errgroup"
+)
+
+// Errors from NewProxy and Run.
+var (
+	ErrIncompatible = errors.New("devices: socket types cannot be proxied")
+	ErrRunning      = errors.New("devices: proxy is already running")
+)
+
+// SideStats counts what went through one side of a proxy.
+type SideStats struct {
+	MsgsIn, BytesIn   uint64 // received from this side's socket
+	MsgsOut, BytesOut uint64 // sent out of this side's socket
+	Dropped           uint64 // dropped by the socket (slow subscriber, unroutable)
+}
+
+// Stats is a snapshot of a proxy's counters.
+type Stats struct {
+	Frontend, Backend SideStats
+	CaptureDropped    uint64 // capture copies that found the capture socket full
+	Paused            bool
+}
+
+type sideCounters struct {
+	msgsIn, bytesIn, msgsOut, bytesOut atomic.Uint64
+}
+
+// Proxy moves messages between a frontend and a backend socket.
+type Proxy struct {
+	front, back *sockets.Socket
+	capture     *sockets.Socket
+	captureDir  bool
+	control     *sockets.Socket
+	log         *slog.Logger
+
+	fc, bc         sideCounters
+	captureDropped atomic.Uint64
+	running        atomic.Bool
+
+	mu        sync.Mutex
+	paused    bool
+	resumed   chan struct{} // closed on Resume
+	terminate chan struct{}
+	termOnce  sync.Once
+}
+
+// Option configures a Proxy.
+type Option func(*Proxy) error
+
+// WithCapture copies every message, either way, to s (PUB, PUSH, DEALER,
+// PAIR or XPUB). With direction, each copy starts with a frame "in"
+// (frontend to backend) or "out" (backend to frontend), as pyzmq's
+// MonitoredQueue does. A copy that finds s full is dropped and counted:
+// the capture never slows the proxy down.
+func WithCapture(s *sockets.Socket, direction bool) Option {
+	return func(p *Proxy) error {
+		switch s.Type() {
+		case sockets.Pub, sockets.XPub, sockets.Push, sockets.Dealer, sockets.Pair:
+		default:
+			return fmt.Errorf("%w: capture socket must be PUB, XPUB, PUSH, DEALER or PAIR, not %s", ErrIncompatible, s.Type())
+		}
+		p.capture, p.captureDir = s, direction
+		return nil
+	}
+}
+
+// WithControl steers the proxy from s (REP or PAIR) with libzmq's commands:
+// PAUSE, RESUME, TERMINATE (a REP gets an empty reply) and STATISTICS
+// (answered with 8 frames of 8-byte little-endian counters, in libzmq's
+// order: frontend messages in, bytes in, messages out, bytes out, then the
+// same for the backend).
+func WithControl(s *sockets.Socket) Option {
+	return func(p *Proxy) error {
+		if s.Type() != sockets.Rep && s.Type() != sockets.Pair {
+			return fmt.Errorf("%w: control socket must be REP or PAIR, not %s", ErrIncompatible, s.Type())
+		}
+		p.control = s
+		return nil
+	}
+}
+
+// WithLogger logs control commands and the end of Run.
+func WithLogger(l *slog.Logger) Option {
+	return func(p *Proxy) error { p.log = l; return nil }
+}
+
+func canRecv(t sockets.Type) bool { return t != sockets.Push && t != sockets.Pub }
+func canSend(t sockets.Type) bool { return t != sockets.Pull && t != sockets.Sub }
+
+// NewProxy joins frontend and backend: messages received on one side are
+// sent out of the other, in every direction the two types allow.
+func NewProxy(frontend, backend *sockets.Socket, opts ...Option) (*Proxy, error) {
+	ft, bt := frontend.Type(), backend.Type()
+	if !(canRecv(ft) && canSend(bt)) && !(canRecv(bt) && canSend(ft)) {
+		return nil, fmt.Errorf("%w: %s frontend, %s backend", ErrIncompatible, ft, bt)
+	}
+	p := &Proxy{front: frontend, back: backend, terminate: make(chan struct{})}
+	for _, o := range opts {
+		if err := o(p); err != nil {
+			return nil, err
+		}
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	return p, nil
+}
+
+func newTyped(frontend, backend *sockets.Socket, ft, bt sockets.Type, name string, opts []Option) (*Proxy, error) {
+	if frontend.Type() != ft || backend.Type() != bt {
+		return nil, fmt.Errorf("%w: a %s needs a %s frontend and a %s backend, got %s and %s",
+			ErrIncompatible, name, ft, bt, frontend.Type(), backend.Type())
+	}
+	return NewProxy(frontend, backend, opts...)
+}
+
+// NewForwarder makes a pub/sub forwarder: publishers talk to the XSUB
+// frontend, subscribers to the XPUB backend, and subscriptions travel from
+// the backend up to the publishers so that they filter at the source.
+func NewForwarder(frontend, backend *sockets.Socket, opts ...Option) (*Proxy, error) {
+	return newTyped(frontend, backend, sockets.XSub, sockets.XPub, "forwarder", opts)
+}
+
+// NewQueue makes a request/reply queue: clients (REQ, DEALER) talk to the
+// ROUTER frontend, workers (REP, DEALER) to the DEALER backend; requests
+// are load-balanced over workers and replies routed back to their client.
+func NewQueue(frontend, backend *sockets.Socket, opts ...Option) (*Proxy, error) {
+	return newTyped(frontend, backend, sockets.Router, sockets.Dealer, "queue", opts)
+}
+
+// NewStreamer makes a pipeline streamer: PUSH producers talk to the PULL
+// frontend, PULL workers to the PUSH backend.
+func NewStreamer(frontend, backend *sockets.Socket, opts ...Option) (*Proxy, error) {
+	return newTyped(frontend, backend, sockets.Pull, sockets.Push, "streamer", opts)
+}
+
+// Run moves messages until ctx ends (it returns ctx.Err()), Terminate is
+// called or a TERMINATE command arrives (it returns nil), or a socket fails
+// (it returns that error, errors.Is sockets.ErrClosed when the caller closed
+// one). What the sockets have queued is written out when the caller closes
+// them, within their linger period.
+func (p *Proxy) Run(ctx context.Context) error {
+	if !p.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer p.running.Store(false)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error {
+		select {
+		case <-p.terminate:
+			cancel()
+		case <-gctx.Done():
+		}
+		return nil
+	})
+	ft, bt := p.front.Type(), p.back.Type()
+	if canRecv(ft) && canSend(bt) {
+		g.Go(func() error { return p.pump(gctx, p.front, p.back, &p.fc, &p.bc, "in") })
+	}
+	if canRecv(bt) && canSend(ft) {
+		g.Go(func() error { return p.pump(gctx, p.back, p.front, &p.bc, &p.fc, "out") })
+	}
+	if p.control != nil {
+		g.Go(func() error { return p.steer(gctx) })
+	}
+	err := g.Wait()
+	switch {
+	case p.terminated():
+		err = nil
+	case ctx.Err() != nil:
+		err = ctx.Err()
+	}
+	p.log.Info("zmqkit: proxy stopped", "err", err)
+	return err
+}
+
+func (p *Proxy) terminated() bool {
+	select {
+	case <-p.terminate:
+		return true
+	default:
+		return false
+	}
+}
+
+// stopped turns the error of a socket call that ended because the proxy is
+// stopping into nil.
+func stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+var cancelled = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, in, out *sideCounters, dir string) error {
+	prefix := []byte(dir)
+	for {
+		if err := p.waitResumed(ctx); err != nil {
+			return nil
+		}
+		m, err := src.RecvMsg(ctx)
+		if err != nil {
+			return stopped(ctx, err)
+		}
+		size := uint64(m.Size())
+		in.msgsIn.Add(1)
+		in.bytesIn.Add(size)
+		if err := p.waitResumed(ctx); err != nil {
+			return nil
+		}
+		if p.capture != nil {
+			c := m
+			if p.captureDir {
+				c = m.Prepend(prefix)
+			}
+			// A cancelled context makes the send a try: never wait on the tap.
+			if err := p.capture.SendMsg(cancelled, c); err != nil {
+				p.captureDropped.Add(1)
+			}
+		}
+		if err := dst.SendMsg(ctx, m); err != nil {
+			return stopped(ctx, err)
+		}
+		out.msgsOut.Add(1)
+		out.bytesOut.Add(size)
+	}
+}
+
+func (p *Proxy) waitResumed(ctx context.Context) error {
+	p.mu.Lock()
+	if !p.paused {
+		p.mu.Unlock()
+		return nil
+	}
+	ch := p.resumed
+	p.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Pause stops moving messages (they wait in the sockets' queues, up to
+// their HWMs) until Resume.
+func (p *Proxy) Pause() {
+	p.mu.Lock()
+	if !p.paused {
+		p.paused = true
+		p.resumed = make(chan struct{})
+	}
+	p.mu.Unlock()
+}
+
+// Resume undoes Pause.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	if p.paused {
+		p.paused = false
+		close(p.resumed)
+	}
+	p.mu.Unlock()
+}
+
+// Terminate makes Run return nil. It is idempotent.
+func (p *Proxy) Terminate() { p.termOnce.Do(func() { close(p.terminate) }) }
+
+// Stats returns a snapshot of the proxy's counters.
+func (p *Proxy) Stats() Stats {
+	p.mu.Lock()
+	paused := p.paused
+	p.mu.Unlock()
+	fs, bs := p.front.Stats(), p.back.Stats()
+	return Stats{
+		Frontend: SideStats{
+			MsgsIn: p.fc.msgsIn.Load(), BytesIn: p.fc.bytesIn.Load(),
+			MsgsOut: p.fc.msgsOut.Load(), BytesOut: p.fc.bytesOut.Load(),
+			Dropped: fs.Dropped + fs.Unroutable,
+		},
+		Backend: SideStats{
+			MsgsIn: p.bc.msgsIn.Load(), BytesIn: p.bc.bytesIn.Load(),
+			MsgsOut: p.bc.msgsOut.Load(), BytesOut: p.bc.bytesOut.Load(),
+			Dropped: bs.Dropped + bs.Unroutable,
+		},
+		CaptureDropped: p.captureDropped.Load(),
+		Paused:         paused,
+	}
+}
+
+// steer serves the control socket.
+func (p *Proxy) steer(ctx context.Context) error {
+	rep := p.control.Type() == sockets.Rep
+	for {
+		frames, err := p.control.Recv(ctx)
+		if err != nil {
+			return stopped(ctx, err)
+		}
+		cmd := string(frames[0])
+		p.log.Info("zmqkit: proxy control", "command", cmd)
+		var reply [][]byte
+		switch cmd {
+		case "PAUSE":
+			p.Pause()
+		case "RESUME":
+			p.Resume()
+		case "TERMINATE":
+		case "STATISTICS":
+			st := p.Stats()
+			for _, v := range []uint64{
+				st.Frontend.MsgsIn, st.Frontend.BytesIn, st.Frontend.MsgsOut, st.Frontend.BytesOut,
+				st.Backend.MsgsIn, st.Backend.BytesIn, st.Backend.MsgsOut, st.Backend.BytesOut,
+			} {
+				reply = append(reply, binary.LittleEndian.AppendUint64(nil, v))
+			}
+		default:
+			p.log.Warn("zmqkit: unknown proxy control command", "command", cmd)
+		}
+		if reply == nil && rep {
+			reply = [][]byte{{}}
+		}
+		if reply != nil {
+			if err := p.control.Send(ctx, reply...); err != nil {
+				return stopped(ctx, err)
+			}
+		}
+		if cmd == "TERMINATE" {
+			p.Terminate()
+			return nil
+		}
+	}
+}
