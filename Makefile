@@ -1,13 +1,16 @@
 # make test: what CI runs. It installs the libzmq peer when missing, then
-# vets and runs every test (unit, race, goleak, libzmq interop).
+# vets and runs every test (unit, race, goleak, libzmq interop) and a short
+# run of every fuzz target.
 GO ?= go
 FUZZTIME ?= 3s
+CODEC_FUZZ = FuzzJSON FuzzMsgpack FuzzGob FuzzString FuzzProto
 
-.PHONY: test vet unit interop fuzz bench build
+.PHONY: test vet unit fuzz bench build
 
 test: vet
 	./scripts/ensure-libzmq.sh
 	$(GO) test -race -count=1 -tags interop -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz
 
 vet:
 	$(GO) vet ./...
@@ -15,6 +18,12 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+fuzz:
+	@for t in $(CODEC_FUZZ); do \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./codec/ || exit 1; \
+	done
+	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME) ./sockets/internal/engine/
 
 build:
 	$(GO) build -o bin/zmqkit ./cmd/zmqkit
