@@ -59,6 +59,10 @@ func (x *repSocket) recv(ctx context.Context) (engine.Msg, error) {
 func (x *repSocket) send(_ context.Context, m engine.Msg) error {
 	s := x.fq.s
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
 	if x.state != 2 {
 		s.mu.Unlock()
 		return fmt.Errorf("%w: REP must receive a request before replying", ErrState)

@@ -25,6 +25,10 @@ func (x *reqSocket) connected(*engine.Pipe)      {}
 func (x *reqSocket) send(ctx context.Context, m engine.Msg) error {
 	s := x.s
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
 	if x.state != 0 {
 		s.mu.Unlock()
 		return fmt.Errorf("%w: REQ must receive the reply before sending again", ErrState)

@@ -38,6 +38,7 @@ type conn struct {
 	readerDone chan struct{}
 	stop       chan struct{} // closed when the writer has returned
 	readErr    error
+	readFailed bool // the connection failed on the reading side first
 
 	pongMu sync.Mutex
 	pongs  [][]byte // contexts of PINGs to answer
@@ -73,7 +74,7 @@ func Serve(c net.Conn, p *Pipe, o *Options) error {
 	switch {
 	case errors.Is(werr, errDrained):
 		return nil
-	case werr == nil || errors.Is(e.readErr, ErrHeartbeatTimeout) || errors.Is(e.readErr, ErrTooLarge):
+	case werr == nil || e.readFailed || errors.Is(e.readErr, ErrHeartbeatTimeout) || errors.Is(e.readErr, ErrTooLarge):
 		return e.readErr
 	default:
 		return werr
@@ -142,12 +143,12 @@ func (e *conn) reader() {
 	for {
 		m, isCmd, err := e.dec.ReadMsg()
 		if err != nil {
-			e.readErr = err
+			e.fail(err)
 			return
 		}
 		if isCmd {
 			if m, err = e.command(m.Head); err != nil {
-				e.readErr = err
+				e.fail(err)
 				return
 			}
 			if m.Head == nil {
@@ -168,6 +169,20 @@ func (e *conn) reader() {
 			e.readErr = io.EOF
 			return
 		}
+	}
+}
+
+// fail records why reading stopped and, unless the writer has finished
+// already, closes the connection: a writer blocked in Write on a peer that
+// no longer reads would otherwise keep a dead connection (silent past the
+// heartbeat timeout, or sending garbage) open for ever.
+func (e *conn) fail(err error) {
+	e.readErr = err
+	select {
+	case <-e.stop:
+	default:
+		e.readFailed = true
+		_ = e.c.Close()
 	}
 }
 

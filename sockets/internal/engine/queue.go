@@ -52,7 +52,30 @@ func (q *Queue) SetWritable(f func()) { q.mu.Lock(); q.onWritable = f; q.mu.Unlo
 // stored; a false return means the interceptor consumed it. The consumer side
 // of the queue uses it to act on control messages (subscriptions) as they
 // arrive, whichever goroutine delivers them.
-func (q *Queue) SetIntercept(f func(Msg) bool) { q.mu.Lock(); q.intercept = f; q.mu.Unlock() }
+//
+// Messages offered before the interceptor was installed (an inproc peer
+// may queue subscriptions before this side attaches) are run through it
+// now, in order, so none escapes it.
+func (q *Queue) SetIntercept(f func(Msg) bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.intercept = f
+	if f == nil || q.n == 0 {
+		return
+	}
+	kept := 0
+	for i := 0; i < q.n; i++ {
+		m := q.ring[(q.head+i)%len(q.ring)]
+		if f(m) {
+			q.ring[(q.head+kept)%len(q.ring)] = m
+			kept++
+		}
+	}
+	for i := kept; i < q.n; i++ {
+		q.ring[(q.head+i)%len(q.ring)] = Msg{}
+	}
+	q.n = kept
+}
 
 // Offer runs the interceptor, then tries to store m. After Full, retry with
 // TryPush so that the interceptor does not see m twice.

@@ -196,10 +196,11 @@ func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
 	l := &Listener{host: host, g: g, ep: ep, pipes: make(map[*Pipe]struct{}), done: make(chan struct{})}
 	switch ep.Transport {
 	case "inproc":
+		// addr is set before the listener is published: dialers read it.
+		l.addr = ep.String()
 		if err := inprocBind(ep.Address, l); err != nil {
 			return nil, err
 		}
-		l.addr = ep.String()
 		close(l.done)
 	case "ipc":
 		if fi, err := os.Lstat(ep.Address); err == nil && fi.Mode()&os.ModeSocket != 0 {
@@ -558,20 +559,26 @@ func (d *Dialer) runInproc() error {
 	if !l.add(view) {
 		return errNotBound
 	}
-	if err := l.host.Attach(view); err != nil {
-		l.remove(view)
-		d.host.Emit(Event{Kind: EventRejected, Endpoint: d.raw, Err: err})
-		return nil
-	}
+	// The dialing side goes first: its Connected resets per-peer state (a
+	// PUB forgets the old peer's subscriptions) that the listening side's
+	// Attach then fills in (an XSUB announces its subscriptions).
 	if d.pipe == nil {
 		if err := d.host.Attach(p); err != nil {
-			view.Terminate()
 			l.remove(view)
-			l.host.Detach(view)
 			return err
 		}
 	} else {
 		d.host.Connected(p)
+	}
+	if err := l.host.Attach(view); err != nil {
+		l.remove(view)
+		// The listening socket refused the peer: it reports it, as for tcp.
+		l.host.Emit(Event{Kind: EventRejected, Endpoint: l.addr, Err: err})
+		if d.pipe == nil {
+			p.Terminate()
+			d.host.Detach(p)
+		}
+		return nil
 	}
 	l.host.Emit(Event{Kind: EventConnected, Endpoint: l.addr})
 	d.host.Emit(Event{Kind: EventConnected, Endpoint: d.raw})
