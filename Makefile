@@ -10,11 +10,13 @@ CODEC_FUZZ = FuzzJSON FuzzMsgpack FuzzGob FuzzString FuzzProto
 test: vet
 	./scripts/ensure-libzmq.sh
 	$(GO) test -race -count=1 -tags interop -timeout 20m ./...
+	$(GO) test -race -count=1 -tags 'interop libzmq' -run Libzmq ./bench/
 	$(MAKE) --no-print-directory fuzz
 
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags interop ./...
+	$(GO) vet -tags 'interop libzmq' ./bench/
 
 unit:
 	$(GO) test -race -count=1 ./...
