@@ -1,0 +1,379 @@
+package sockets_test
+
+import (
+	"encoding/binary"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/sockets"
+)
+
+// rbRelay is a TCP relay on 127.0.0.1 that can stop forwarding while keeping
+// both sides' connections open: a half-open connection as each end sees it.
+// While paused it holds what it has read and reads no more, so nothing is
+// lost: resuming delivers the held bytes in order.
+type rbRelay struct {
+	ln     net.Listener
+	target string
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	open    chan struct{} // closed while forwarding
+	conns   map[net.Conn]struct{}
+	stopped bool
+
+	up, down atomic.Int64 // bytes forwarded dialer→target, target→dialer
+}
+
+func rbNewRelay(t *testing.T, target string) *rbRelay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	r := &rbRelay{
+		ln:     ln,
+		target: strings.TrimPrefix(target, "tcp://"),
+		done:   make(chan struct{}),
+		open:   make(chan struct{}),
+		conns:  make(map[net.Conn]struct{}),
+	}
+	close(r.open)
+	r.wg.Add(1)
+	go r.accept()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *rbRelay) endpoint() string { return "tcp://" + r.ln.Addr().String() }
+
+// pause stops forwarding in both directions; connections stay open.
+func (r *rbRelay) pause() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	select {
+	case <-r.open:
+		r.open = make(chan struct{})
+	default:
+	}
+}
+
+// resume forwards again, starting with what was held.
+func (r *rbRelay) resume() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	select {
+	case <-r.open:
+	default:
+		close(r.open)
+	}
+}
+
+// gate waits while the relay is paused; false when it is stopped.
+func (r *rbRelay) gate() bool {
+	r.mu.Lock()
+	open := r.open
+	r.mu.Unlock()
+	select {
+	case <-open:
+		return true
+	case <-r.done:
+		return false
+	}
+}
+
+func (r *rbRelay) track(cs ...net.Conn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return false
+	}
+	for _, c := range cs {
+		r.conns[c] = struct{}{}
+	}
+	return true
+}
+
+func (r *rbRelay) accept() {
+	defer r.wg.Done()
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		d, err := net.DialTimeout("tcp", r.target, 2*time.Second)
+		if err != nil {
+			_ = c.Close()
+			continue
+		}
+		if !r.track(c, d) {
+			_ = c.Close()
+			_ = d.Close()
+			return
+		}
+		r.wg.Add(2)
+		go r.pipe(c, d, &r.up)
+		go r.pipe(d, c, &r.down)
+	}
+}
+
+func (r *rbRelay) pipe(src, dst net.Conn, n *atomic.Int64) {
+	defer r.wg.Done()
+	defer func() { _ = src.Close(); _ = dst.Close() }()
+	buf := make([]byte, 32<<10)
+	for {
+		k, err := src.Read(buf)
+		if k > 0 {
+			if !r.gate() {
+				return
+			}
+			if _, werr := dst.Write(buf[:k]); werr != nil {
+				return
+			}
+			n.Add(int64(k))
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (r *rbRelay) stop() {
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return
+	}
+	r.stopped = true
+	close(r.done)
+	conns := r.conns
+	r.conns = nil
+	r.mu.Unlock()
+	_ = r.ln.Close()
+	for c := range conns {
+		_ = c.Close()
+	}
+	r.wg.Wait()
+}
+
+const (
+	hbIvl     = 50 * time.Millisecond
+	hbTimeout = 100 * time.Millisecond
+	hbDetect  = time.Second // a half-open connection must be dropped within this
+)
+
+// rbSendRecv sends one message from push and receives it on pull.
+func rbSendRecv(t *testing.T, push, pull *sockets.Socket, msg string) {
+	t.Helper()
+	ctx := rbCtx(t, 5*time.Second)
+	require.NoError(t, push.Send(ctx, []byte(msg)))
+	m, err := pull.Recv(ctx)
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{[]byte(msg)}, m)
+}
+
+// The dialer heartbeats; the relay between it and the listener goes silent.
+// The dialer drops the connection for silence, and reconnects by itself once
+// the relay forwards again; a message sent meanwhile arrives.
+func TestHeartbeatHalfOpenDialer(t *testing.T) {
+	pull, _ := rbSocket(t, sockets.Pull)
+	addr, err := pull.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	relay := rbNewRelay(t, addr)
+	push, pushLog := rbSocket(t, sockets.Push,
+		sockets.WithHeartbeat(hbIvl, hbTimeout, 0),
+		sockets.WithReconnect(20*time.Millisecond, 200*time.Millisecond),
+		sockets.WithHandshakeTimeout(300*time.Millisecond))
+	require.NoError(t, push.Dial(relay.endpoint()))
+	pushLog.await(t, 0, 5*time.Second, "connected", rbKind(sockets.EventConnected))
+	rbSendRecv(t, push, pull, "before")
+
+	mark := pushLog.mark()
+	start := time.Now()
+	relay.pause()
+	ev := pushLog.await(t, mark, 5*time.Second, "heartbeat-timeout", rbKind(sockets.EventHeartbeatTimeout))
+	took := ev.at.Sub(start)
+	t.Logf("half-open connection dropped after %v", took)
+	assert.Less(t, took, hbDetect)
+	assert.GreaterOrEqual(t, took, hbIvl, "dropped before any heartbeat could be missed")
+	assert.ErrorIs(t, ev.Err, sockets.ErrHeartbeatTimeout)
+	assert.Equal(t, uint64(1), push.Stats().HeartbeatTimeouts)
+
+	// Sent while there is no connection: waits in the pipe.
+	ctx := rbCtx(t, 5*time.Second)
+	require.NoError(t, push.Send(ctx, []byte("during")))
+
+	mark = pushLog.mark()
+	relay.resume()
+	pushLog.await(t, mark, 5*time.Second, "reconnected", rbKind(sockets.EventConnected))
+	m, err := pull.Recv(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, [][]byte{[]byte("during")}, m)
+	rbSendRecv(t, push, pull, "after")
+}
+
+// The listener heartbeats: it drops the silent connection; when the relay
+// forwards again the dialer learns its connection is gone and reconnects.
+func TestHeartbeatHalfOpenListener(t *testing.T) {
+	pull, pullLog := rbSocket(t, sockets.Pull, sockets.WithHeartbeat(hbIvl, hbTimeout, 0))
+	addr, err := pull.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	relay := rbNewRelay(t, addr)
+	push, pushLog := rbSocket(t, sockets.Push, sockets.WithReconnect(20*time.Millisecond, 200*time.Millisecond))
+	require.NoError(t, push.Dial(relay.endpoint()))
+	pushLog.await(t, 0, 5*time.Second, "connected", rbKind(sockets.EventConnected))
+	rbSendRecv(t, push, pull, "before")
+
+	mark := pullLog.mark()
+	start := time.Now()
+	relay.pause()
+	ev := pullLog.await(t, mark, 5*time.Second, "heartbeat-timeout", rbKind(sockets.EventHeartbeatTimeout))
+	t.Logf("half-open connection dropped after %v", ev.at.Sub(start))
+	assert.Less(t, ev.at.Sub(start), hbDetect)
+	assert.ErrorIs(t, ev.Err, sockets.ErrHeartbeatTimeout)
+	assert.Equal(t, uint64(1), pull.Stats().HeartbeatTimeouts)
+	assert.Equal(t, int64(0), pull.Stats().Peers)
+
+	mark = pushLog.mark()
+	relay.resume()
+	pushLog.await(t, mark, 5*time.Second, "reconnected", rbKind(sockets.EventConnected))
+	rbSendRecv(t, push, pull, "after")
+}
+
+// The dialer asks, with the TTL in its PINGs, to be dropped after 300 ms of
+// silence; the listener has no heartbeat of its own and still drops it.
+func TestHeartbeatTTL(t *testing.T) {
+	const ttl = 300 * time.Millisecond
+	pull, pullLog := rbSocket(t, sockets.Pull)
+	addr, err := pull.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	relay := rbNewRelay(t, addr)
+	push, pushLog := rbSocket(t, sockets.Push, sockets.WithHeartbeat(hbIvl, hbTimeout, ttl))
+	require.NoError(t, push.Dial(relay.endpoint()))
+	pushLog.await(t, 0, 5*time.Second, "connected", rbKind(sockets.EventConnected))
+	rbSendRecv(t, push, pull, "before")
+	// The TTL travels in the PINGs: let two of them through.
+	up0 := relay.up.Load()
+	for deadline := time.Now().Add(5 * time.Second); relay.up.Load()-up0 < 2*9; {
+		require.True(t, time.Now().Before(deadline), "no PING from the dialer")
+		time.Sleep(5 * time.Millisecond) // poll interval
+	}
+
+	mark := pullLog.mark()
+	start := time.Now()
+	relay.pause()
+	ev := pullLog.await(t, mark, 5*time.Second, "heartbeat-timeout", rbKind(sockets.EventHeartbeatTimeout))
+	took := ev.at.Sub(start)
+	t.Logf("listener dropped the silent peer after %v (TTL %v)", took, ttl)
+	assert.GreaterOrEqual(t, took, ttl*3/4)
+	assert.Less(t, took, ttl+hbDetect)
+	assert.ErrorIs(t, ev.Err, sockets.ErrHeartbeatTimeout)
+	relay.resume()
+}
+
+// Heartbeats on an idle, healthy connection flow both ways and never time
+// it out.
+func TestHeartbeatIdleHealthy(t *testing.T) {
+	pull, pullLog := rbSocket(t, sockets.Pull, sockets.WithHeartbeat(hbIvl, hbTimeout, 0))
+	addr, err := pull.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	relay := rbNewRelay(t, addr)
+	push, pushLog := rbSocket(t, sockets.Push, sockets.WithHeartbeat(hbIvl, hbTimeout, 0))
+	require.NoError(t, push.Dial(relay.endpoint()))
+	pushLog.await(t, 0, 5*time.Second, "connected", rbKind(sockets.EventConnected))
+	rbSendRecv(t, push, pull, "before")
+
+	up0, down0 := relay.up.Load(), relay.down.Load()
+	// Ten intervals of silence from the application.
+	pushLog.none(t, 0, 10*hbIvl, "connection end (dialer)", rbEnded)
+	pullLog.none(t, 0, 0, "connection end (listener)", rbEnded)
+	const ping = 9 // flags, size, name length, "PING", 2-byte TTL
+	up, down := relay.up.Load()-up0, relay.down.Load()-down0
+	t.Logf("idle traffic: %d bytes up, %d bytes down", up, down)
+	assert.GreaterOrEqual(t, up, int64(3*ping), "the dialer sent no heartbeats")
+	assert.GreaterOrEqual(t, down, int64(3*ping), "the listener sent no heartbeats")
+	assert.Zero(t, push.Stats().HeartbeatTimeouts)
+	assert.Zero(t, pull.Stats().HeartbeatTimeouts)
+	assert.Equal(t, 1, pushLog.count(rbKind(sockets.EventConnected)))
+	rbSendRecv(t, push, pull, "after")
+}
+
+// A peer that stops reading, then stops sending too: the heartbeating PUB
+// drops it for silence even though its writer is stuck in Write behind full
+// TCP buffers, and the other subscriber is not affected.
+func TestHeartbeatStalledPeerWithFullBuffer(t *testing.T) {
+	pub, pubLog := rbSocket(t, sockets.Pub, sockets.WithSendHWM(4), sockets.WithHeartbeat(hbIvl, hbTimeout, 0))
+	addr, err := pub.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	sub, _ := rbSocket(t, sockets.Sub, sockets.WithSubscribe(""))
+	require.NoError(t, sub.Dial(addr))
+
+	r := rbDial(t, addr)
+	require.NoError(t, r.c.(*net.TCPConn).SetReadBuffer(16<<10))
+	r.handshake("SUB")
+	r.mustWrite(rbFrame(0, []byte{1}))
+	// The raw peer never reads, but sends a PING every 20 ms (so it is not
+	// silent) until quiet is closed.
+	quiet := make(chan struct{})
+	pinger := make(chan struct{})
+	go func() {
+		defer close(pinger)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quiet:
+				return
+			case <-tick.C:
+				if r.write(rbCommand("PING", []byte{0, 0})) != nil {
+					return
+				}
+			}
+		}
+	}()
+	defer func() {
+		select {
+		case <-quiet:
+		default:
+			close(quiet)
+		}
+		<-pinger
+	}()
+	ctx := rbCtx(t, 10*time.Second)
+	rbAwaitSubscribed(t, ctx, pub, sub)
+
+	// Publish in lockstep with the good subscriber until the stalled peer's
+	// queue overflows: its writer is then blocked in Write.
+	for i := 0; pub.Stats().Dropped == 0; i++ {
+		require.Less(t, i, 2000, "the stalled peer's queue never filled")
+		msg := make([]byte, 64<<10)
+		binary.BigEndian.PutUint32(msg, uint32(i))
+		require.NoError(t, pub.Send(ctx, msg))
+		rbRecvData(t, ctx, sub, uint32(i))
+	}
+	assert.Equal(t, 0, pubLog.count(rbEnded), "dropped while it still sent:%s", pubLog)
+
+	mark := pubLog.mark()
+	start := time.Now()
+	close(quiet)
+	<-pinger
+	ev := pubLog.await(t, mark, 5*time.Second, "heartbeat-timeout", rbFrom(sockets.EventHeartbeatTimeout, r.addr()))
+	t.Logf("stalled peer dropped %v after it went silent (%d messages dropped)", ev.at.Sub(start), pub.Stats().Dropped)
+	assert.Less(t, ev.at.Sub(start), hbDetect)
+	assert.Equal(t, uint64(1), pub.Stats().HeartbeatTimeouts)
+	assert.Equal(t, int64(1), pub.Stats().Peers)
+	require.NoError(t, pub.Send(ctx, []byte("after")))
+	for {
+		m, err := sub.Recv(ctx)
+		require.NoError(t, err)
+		if string(m[0]) != "probe" {
+			assert.Equal(t, [][]byte{[]byte("after")}, m)
+			break
+		}
+	}
+}
