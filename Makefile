@@ -9,6 +9,7 @@ CODEC_FUZZ = FuzzJSON FuzzMsgpack FuzzGob FuzzString FuzzProto
 
 test: vet
 	./scripts/ensure-libzmq.sh
+	./scripts/ensure-redis.sh
 	$(GO) test -race -count=1 -tags interop -timeout 20m ./...
 	$(GO) test -race -count=1 -tags 'interop libzmq' -run Libzmq ./bench/
 	$(MAKE) --no-print-directory fuzz

@@ -44,10 +44,11 @@ func defaultConfig(t zmq4.SocketType) config {
 // process. inproc messages are never limited.
 const DefaultMaxMsgSize = 256 << 20
 
-// DefaultLinger is how long Close waits to write out queued messages.
-// libzmq's default is to wait forever; a bounded wait keeps Close from
-// hanging on a peer that went away.
-const DefaultLinger = 30 * time.Second
+// DefaultLinger is how long Close waits to deliver queued messages: to
+// write them out to connected peers and, for a Dial whose peer is not
+// there, to keep reconnecting in case it comes. libzmq's default is to wait
+// forever; a bounded wait keeps Close from hanging on a peer that went away.
+const DefaultLinger = 5 * time.Second
 
 // WithSendHWM sets the send high-water mark: how many messages may wait for
 // each peer (0: no limit). libzmq's default is 1000.

@@ -159,7 +159,9 @@ func TestSemPullFairQueue(t *testing.T) {
 	t.Run("inproc-senders-held-at-hwm", func(t *testing.T) {
 		const hwm, m = 50, 400
 		ctx := semCtx(t, 15*time.Second)
-		pull := semNew(t, sockets.Pull)
+		// Each inproc queue then holds hwm+1: the PUSH's send HWM plus the
+		// PULL's receive HWM.
+		pull := semNew(t, sockets.Pull, sockets.WithRecvHWM(1))
 		addr := semListen(t, pull, "inproc")
 		var results []<-chan error
 		for i := 0; i < 3; i++ {

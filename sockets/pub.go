@@ -213,6 +213,10 @@ func (x *pubSocket) recv(ctx context.Context) (engine.Msg, error) {
 	s := x.s
 	for {
 		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return engine.Msg{}, ErrClosed
+		}
 		if len(x.pending) > 0 {
 			m := x.pending[0]
 			x.pending = x.pending[1:]

@@ -270,7 +270,9 @@ func TestSemSlowSubscriberIsolated(t *testing.T) {
 			assert.Less(t, maxSend, 2*time.Second, "a PUB Send waited")
 			assert.Equal(t, total, next, "fast SUB got everything")
 			if tr == "inproc" {
-				assert.GreaterOrEqual(t, dropped, uint64(total-10))
+				// One shared queue holds the PUB's send HWM plus the SUB's
+				// receive HWM (100 + 10), as in libzmq.
+				assert.GreaterOrEqual(t, dropped, uint64(total-110))
 				assert.LessOrEqual(t, dropped, uint64(total))
 			} else {
 				assert.Greater(t, dropped, uint64(0))

@@ -81,13 +81,15 @@ var semBlockCases = []semBlockCase{
 		return s, semSendOp(s, "3")
 	}},
 	{"push-send-hwm-peer-not-reading", func(t *testing.T) (*sockets.Socket, func(context.Context) error) {
-		pull := semNew(t, sockets.Pull)
+		// The inproc queue holds the PUSH's send HWM plus the PULL's
+		// receive HWM: 3 + 1.
+		pull := semNew(t, sockets.Pull, sockets.WithRecvHWM(1))
 		addr := semListen(t, pull, "inproc")
 		s := semNew(t, sockets.Push, sockets.WithSendHWM(3), sockets.WithLinger(0))
 		require.NoError(t, s.Dial(addr))
 		semWaitEvents(t, s, sockets.EventConnected, 1, 5*time.Second)
 		ctx := semCtx(t, 5*time.Second)
-		for i := 0; i < 3; i++ {
+		for i := 0; i < 4; i++ {
 			require.NoError(t, s.Send(ctx, []byte("x")))
 		}
 		return s, semSendOp(s, "4")
@@ -148,12 +150,15 @@ var semBlockCases = []semBlockCase{
 		return s, semRecvOp(s)
 	}},
 	{"router-mandatory-send-peer-full", func(t *testing.T) (*sockets.Socket, func(context.Context) error) {
-		s := semNew(t, sockets.Router, sockets.WithRouterMandatory(true))
+		// The inproc queue holds the ROUTER's send HWM plus the DEALER's
+		// receive HWM: 1 + 1.
+		s := semNew(t, sockets.Router, sockets.WithRouterMandatory(true), sockets.WithSendHWM(1))
 		addr := semListen(t, s, "inproc")
 		d := semNew(t, sockets.Dealer, sockets.WithRoutingID([]byte("d")), sockets.WithRecvHWM(1))
 		require.NoError(t, d.Dial(addr))
 		semWaitEvents(t, s, sockets.EventConnected, 1, 5*time.Second)
 		require.NoError(t, s.Send(semCtx(t, 5*time.Second), []byte("d"), []byte("1")))
+		require.NoError(t, s.Send(semCtx(t, 5*time.Second), []byte("d"), []byte("1b")))
 		return s, semSendOp(s, "d", "2")
 	}},
 	{"sub-recv", func(t *testing.T) (*sockets.Socket, func(context.Context) error) {
@@ -400,7 +405,9 @@ func TestSemDisconnect(t *testing.T) {
 	for _, tr := range semTransports {
 		t.Run(tr, func(t *testing.T) {
 			ctx := semCtx(t, 10*time.Second)
-			push := semNew(t, sockets.Push)
+			// Linger 0: what pull1 leaves unread at the end would otherwise
+			// keep Close trying to deliver it for the linger period.
+			push := semNew(t, sockets.Push, sockets.WithLinger(0))
 			pull1, pull2 := semNew(t, sockets.Pull), semNew(t, sockets.Pull)
 			a1, a2 := semListen(t, pull1, tr), semListen(t, pull2, tr)
 			require.NoError(t, push.Dial(a1))

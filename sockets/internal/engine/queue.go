@@ -40,6 +40,23 @@ func NewQueue(hwm int) *Queue {
 	return &Queue{ring: make([]Msg, size), hwm: hwm}
 }
 
+// SetHWM changes the high-water mark (0: no limit). Messages already queued
+// stay, even above a lowered mark.
+func (q *Queue) SetHWM(hwm int) {
+	q.mu.Lock()
+	wasFull := q.hwm > 0 && q.n >= q.hwm
+	if hwm < 0 {
+		hwm = 0
+	}
+	q.hwm = hwm
+	wake := wasFull && (q.hwm == 0 || q.n < q.hwm)
+	f := q.onWritable
+	q.mu.Unlock()
+	if wake && f != nil {
+		f()
+	}
+}
+
 // SetReadable sets the function called when the queue goes from empty to
 // non-empty, or is closed. It runs without the queue's lock held.
 func (q *Queue) SetReadable(f func()) { q.mu.Lock(); q.onReadable = f; q.mu.Unlock() }

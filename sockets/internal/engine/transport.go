@@ -83,10 +83,21 @@ func ParseEndpoint(s string, bind bool) (Endpoint, error) {
 // Group tracks the goroutines and live connections of one socket, so Close
 // can wait for the first and cut the second.
 type Group struct {
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	dead  bool
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	dead   bool
+	killed chan struct{}
+}
+
+// Killed is closed by Kill.
+func (g *Group) Killed() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.killed == nil {
+		g.killed = make(chan struct{})
+	}
+	return g.killed
 }
 
 // Go runs f in a tracked goroutine.
@@ -126,6 +137,14 @@ func (g *Group) Kill() {
 	g.dead = true
 	conns := g.conns
 	g.conns = nil
+	if g.killed == nil {
+		g.killed = make(chan struct{})
+	}
+	select {
+	case <-g.killed:
+	default:
+		close(g.killed)
+	}
 	g.mu.Unlock()
 	for c := range conns {
 		_ = c.Close()
@@ -398,7 +417,49 @@ func (d *Dialer) stopped() bool {
 	}
 }
 
-// wait sleeps for about b (±25% jitter) unless the dialer stops.
+// pending reports whether the dialer's pipe still holds messages to write.
+func (d *Dialer) pending() bool { return d.pipe != nil && d.pipe.Out.Len() > 0 }
+
+// finished reports whether the dialer should give up: its socket's linger
+// ran out, or it was closed with nothing left to deliver. A closed dialer
+// with queued messages keeps (re)connecting until the linger ends, as
+// libzmq does, so that Close delivers to a peer that binds late.
+func (d *Dialer) finished() bool {
+	select {
+	case <-d.g.Killed():
+		return true
+	default:
+	}
+	return d.stopped() && !d.pending()
+}
+
+// giveUp is closed when waiting should end: at the linger's end, or at Close
+// when nothing is left to deliver.
+func (d *Dialer) giveUp() (<-chan struct{}, func()) {
+	ch := make(chan struct{})
+	quit := make(chan struct{})
+	go func() {
+		stop := d.stop
+		for {
+			select {
+			case <-quit:
+				return
+			case <-d.g.Killed():
+				close(ch)
+				return
+			case <-stop:
+				if !d.pending() {
+					close(ch)
+					return
+				}
+				stop = nil // drain until killed
+			}
+		}
+	}()
+	return ch, func() { close(quit) }
+}
+
+// wait sleeps for about b (±25% jitter); false means give up.
 func (d *Dialer) wait(b time.Duration) bool {
 	if b <= 0 {
 		b = time.Millisecond
@@ -406,10 +467,12 @@ func (d *Dialer) wait(b time.Duration) bool {
 	j := time.Duration(rand.Int64N(int64(b)/2 + 1))
 	t := time.NewTimer(b*3/4 + j)
 	defer t.Stop()
+	quit, release := d.giveUp()
+	defer release()
 	select {
 	case <-t.C:
-		return true
-	case <-d.stop:
+		return !d.finished()
+	case <-quit:
 		return false
 	}
 }
@@ -430,14 +493,14 @@ func (d *Dialer) run() {
 			d.host.Detach(d.pipe)
 		}
 	}()
-	for !d.stopped() {
+	for !d.finished() {
 		var err error
 		if d.ep.Transport == "inproc" {
 			err = d.runInproc()
 		} else {
 			err = d.runStream(&backoff, o)
 		}
-		if d.stopped() {
+		if d.finished() || errors.Is(err, errHandedOver) {
 			return
 		}
 		if err != nil {
@@ -452,9 +515,11 @@ func (d *Dialer) run() {
 // runStream makes one tcp/ipc connection and serves it until it ends.
 func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 	ctx, cancel := context.WithCancel(context.Background())
+	quit, release := d.giveUp()
+	defer release()
 	go func() {
 		select {
-		case <-d.stop:
+		case <-quit:
 			cancel()
 		case <-ctx.Done():
 		}
@@ -553,6 +618,10 @@ func (d *Dialer) runInproc() error {
 	if p == nil {
 		p = NewPipe(d.raw, true, o.SendHWM, o.RecvHWM)
 	}
+	// As in libzmq, an inproc queue holds both sides' worth: the sender's
+	// send HWM plus the receiver's receive HWM (0 on either side: no limit).
+	p.Out.SetHWM(sumHWM(o.SendHWM, lo.RecvHWM))
+	p.In.SetHWM(sumHWM(lo.SendHWM, o.RecvHWM))
 	view := &Pipe{In: p.Out, Out: p.In, Endpoint: l.addr, Shared: true, done: make(chan struct{})}
 	view.SetPeer(Peer{Type: o.Type, Identity: o.Identity})
 	p.SetPeer(Peer{Type: lo.Type, Identity: lo.Identity})
@@ -582,10 +651,13 @@ func (d *Dialer) runInproc() error {
 	}
 	l.host.Emit(Event{Kind: EventConnected, Endpoint: l.addr})
 	d.host.Emit(Event{Kind: EventConnected, Endpoint: d.raw})
+	handedOver := false
 	select {
 	case <-view.Done(): // the listener went away
 	case <-d.stop:
+		handedOver = true
 	case <-p.Done():
+		handedOver = true
 	}
 	view.Terminate()
 	l.remove(view)
@@ -595,5 +667,19 @@ func (d *Dialer) runInproc() error {
 		d.host.Detach(p)
 	}
 	d.host.Emit(Event{Kind: EventDisconnected, Endpoint: d.raw})
+	if handedOver {
+		// What is queued sits in the queue the listener reads: delivered, as
+		// far as lingering goes.
+		return errHandedOver
+	}
 	return nil
+}
+
+var errHandedOver = errors.New("inproc queue handed over")
+
+func sumHWM(a, b int) int {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	return a + b
 }

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/zmqkit/zmqkit/sockets"
+)
+
+// endpointFlags are the flags every command that owns a socket shares: the
+// repeatable --bind and --connect, and --verbose for connection events.
+type endpointFlags struct {
+	binds    []string
+	connects []string
+	verbose  bool
+}
+
+func (e *endpointFlags) register(fs *flag.FlagSet) {
+	fs.Func("bind", "listen on `endpoint` (repeatable): tcp://host:port, tcp://*:port or ipc://path;\n"+
+		"port 0 or * picks a free port. Each bound endpoint is printed on stderr as\n"+
+		"a line \"listening <endpoint>\"", func(s string) error {
+		e.binds = append(e.binds, s)
+		return nil
+	})
+	fs.Func("connect", "connect to `endpoint` (repeatable), in the background, retrying until it answers", func(s string) error {
+		e.connects = append(e.connects, s)
+		return nil
+	})
+	fs.BoolVar(&e.verbose, "verbose", false, "print connection events (connected, disconnected, retries, ...) on stderr")
+}
+
+// check validates what can be told before any socket exists.
+func (e *endpointFlags) check() error {
+	if len(e.binds)+len(e.connects) == 0 {
+		return usagef("need at least one --bind or --connect endpoint")
+	}
+	for _, ep := range append(append([]string(nil), e.binds...), e.connects...) {
+		if strings.HasPrefix(ep, "inproc://") {
+			return usagef("invalid endpoint %q: inproc only reaches sockets in the same process; use tcp:// or ipc://", ep)
+		}
+	}
+	return nil
+}
+
+// socket is an open socket whose monitor events are being read.
+type socket struct {
+	*sockets.Socket
+	connected chan struct{} // closed at the first completed handshake
+	watcher   chan struct{} // closed when the event reader is done (after Close)
+}
+
+// openSocket creates a socket of type t, reads its events (printing them on
+// stderr with --verbose), binds every --bind endpoint and connects every
+// --connect endpoint; then it prints "listening <endpoint>" on stderr for
+// each bound endpoint, with the port the system chose for port 0 or *. On
+// error the socket is closed again and nothing but the error is printed.
+func openSocket(t sockets.Type, e *endpointFlags, stderr io.Writer, opts ...sockets.Option) (*socket, error) {
+	s, err := sockets.New(t, opts...)
+	if err != nil {
+		return nil, err
+	}
+	w := &socket{Socket: s, connected: make(chan struct{}), watcher: make(chan struct{})}
+	go w.watch(e.verbose, stderr)
+	var bound []string
+	for _, ep := range e.binds {
+		addr, err := s.Listen(ep)
+		if err != nil {
+			w.close()
+			return nil, endpointError("--bind", ep, err)
+		}
+		bound = append(bound, addr)
+	}
+	for _, ep := range e.connects {
+		if err := s.Dial(ep); err != nil {
+			w.close()
+			return nil, endpointError("--connect", ep, err)
+		}
+	}
+	// Only now, so that a failure prints nothing but its error line.
+	for _, addr := range bound {
+		fmt.Fprintf(stderr, "listening %s\n", addr)
+	}
+	return w, nil
+}
+
+// watch reads the socket's events until Close ends them.
+func (w *socket) watch(verbose bool, stderr io.Writer) {
+	defer close(w.watcher)
+	first := true
+	for ev := range w.Events() {
+		if ev.Kind == sockets.EventConnected && first {
+			first = false
+			close(w.connected)
+		}
+		if !verbose || ev.Kind == sockets.EventListening {
+			continue // "listening" is printed anyway, by openSocket
+		}
+		line := ev.Kind.String() + " " + ev.Endpoint
+		if ev.Remote != "" {
+			line += " remote " + ev.Remote
+		}
+		if ev.Err != nil {
+			line += ": " + ev.Err.Error()
+		}
+		fmt.Fprintln(stderr, strings.ReplaceAll(line, "\n", " "))
+	}
+}
+
+// close closes the socket (waiting up to its linger time for queued
+// messages to be written) and waits for the event reader.
+func (w *socket) close() {
+	_ = w.Close()
+	<-w.watcher
+}
+
+// endpointError words a failed Listen or Dial: a malformed endpoint is bad
+// usage, anything else (an address in use, ...) a failure.
+func endpointError(flagName, ep string, err error) error {
+	switch {
+	case errors.Is(err, sockets.ErrBadEndpoint):
+		return usagef("%s: %v", flagName, cause(err))
+	case errors.Is(err, sockets.ErrAddrInUse):
+		return fmt.Errorf("%s %s: address already in use", flagName, ep)
+	}
+	return fmt.Errorf("%s %s: %v", flagName, ep, cause(err))
+}
+
+// cause drops the "zmqkit: <type> <op> <endpoint>:" prefix that the
+// sockets package puts in front of the reason.
+func cause(err error) error {
+	if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "zmqkit: ") {
+		return inner
+	}
+	return err
+}
+
+// lingerFor is how long closing may wait to write out queued messages:
+// the --timeout, or when that is 0 (no limit) the library's default.
+func lingerFor(timeout time.Duration) time.Duration {
+	if timeout > 0 {
+		return timeout
+	}
+	return sockets.DefaultLinger
+}
+
+// withTimeout bounds ctx by d, unless d is 0.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// waitFor waits until ready is closed. It returns ctx's error if ctx ends
+// first, or errTimeout after d (0: no limit).
+func waitFor(ctx context.Context, ready <-chan struct{}, d time.Duration) error {
+	var timeout <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timeout:
+		return errTimeout
+	}
+}
+
+var errTimeout = errors.New("timed out")
+
+// parseType maps a --type value to a socket type among allowed.
+func parseType(cmd, name string, allowed []sockets.Type) (sockets.Type, error) {
+	names := make([]string, len(allowed))
+	for i, t := range allowed {
+		names[i] = strings.ToLower(string(t))
+		if names[i] == strings.ToLower(name) {
+			return t, nil
+		}
+	}
+	want := strings.Join(names, ", ")
+	if name == "" {
+		return "", usagef("missing --type (one of %s)", want)
+	}
+	return "", usagef("--type %q does not fit %s (want one of %s)", name, cmd, want)
+}
