@@ -15,14 +15,13 @@ import (
 	"github.com/zmqkit/zmqkit/bench/plot"
 )
 
-const benchSynopsis = `Usage:
-  zmqkit bench [--duration D] [--count N] [--sizes 128,1024] [--patterns P,...] [--transport T,...]
-               [--format table|csv|json] [--plot FILE.svg|FILE.png] [--no-baselines]
-               [--redis ADDR] [--amqp URL]
-  zmqkit bench local-thr BIND SIZE COUNT     receive COUNT messages (libzmq's local_thr)
-  zmqkit bench remote-thr CONNECT SIZE COUNT send COUNT messages (libzmq's remote_thr)
-  zmqkit bench local-lat BIND SIZE COUNT     echo COUNT requests (libzmq's local_lat)
-  zmqkit bench remote-lat CONNECT SIZE COUNT time COUNT round trips (libzmq's remote_lat)
+const benchSynopsis = `Usage: zmqkit bench [--duration D] [--count N] [--sizes 128,1024] [--patterns P,...] [--transport T,...]
+         [--format table|csv|json] [--plot FILE.svg|FILE.png] [--no-baselines]
+         [--redis ADDR] [--amqp URL]
+       zmqkit bench local-thr BIND SIZE COUNT     receive COUNT messages (libzmq's local_thr)
+       zmqkit bench remote-thr CONNECT SIZE COUNT send COUNT messages (libzmq's remote_thr)
+       zmqkit bench local-lat BIND SIZE COUNT     echo COUNT requests (libzmq's local_lat)
+       zmqkit bench remote-lat CONNECT SIZE COUNT time COUNT round trips (libzmq's remote_lat)
 
 Measures throughput (send and receive rates, loss, CPU per message) and
 round-trip latency of zmqkit's patterns, with a raw-TCP ceiling (and libzmq,

@@ -172,9 +172,9 @@ func TestE2EErrors(t *testing.T) {
 		})
 	}
 	t.Run("unknown command", func(t *testing.T) {
-		p := start(t, nil, "forwarder", "--bind", "tcp://127.0.0.1:0")
+		p := start(t, nil, "frobnicate", "--bind", "tcp://127.0.0.1:0")
 		assert.Equal(t, 2, p.wait(t))
-		oneLine(t, p.stderr.String(), `zmqkit: unknown command "forwarder"`)
+		oneLine(t, p.stderr.String(), `zmqkit: unknown command "frobnicate"`)
 	})
 	t.Run("address in use", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -165,7 +165,11 @@ func TestHelp(t *testing.T) {
 			assert.Equal(t, 0, code, args)
 			assert.Empty(t, errOut, args)
 			assert.Contains(t, out, "Usage: zmqkit "+c.name+" ", args)
-			assert.Contains(t, out, "-connect endpoint", args)
+			flagOf := map[string]string{"send": "-connect endpoint", "recv": "-connect endpoint",
+				"forwarder": "-frontend endpoints", "queue": "-frontend endpoints", "streamer": "-frontend endpoints",
+				"bench": "-duration duration"}
+			require.Contains(t, flagOf, c.name, "a new command needs its help checked here")
+			assert.Contains(t, out, flagOf[c.name], args)
 		}
 	}
 }
