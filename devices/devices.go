@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/zmqkit/zmqkit/sockets"
 	"golang.org/x/sync/errgroup"
@@ -53,6 +54,7 @@ type Proxy struct {
 	captureDir  bool
 	control     *sockets.Socket
 	log         *slog.Logger
+	drain       time.Duration
 
 	fc, bc         sideCounters
 	captureDropped atomic.Uint64
@@ -100,6 +102,19 @@ func WithControl(s *sockets.Socket) Option {
 	}
 }
 
+// WithDrain sets how long Run, once told to stop, goes on forwarding what
+// its sockets have already received (default 5 s; 0: stop at once). New
+// messages are not waited for. A paused proxy does not drain.
+func WithDrain(d time.Duration) Option {
+	return func(p *Proxy) error {
+		if d < 0 {
+			return fmt.Errorf("devices: drain %v < 0", d)
+		}
+		p.drain = d
+		return nil
+	}
+}
+
 // WithLogger logs control commands and the end of Run.
 func WithLogger(l *slog.Logger) Option {
 	return func(p *Proxy) error { p.log = l; return nil }
@@ -115,7 +130,7 @@ func NewProxy(frontend, backend *sockets.Socket, opts ...Option) (*Proxy, error)
 	if !(canRecv(ft) && canSend(bt)) && !(canRecv(bt) && canSend(ft)) {
 		return nil, fmt.Errorf("%w: %s frontend, %s backend", ErrIncompatible, ft, bt)
 	}
-	p := &Proxy{front: frontend, back: backend, terminate: make(chan struct{})}
+	p := &Proxy{front: frontend, back: backend, terminate: make(chan struct{}), drain: 5 * time.Second}
 	for _, o := range opts {
 		if err := o(p); err != nil {
 			return nil, err
@@ -193,8 +208,53 @@ func (p *Proxy) Run(ctx context.Context) error {
 	case ctx.Err() != nil:
 		err = ctx.Err()
 	}
+	if (err == nil || ctx.Err() != nil) && p.drain > 0 {
+		p.drainQueued(canRecv(ft) && canSend(bt), canRecv(bt) && canSend(ft))
+	}
 	p.log.Info("zmqkit: proxy stopped", "err", err)
 	return err
+}
+
+// drainQueued forwards, within p.drain, the messages the sockets already
+// hold: a graceful stop loses nothing that had reached the proxy.
+func (p *Proxy) drainQueued(forward, backward bool) {
+	p.mu.Lock()
+	paused := p.paused
+	p.mu.Unlock()
+	if paused {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.drain)
+	defer cancel()
+	moved := 0
+	move := func(src, dst *sockets.Socket, in, out *sideCounters) bool {
+		m, err := src.RecvMsg(cancelled) // a try: only what is there already
+		if err != nil {
+			return false
+		}
+		size := uint64(m.Size())
+		in.msgsIn.Add(1)
+		in.bytesIn.Add(size)
+		if dst.SendMsg(ctx, m) != nil {
+			return false
+		}
+		out.msgsOut.Add(1)
+		out.bytesOut.Add(size)
+		moved++
+		return true
+	}
+	for more := true; more && ctx.Err() == nil; {
+		more = false
+		if forward && move(p.front, p.back, &p.fc, &p.bc) {
+			more = true
+		}
+		if backward && move(p.back, p.front, &p.bc, &p.fc) {
+			more = true
+		}
+	}
+	if moved > 0 {
+		p.log.Info("zmqkit: proxy drained", "messages", moved)
+	}
 }
 
 func (p *Proxy) terminated() bool {

@@ -225,7 +225,7 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	if err != nil {
 		return err
 	}
-	opts := []devices.Option{devices.WithLogger(log)}
+	opts := []devices.Option{devices.WithLogger(log), devices.WithDrain(df.linger)}
 	if capture != nil {
 		cs, err := open("capture", sockets.Pub, capture)
 		if err != nil {
