@@ -367,7 +367,7 @@ func (c *ReqOf[Q, R]) Raw() *Socket { return c.Socket }
 // Call sends q and waits for the reply. A handler error on the other side
 // comes back as an error matching ErrRemote. REQ is strict: if a Call ends
 // with its context before the reply, the socket still waits for that reply
-// and the next Call fails with ErrState (patterns.ReliableReq retries by
+// and the next Call fails with ErrState (patterns/reliable.Client retries by
 // rebuilding the socket).
 func (c *ReqOf[Q, R]) Call(ctx context.Context, q Q) (R, error) {
 	var zero R
