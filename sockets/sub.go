@@ -17,6 +17,21 @@ type subSocket struct {
 	fq    fq
 	pipes []*engine.Pipe
 	subs  map[string]int // under s.mu
+	// The same set as a slice, and whether it holds "", so that matching a
+	// message does not iterate a map.
+	prefixes []string
+	all      bool
+}
+
+// rebuild refreshes prefixes and all from subs. Called with s.mu held.
+func (x *subSocket) rebuild() {
+	x.prefixes, x.all = x.prefixes[:0], false
+	for t := range x.subs {
+		if t == "" {
+			x.all = true
+		}
+		x.prefixes = append(x.prefixes, t)
+	}
 }
 
 func newSub(s *Socket, xsub bool) *subSocket {
@@ -24,6 +39,7 @@ func newSub(s *Socket, xsub bool) *subSocket {
 	for _, t := range s.cfg.subscribe {
 		x.subs[t]++
 	}
+	x.rebuild()
 	return x
 }
 
@@ -79,6 +95,9 @@ func (x *subSocket) toAll(m engine.Msg) {
 func (x *subSocket) subscribe(topic string, on bool) {
 	if on {
 		x.subs[topic]++
+		if x.subs[topic] == 1 {
+			x.rebuild()
+		}
 		x.toAll(subMsg(true, topic))
 		return
 	}
@@ -88,12 +107,16 @@ func (x *subSocket) subscribe(topic string, on bool) {
 			return
 		}
 		delete(x.subs, topic)
+		x.rebuild()
 		x.toAll(subMsg(false, topic))
 	}
 }
 
 func (x *subSocket) matches(data []byte) bool {
-	for t := range x.subs {
+	if x.all {
+		return true
+	}
+	for _, t := range x.prefixes {
 		if len(data) >= len(t) && string(data[:len(t)]) == t {
 			return true
 		}
