@@ -25,6 +25,7 @@ import (
 type device struct {
 	*proc
 	eps     map[string]string // side → bound endpoint
+	all     []string          // every bound endpoint, in order
 	metrics string
 }
 
@@ -48,6 +49,7 @@ func startDevice(t *testing.T, env []string, args ...string) *device {
 	d := &device{proc: p, eps: map[string]string{}}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		d.eps, d.all = map[string]string{}, nil // the whole log is read again each time
 		for _, line := range p.stderr.lines() {
 			var rec map[string]any
 			if json.Unmarshal([]byte(line), &rec) != nil {
@@ -55,7 +57,10 @@ func startDevice(t *testing.T, env []string, args ...string) *device {
 			}
 			switch rec["msg"] {
 			case "listening":
-				d.eps[rec["side"].(string)] = rec["endpoint"].(string)
+				side, _ := rec["side"].(string)
+				ep, _ := rec["endpoint"].(string)
+				d.eps[side] = ep
+				d.all = append(d.all, ep)
 			case "serving metrics":
 				d.metrics = rec["addr"].(string)
 			case "running":

@@ -57,6 +57,7 @@ var commands = []command{
 	{"forwarder", forwarderKind.summary, runForwarder},
 	{"queue", queueKind.summary, runQueue},
 	{"streamer", streamerKind.summary, runStreamer},
+	{"broker", "run a Majordomo (MDP/0.1) service broker", runBroker},
 	{"bench", "measure throughput and latency (and libzmq's perf tools)", runBench},
 }
 

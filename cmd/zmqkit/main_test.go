@@ -167,7 +167,7 @@ func TestHelp(t *testing.T) {
 			assert.Contains(t, out, "Usage: zmqkit "+c.name+" ", args)
 			flagOf := map[string]string{"send": "-connect endpoint", "recv": "-connect endpoint",
 				"forwarder": "-frontend endpoints", "queue": "-frontend endpoints", "streamer": "-frontend endpoints",
-				"bench": "-duration duration"}
+				"bench": "-duration duration", "broker": "-bind endpoints"}
 			require.Contains(t, flagOf, c.name, "a new command needs its help checked here")
 			assert.Contains(t, out, flagOf[c.name], args)
 		}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/zmqkit/zmqkit/patterns/majordomo"
+)
+
+const brokerSynopsis = `Usage: zmqkit broker --bind EP[,EP...] [--heartbeat D] [--liveness N] [--metrics ADDR] [--log-level LEVEL] [--log-format text|json]
+
+Run a Majordomo (MDP/0.1) service broker: clients name a service, workers
+register for services, the broker routes, heartbeats workers and answers
+mmi.service discovery.
+`
+
+func runBroker(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	return report(stderr, "broker", broker(ctx, args, stdout, stderr))
+}
+
+func broker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("broker")
+	var bind, metricsAddr, logLevel, logFormat string
+	envString(fs, &bind, "bind", "", "`endpoints` to bind, comma-separated ('@' prefix allowed)")
+	envString(fs, &metricsAddr, "metrics", "", "serve Prometheus /metrics and /healthz on `addr` (host:port)")
+	envString(fs, &logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	envString(fs, &logFormat, "log-format", "text", "log `format`: text or json")
+	heartbeat := fs.Duration("heartbeat", 2500*time.Millisecond, "heartbeat interval with workers")
+	liveness := fs.Int("liveness", 3, "heartbeats a worker may miss before it is dropped")
+	if err := parseFlags(fs, brokerSynopsis, args, stdout); err != nil {
+		return err
+	}
+	specs, err := parseEndpoints("bind", bind, true)
+	if err != nil {
+		return err
+	}
+	for _, s := range specs {
+		if !s.bind {
+			return usagef("--bind %q: a broker binds; '>' (connect) does not fit", ">"+s.ep)
+		}
+	}
+	if *heartbeat <= 0 || *liveness < 1 {
+		return usagef("--heartbeat must be positive and --liveness at least 1")
+	}
+	log, err := newLogger(stderr, logLevel, logFormat)
+	if err != nil {
+		return err
+	}
+	log = log.With("service", "broker")
+	b, err := majordomo.NewBroker(majordomo.WithHeartbeat(*heartbeat, *liveness), majordomo.WithLogger(log))
+	if err != nil {
+		return usagef("%v", err)
+	}
+	defer b.Close()
+	for _, s := range specs {
+		addr, err := b.Bind(s.ep)
+		if err != nil {
+			return endpointError("--bind", s.ep, err)
+		}
+		log.Info("listening", "endpoint", addr)
+	}
+	var srv *http.Server
+	if metricsAddr != "" {
+		ln, err := net.Listen("tcp", metricsAddr)
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("--metrics %s: address already in use", metricsAddr)
+			}
+			return fmt.Errorf("--metrics %s: %v", metricsAddr, err)
+		}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(newBrokerCollector(b), collectors.NewGoCollector())
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		log.Info("serving metrics", "addr", ln.Addr().String())
+		go func() { _ = srv.Serve(ln) }()
+	}
+	log.Info("running")
+	err = b.Run(ctx)
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+	}
+	if ctx.Err() != nil {
+		st := b.Stats()
+		log.Info("signal received: stopped", "requests", st.Requests, "replies", st.Replies)
+		return nil
+	}
+	return fmt.Errorf("broker stopped: %w", err)
+}
+
+// brokerCollector exports the broker's Stats.
+type brokerCollector struct {
+	b     *majordomo.Broker
+	descs []*prometheus.Desc
+}
+
+type brokerMetric struct {
+	name, help string
+	kind       prometheus.ValueType
+	value      func(majordomo.BrokerStats) float64
+}
+
+var brokerMetrics = []brokerMetric{
+	{"workers", "Workers registered now.", prometheus.GaugeValue, func(s majordomo.BrokerStats) float64 { return float64(s.Workers) }},
+	{"services", "Services known now.", prometheus.GaugeValue, func(s majordomo.BrokerStats) float64 { return float64(s.Services) }},
+	{"queued", "Requests waiting for a worker now.", prometheus.GaugeValue, func(s majordomo.BrokerStats) float64 { return float64(s.Queued) }},
+	{"requests_total", "Client requests received.", prometheus.CounterValue, func(s majordomo.BrokerStats) float64 { return float64(s.Requests) }},
+	{"replies_total", "Worker replies forwarded.", prometheus.CounterValue, func(s majordomo.BrokerStats) float64 { return float64(s.Replies) }},
+	{"requeued_total", "Requests requeued after a worker went away.", prometheus.CounterValue, func(s majordomo.BrokerStats) float64 { return float64(s.Requeued) }},
+	{"expired_workers_total", "Workers dropped for silence.", prometheus.CounterValue, func(s majordomo.BrokerStats) float64 { return float64(s.Expired) }},
+	{"dropped_total", "Requests dropped.", prometheus.CounterValue, func(s majordomo.BrokerStats) float64 { return float64(s.Dropped) }},
+	{"malformed_total", "Messages dropped as not MDP/0.1.", prometheus.CounterValue, func(s majordomo.BrokerStats) float64 { return float64(s.Malformed) }},
+}
+
+func newBrokerCollector(b *majordomo.Broker) *brokerCollector {
+	c := &brokerCollector{b: b}
+	for _, m := range brokerMetrics {
+		c.descs = append(c.descs, prometheus.NewDesc("zmqkit_broker_"+m.name, m.help, nil, nil))
+	}
+	return c
+}
+
+func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.b.Stats()
+	for i, m := range brokerMetrics {
+		ch <- prometheus.MustNewConstMetric(c.descs[i], m.kind, m.value(st))
+	}
+}
