@@ -5,28 +5,35 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/zmqkit/zmqkit/sockets/internal/engine"
 )
 
-// subscriptions is the set of prefixes one subscriber asked for.
+// subscriptions is the set of prefixes one subscriber asked for. Changes
+// take the mutex and publish a new immutable snapshot; matching, once per
+// message and subscriber, only loads the snapshot.
 type subscriptions struct {
-	mu       sync.Mutex
-	set      map[string]struct{}
-	prefixes [][]byte // the set, for matching without map iteration
+	mu   sync.Mutex
+	set  map[string]struct{}
+	snap atomic.Pointer[subSnapshot]
+}
+
+type subSnapshot struct {
+	prefixes [][]byte // shortest first
 	all      bool     // the empty prefix: everything
 }
 
 func (t *subscriptions) rebuild() {
-	t.prefixes = t.prefixes[:0]
-	t.all = false
+	sn := &subSnapshot{}
 	for k := range t.set {
 		if k == "" {
-			t.all = true
+			sn.all = true
 		}
-		t.prefixes = append(t.prefixes, []byte(k))
+		sn.prefixes = append(sn.prefixes, []byte(k))
 	}
-	sort.Slice(t.prefixes, func(i, j int) bool { return len(t.prefixes[i]) < len(t.prefixes[j]) })
+	sort.Slice(sn.prefixes, func(i, j int) bool { return len(sn.prefixes[i]) < len(sn.prefixes[j]) })
+	t.snap.Store(sn)
 }
 
 // add reports whether topic is new to this subscriber.
@@ -70,12 +77,14 @@ func (t *subscriptions) clear() []string {
 }
 
 func (t *subscriptions) match(data []byte) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.all {
+	sn := t.snap.Load()
+	if sn == nil {
+		return false
+	}
+	if sn.all {
 		return true
 	}
-	for _, p := range t.prefixes {
+	for _, p := range sn.prefixes {
 		if bytes.HasPrefix(data, p) {
 			return true
 		}
