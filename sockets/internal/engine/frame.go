@@ -36,6 +36,9 @@ const maxCommand = 1 << 20
 // it does.
 const chunkSize = 64 << 10
 
+// minRead is the least room a read into a chunk is given.
+const minRead = 8 << 10
+
 // bigFrame is the size from which a frame gets its own buffer.
 const bigFrame = chunkSize / 4
 
@@ -59,7 +62,10 @@ func (d *Decoder) fill(n int) error {
 	if d.wpos-d.rpos >= n {
 		return nil
 	}
-	if len(d.buf)-d.rpos < n {
+	// A new chunk when the frame does not fit, or when so little room is left
+	// that the read would be a small one: every read syscall gets at least
+	// minRead bytes of room.
+	if len(d.buf)-d.rpos < n || len(d.buf)-d.wpos < minRead {
 		size := chunkSize
 		if n > size {
 			size = n
