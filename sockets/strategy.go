@@ -10,19 +10,25 @@ import (
 // room (RFC 30: PUSH, DEALER, REQ). A message goes to exactly one peer;
 // when every pipe is full, send waits.
 type lb struct {
-	s     *Socket
+	s *Socket
+	ring
+}
+
+// ring is the list of pipes a strategy turns over, and where the next turn
+// starts.
+type ring struct {
 	pipes []*engine.Pipe
 	next  int
 }
 
-func (l *lb) add(p *engine.Pipe) { l.pipes = append(l.pipes, p) }
+func (r *ring) add(p *engine.Pipe) { r.pipes = append(r.pipes, p) }
 
-func (l *lb) remove(p *engine.Pipe) {
-	for i, q := range l.pipes {
+func (r *ring) remove(p *engine.Pipe) {
+	for i, q := range r.pipes {
 		if q == p {
-			l.pipes = append(l.pipes[:i], l.pipes[i+1:]...)
-			if l.next > i {
-				l.next--
+			r.pipes = append(r.pipes[:i], r.pipes[i+1:]...)
+			if r.next > i {
+				r.next--
 			}
 			return
 		}
@@ -73,25 +79,11 @@ func (l *lb) send(ctx context.Context, m engine.Msg) (*engine.Pipe, error) {
 // fq fair-queues incoming messages: it takes one message from each pipe
 // that has one in turn (RFC 30: PULL, DEALER, ROUTER, REP, SUB).
 type fq struct {
-	s     *Socket
-	pipes []*engine.Pipe
-	next  int
-}
-
-func (f *fq) add(p *engine.Pipe) { f.pipes = append(f.pipes, p) }
-
-// remove forgets p at once. Detached pipes are not removed this way: their
-// unread messages are still delivered, and tryRecv drops them once empty.
-func (f *fq) remove(p *engine.Pipe) {
-	for i, q := range f.pipes {
-		if q == p {
-			f.pipes = append(f.pipes[:i], f.pipes[i+1:]...)
-			if f.next > i {
-				f.next--
-			}
-			return
-		}
-	}
+	s *Socket
+	// ring.remove forgets a pipe at once. Detached pipes are not removed
+	// that way: their unread messages are still delivered, and tryRecv
+	// drops them once empty.
+	ring
 }
 
 // tryRecv takes the next message in turn. Called with s.mu held.
