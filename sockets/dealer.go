@@ -13,9 +13,9 @@ type dealerSocket struct {
 	fq fq
 }
 
-func (x *dealerSocket) attach(p *engine.Pipe) error { x.lb.add(p); x.fq.add(p); return nil }
-func (x *dealerSocket) detach(p *engine.Pipe)       { x.lb.remove(p) }
-func (x *dealerSocket) connected(*engine.Pipe)      {}
+func (x *dealerSocket) attach(p *engine.Pipe) error  { x.lb.add(p); x.fq.add(p); return nil }
+func (x *dealerSocket) detach(p *engine.Pipe)        { x.lb.remove(p) }
+func (x *dealerSocket) connected(*engine.Pipe) error { return nil }
 
 func (x *dealerSocket) send(ctx context.Context, m engine.Msg) error {
 	_, err := x.lb.send(ctx, m)

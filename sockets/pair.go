@@ -32,7 +32,7 @@ func (x *pairSocket) detach(p *engine.Pipe) {
 	x.lb.remove(p)
 }
 
-func (x *pairSocket) connected(*engine.Pipe) {}
+func (x *pairSocket) connected(*engine.Pipe) error { return nil }
 
 func (x *pairSocket) send(ctx context.Context, m engine.Msg) error {
 	_, err := x.lb.send(ctx, m)

@@ -195,7 +195,7 @@ func (x *pubSocket) detach(p *engine.Pipe) {
 	x.forget(p)
 }
 
-func (x *pubSocket) connected(p *engine.Pipe) { x.forget(p) }
+func (x *pubSocket) connected(p *engine.Pipe) error { x.forget(p); return nil }
 
 func (x *pubSocket) send(_ context.Context, m engine.Msg) error {
 	s := x.s

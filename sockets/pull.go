@@ -9,9 +9,9 @@ import (
 // pullSocket (RFC 30): Recv fair-queues over the peers; Send is not supported.
 type pullSocket struct{ fq fq }
 
-func (x *pullSocket) attach(p *engine.Pipe) error { x.fq.add(p); return nil }
-func (x *pullSocket) detach(*engine.Pipe)         {}
-func (x *pullSocket) connected(*engine.Pipe)      {}
+func (x *pullSocket) attach(p *engine.Pipe) error  { x.fq.add(p); return nil }
+func (x *pullSocket) detach(*engine.Pipe)          {}
+func (x *pullSocket) connected(*engine.Pipe) error { return nil }
 
 func (x *pullSocket) send(context.Context, engine.Msg) error { return ErrNotSupported }
 

@@ -10,9 +10,9 @@ import (
 // waits when every peer is at its HWM; Recv is not supported.
 type pushSocket struct{ lb lb }
 
-func (x *pushSocket) attach(p *engine.Pipe) error { x.lb.add(p); return nil }
-func (x *pushSocket) detach(p *engine.Pipe)       { x.lb.remove(p) }
-func (x *pushSocket) connected(*engine.Pipe)      {}
+func (x *pushSocket) attach(p *engine.Pipe) error  { x.lb.add(p); return nil }
+func (x *pushSocket) detach(p *engine.Pipe)        { x.lb.remove(p) }
+func (x *pushSocket) connected(*engine.Pipe) error { return nil }
 
 func (x *pushSocket) send(ctx context.Context, m engine.Msg) error {
 	_, err := x.lb.send(ctx, m)

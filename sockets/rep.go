@@ -19,9 +19,9 @@ type repSocket struct {
 	env     [][]byte
 }
 
-func (x *repSocket) attach(p *engine.Pipe) error { x.fq.add(p); return nil }
-func (x *repSocket) detach(*engine.Pipe)         {}
-func (x *repSocket) connected(*engine.Pipe)      {}
+func (x *repSocket) attach(p *engine.Pipe) error  { x.fq.add(p); return nil }
+func (x *repSocket) detach(*engine.Pipe)          {}
+func (x *repSocket) connected(*engine.Pipe) error { return nil }
 
 func (x *repSocket) recv(ctx context.Context) (engine.Msg, error) {
 	s := x.fq.s

@@ -18,9 +18,9 @@ type reqSocket struct {
 	pending *engine.Pipe
 }
 
-func (x *reqSocket) attach(p *engine.Pipe) error { x.lb.add(p); return nil }
-func (x *reqSocket) detach(p *engine.Pipe)       { x.lb.remove(p) }
-func (x *reqSocket) connected(*engine.Pipe)      {}
+func (x *reqSocket) attach(p *engine.Pipe) error  { x.lb.add(p); return nil }
+func (x *reqSocket) detach(p *engine.Pipe)        { x.lb.remove(p) }
+func (x *reqSocket) connected(*engine.Pipe) error { return nil }
 
 func (x *reqSocket) send(ctx context.Context, m engine.Msg) error {
 	s := x.s

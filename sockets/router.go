@@ -66,11 +66,7 @@ func (x *routerSocket) detach(p *engine.Pipe) {
 	}
 }
 
-func (x *routerSocket) connected(p *engine.Pipe) {
-	if err := x.identify(p); err != nil {
-		x.s.Emit(engine.Event{Kind: EventRejected, Endpoint: p.Endpoint, Err: err})
-	}
-}
+func (x *routerSocket) connected(p *engine.Pipe) error { return x.identify(p) }
 
 func (x *routerSocket) recv(ctx context.Context) (engine.Msg, error) {
 	m, p, err := x.fq.recv(ctx, func(_ engine.Msg, p *engine.Pipe) bool {

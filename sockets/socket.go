@@ -37,7 +37,9 @@ const (
 type behavior interface {
 	attach(p *engine.Pipe) error
 	detach(p *engine.Pipe)
-	connected(p *engine.Pipe)
+	// connected may refuse the new peer of a Dial pipe (the connection is
+	// then dropped and retried later).
+	connected(p *engine.Pipe) error
 	send(ctx context.Context, m engine.Msg) error
 	recv(ctx context.Context) (engine.Msg, error)
 }
@@ -369,13 +371,15 @@ func (s *Socket) Detach(p *engine.Pipe) {
 }
 
 // Connected is for the engine.
-func (s *Socket) Connected(p *engine.Pipe) {
+func (s *Socket) Connected(p *engine.Pipe) error {
 	s.mu.Lock()
+	var err error
 	if _, ok := s.pipes[p]; ok {
-		s.b.connected(p)
+		err = s.b.connected(p)
 	}
 	s.mu.Unlock()
 	s.sendSig.fire()
+	return err
 }
 
 // Emit is for the engine.

@@ -78,9 +78,10 @@ func (x *subSocket) detach(p *engine.Pipe) {
 }
 
 // connected: a new publisher behind a Dial pipe knows nothing of us yet.
-func (x *subSocket) connected(p *engine.Pipe) {
+func (x *subSocket) connected(p *engine.Pipe) error {
 	p.Out.Clear()
 	x.announce(p)
+	return nil
 }
 
 // toAll sends m to every publisher. Called with s.mu held.

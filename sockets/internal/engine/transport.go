@@ -31,8 +31,9 @@ type Host interface {
 	Attach(p *Pipe) error
 	// Detach removes a terminated pipe.
 	Detach(p *Pipe)
-	// Connected tells that a Dial pipe, attached earlier, has a new peer.
-	Connected(p *Pipe)
+	// Connected tells that a Dial pipe, attached earlier, has a new peer;
+	// an error refuses that peer (the connection is dropped and retried).
+	Connected(p *Pipe) error
 	Emit(ev Event)
 }
 
@@ -560,7 +561,11 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 		}
 	} else {
 		p.SetPeer(pr)
-		d.host.Connected(p)
+		if err := d.host.Connected(p); err != nil {
+			_ = c.Close()
+			d.host.Emit(Event{Kind: EventRejected, Endpoint: d.raw, Remote: remote, Err: err})
+			return nil
+		}
 	}
 	*backoff = o.ReconnectIvl
 	d.host.Emit(Event{Kind: EventConnected, Endpoint: d.raw, Remote: remote})
@@ -636,8 +641,10 @@ func (d *Dialer) runInproc() error {
 			l.remove(view)
 			return err
 		}
-	} else {
-		d.host.Connected(p)
+	} else if err := d.host.Connected(p); err != nil {
+		l.remove(view)
+		d.host.Emit(Event{Kind: EventRejected, Endpoint: d.raw, Err: err})
+		return nil
 	}
 	if err := l.host.Attach(view); err != nil {
 		l.remove(view)
