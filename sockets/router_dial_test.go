@@ -62,4 +62,3 @@ func TestRouterDialingDuplicateIDRefusesTheConnection(t *testing.T) {
 		}
 	}
 }
-
