@@ -78,8 +78,14 @@ func (x *subSocket) detach(p *engine.Pipe) {
 }
 
 // connected: a new publisher behind a Dial pipe knows nothing of us yet.
+//
+// Subscriptions still queued for the old peer are dropped and announced
+// afresh; anything else an XSUB queued (upstream messages) stays.
 func (x *subSocket) connected(p *engine.Pipe) error {
-	p.Out.Clear()
+	p.Out.RemoveIf(func(m engine.Msg) bool {
+		_, _, ok := subscription(m)
+		return ok
+	})
 	x.announce(p)
 	return nil
 }

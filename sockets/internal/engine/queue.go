@@ -75,23 +75,16 @@ func (q *Queue) SetWritable(f func()) { q.mu.Lock(); q.onWritable = f; q.mu.Unlo
 // now, in order, so none escapes it.
 func (q *Queue) SetIntercept(f func(Msg) bool) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	q.intercept = f
-	if f == nil || q.n == 0 {
-		return
+	var wake bool
+	if f != nil {
+		_, wake = q.removeLocked(func(m Msg) bool { return !f(m) })
 	}
-	kept := 0
-	for i := 0; i < q.n; i++ {
-		m := q.ring[(q.head+i)%len(q.ring)]
-		if f(m) {
-			q.ring[(q.head+kept)%len(q.ring)] = m
-			kept++
-		}
+	w := q.onWritable
+	q.mu.Unlock()
+	if wake && w != nil {
+		w()
 	}
-	for i := kept; i < q.n; i++ {
-		q.ring[(q.head+i)%len(q.ring)] = Msg{}
-	}
-	q.n = kept
 }
 
 // Offer runs the interceptor, then tries to store m. After Full, retry with
@@ -223,18 +216,35 @@ func (q *Queue) Close() {
 	}
 }
 
-// Clear drops every queued message and returns how many there were.
-func (q *Queue) Clear() int {
+// RemoveIf drops the queued messages for which drop returns true, keeping
+// the others in order, and returns how many it dropped.
+func (q *Queue) RemoveIf(drop func(Msg) bool) int {
 	q.mu.Lock()
-	n := q.n
-	for q.n > 0 {
-		q.take()
-	}
-	wake := q.hwm > 0 && n >= q.hwm
+	n, wake := q.removeLocked(drop)
 	f := q.onWritable
 	q.mu.Unlock()
 	if wake && f != nil {
 		f()
 	}
 	return n
+}
+
+// removeLocked is RemoveIf with q.mu held; wake says the queue is no
+// longer full.
+func (q *Queue) removeLocked(drop func(Msg) bool) (dropped int, wake bool) {
+	wasFull := q.hwm > 0 && q.n >= q.hwm
+	kept := 0
+	for i := 0; i < q.n; i++ {
+		m := q.ring[(q.head+i)%len(q.ring)]
+		if !drop(m) {
+			q.ring[(q.head+kept)%len(q.ring)] = m
+			kept++
+		}
+	}
+	for i := kept; i < q.n; i++ {
+		q.ring[(q.head+i)%len(q.ring)] = Msg{}
+	}
+	dropped = q.n - kept
+	q.n = kept
+	return dropped, wasFull && q.n < q.hwm
 }
