@@ -3,163 +3,14 @@ package sockets_test
 import (
 	"encoding/binary"
 	"net"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil/relay"
 	"github.com/zmqkit/zmqkit/sockets"
 )
-
-// rbRelay is a TCP relay on 127.0.0.1 that can stop forwarding while keeping
-// both sides' connections open: a half-open connection as each end sees it.
-// While paused it holds what it has read and reads no more, so nothing is
-// lost: resuming delivers the held bytes in order.
-type rbRelay struct {
-	ln     net.Listener
-	target string
-	done   chan struct{}
-	wg     sync.WaitGroup
-
-	mu      sync.Mutex
-	open    chan struct{} // closed while forwarding
-	conns   map[net.Conn]struct{}
-	stopped bool
-
-	up, down atomic.Int64 // bytes forwarded dialer→target, target→dialer
-}
-
-func rbNewRelay(t *testing.T, target string) *rbRelay {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	r := &rbRelay{
-		ln:     ln,
-		target: strings.TrimPrefix(target, "tcp://"),
-		done:   make(chan struct{}),
-		open:   make(chan struct{}),
-		conns:  make(map[net.Conn]struct{}),
-	}
-	close(r.open)
-	r.wg.Add(1)
-	go r.accept()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *rbRelay) endpoint() string { return "tcp://" + r.ln.Addr().String() }
-
-// pause stops forwarding in both directions; connections stay open.
-func (r *rbRelay) pause() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	select {
-	case <-r.open:
-		r.open = make(chan struct{})
-	default:
-	}
-}
-
-// resume forwards again, starting with what was held.
-func (r *rbRelay) resume() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	select {
-	case <-r.open:
-	default:
-		close(r.open)
-	}
-}
-
-// gate waits while the relay is paused; false when it is stopped.
-func (r *rbRelay) gate() bool {
-	r.mu.Lock()
-	open := r.open
-	r.mu.Unlock()
-	select {
-	case <-open:
-		return true
-	case <-r.done:
-		return false
-	}
-}
-
-func (r *rbRelay) track(cs ...net.Conn) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.stopped {
-		return false
-	}
-	for _, c := range cs {
-		r.conns[c] = struct{}{}
-	}
-	return true
-}
-
-func (r *rbRelay) accept() {
-	defer r.wg.Done()
-	for {
-		c, err := r.ln.Accept()
-		if err != nil {
-			return
-		}
-		d, err := net.DialTimeout("tcp", r.target, 2*time.Second)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		if !r.track(c, d) {
-			_ = c.Close()
-			_ = d.Close()
-			return
-		}
-		r.wg.Add(2)
-		go r.pipe(c, d, &r.up)
-		go r.pipe(d, c, &r.down)
-	}
-}
-
-func (r *rbRelay) pipe(src, dst net.Conn, n *atomic.Int64) {
-	defer r.wg.Done()
-	defer func() { _ = src.Close(); _ = dst.Close() }()
-	buf := make([]byte, 32<<10)
-	for {
-		k, err := src.Read(buf)
-		if k > 0 {
-			if !r.gate() {
-				return
-			}
-			if _, werr := dst.Write(buf[:k]); werr != nil {
-				return
-			}
-			n.Add(int64(k))
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (r *rbRelay) stop() {
-	r.mu.Lock()
-	if r.stopped {
-		r.mu.Unlock()
-		return
-	}
-	r.stopped = true
-	close(r.done)
-	conns := r.conns
-	r.conns = nil
-	r.mu.Unlock()
-	_ = r.ln.Close()
-	for c := range conns {
-		_ = c.Close()
-	}
-	r.wg.Wait()
-}
 
 const (
 	hbIvl     = 50 * time.Millisecond
@@ -184,18 +35,18 @@ func TestHeartbeatHalfOpenDialer(t *testing.T) {
 	pull, _ := rbSocket(t, sockets.Pull)
 	addr, err := pull.Listen("tcp://127.0.0.1:0")
 	require.NoError(t, err)
-	relay := rbNewRelay(t, addr)
+	rl := relay.Start(t, addr)
 	push, pushLog := rbSocket(t, sockets.Push,
 		sockets.WithHeartbeat(hbIvl, hbTimeout, 0),
 		sockets.WithReconnect(20*time.Millisecond, 200*time.Millisecond),
 		sockets.WithHandshakeTimeout(300*time.Millisecond))
-	require.NoError(t, push.Dial(relay.endpoint()))
+	require.NoError(t, push.Dial(rl.Endpoint()))
 	pushLog.await(t, 0, 5*time.Second, "connected", rbKind(sockets.EventConnected))
 	rbSendRecv(t, push, pull, "before")
 
 	mark := pushLog.mark()
 	start := time.Now()
-	relay.pause()
+	rl.Pause()
 	ev := pushLog.await(t, mark, 5*time.Second, "heartbeat-timeout", rbKind(sockets.EventHeartbeatTimeout))
 	took := ev.at.Sub(start)
 	t.Logf("half-open connection dropped after %v", took)
@@ -209,7 +60,7 @@ func TestHeartbeatHalfOpenDialer(t *testing.T) {
 	require.NoError(t, push.Send(ctx, []byte("during")))
 
 	mark = pushLog.mark()
-	relay.resume()
+	rl.Resume()
 	pushLog.await(t, mark, 5*time.Second, "reconnected", rbKind(sockets.EventConnected))
 	m, err := pull.Recv(ctx)
 	require.NoError(t, err)
@@ -223,15 +74,15 @@ func TestHeartbeatHalfOpenListener(t *testing.T) {
 	pull, pullLog := rbSocket(t, sockets.Pull, sockets.WithHeartbeat(hbIvl, hbTimeout, 0))
 	addr, err := pull.Listen("tcp://127.0.0.1:0")
 	require.NoError(t, err)
-	relay := rbNewRelay(t, addr)
+	rl := relay.Start(t, addr)
 	push, pushLog := rbSocket(t, sockets.Push, sockets.WithReconnect(20*time.Millisecond, 200*time.Millisecond))
-	require.NoError(t, push.Dial(relay.endpoint()))
+	require.NoError(t, push.Dial(rl.Endpoint()))
 	pushLog.await(t, 0, 5*time.Second, "connected", rbKind(sockets.EventConnected))
 	rbSendRecv(t, push, pull, "before")
 
 	mark := pullLog.mark()
 	start := time.Now()
-	relay.pause()
+	rl.Pause()
 	ev := pullLog.await(t, mark, 5*time.Second, "heartbeat-timeout", rbKind(sockets.EventHeartbeatTimeout))
 	t.Logf("half-open connection dropped after %v", ev.at.Sub(start))
 	assert.Less(t, ev.at.Sub(start), hbDetect)
@@ -240,7 +91,7 @@ func TestHeartbeatHalfOpenListener(t *testing.T) {
 	assert.Equal(t, int64(0), pull.Stats().Peers)
 
 	mark = pushLog.mark()
-	relay.resume()
+	rl.Resume()
 	pushLog.await(t, mark, 5*time.Second, "reconnected", rbKind(sockets.EventConnected))
 	rbSendRecv(t, push, pull, "after")
 }
@@ -252,28 +103,28 @@ func TestHeartbeatTTL(t *testing.T) {
 	pull, pullLog := rbSocket(t, sockets.Pull)
 	addr, err := pull.Listen("tcp://127.0.0.1:0")
 	require.NoError(t, err)
-	relay := rbNewRelay(t, addr)
+	rl := relay.Start(t, addr)
 	push, pushLog := rbSocket(t, sockets.Push, sockets.WithHeartbeat(hbIvl, hbTimeout, ttl))
-	require.NoError(t, push.Dial(relay.endpoint()))
+	require.NoError(t, push.Dial(rl.Endpoint()))
 	pushLog.await(t, 0, 5*time.Second, "connected", rbKind(sockets.EventConnected))
 	rbSendRecv(t, push, pull, "before")
 	// The TTL travels in the PINGs: let two of them through.
-	up0 := relay.up.Load()
-	for deadline := time.Now().Add(5 * time.Second); relay.up.Load()-up0 < 2*9; {
+	up0 := rl.Up()
+	for deadline := time.Now().Add(5 * time.Second); rl.Up()-up0 < 2*9; {
 		require.True(t, time.Now().Before(deadline), "no PING from the dialer")
 		time.Sleep(5 * time.Millisecond) // poll interval
 	}
 
 	mark := pullLog.mark()
 	start := time.Now()
-	relay.pause()
+	rl.Pause()
 	ev := pullLog.await(t, mark, 5*time.Second, "heartbeat-timeout", rbKind(sockets.EventHeartbeatTimeout))
 	took := ev.at.Sub(start)
 	t.Logf("listener dropped the silent peer after %v (TTL %v)", took, ttl)
 	assert.GreaterOrEqual(t, took, ttl*3/4)
 	assert.Less(t, took, ttl+hbDetect)
 	assert.ErrorIs(t, ev.Err, sockets.ErrHeartbeatTimeout)
-	relay.resume()
+	rl.Resume()
 }
 
 // Heartbeats on an idle, healthy connection flow both ways and never time
@@ -282,18 +133,18 @@ func TestHeartbeatIdleHealthy(t *testing.T) {
 	pull, pullLog := rbSocket(t, sockets.Pull, sockets.WithHeartbeat(hbIvl, hbTimeout, 0))
 	addr, err := pull.Listen("tcp://127.0.0.1:0")
 	require.NoError(t, err)
-	relay := rbNewRelay(t, addr)
+	rl := relay.Start(t, addr)
 	push, pushLog := rbSocket(t, sockets.Push, sockets.WithHeartbeat(hbIvl, hbTimeout, 0))
-	require.NoError(t, push.Dial(relay.endpoint()))
+	require.NoError(t, push.Dial(rl.Endpoint()))
 	pushLog.await(t, 0, 5*time.Second, "connected", rbKind(sockets.EventConnected))
 	rbSendRecv(t, push, pull, "before")
 
-	up0, down0 := relay.up.Load(), relay.down.Load()
+	up0, down0 := rl.Up(), rl.Down()
 	// Ten intervals of silence from the application.
 	pushLog.none(t, 0, 10*hbIvl, "connection end (dialer)", rbEnded)
 	pullLog.none(t, 0, 0, "connection end (listener)", rbEnded)
 	const ping = 9 // flags, size, name length, "PING", 2-byte TTL
-	up, down := relay.up.Load()-up0, relay.down.Load()-down0
+	up, down := rl.Up()-up0, rl.Down()-down0
 	t.Logf("idle traffic: %d bytes up, %d bytes down", up, down)
 	assert.GreaterOrEqual(t, up, int64(3*ping), "the dialer sent no heartbeats")
 	assert.GreaterOrEqual(t, down, int64(3*ping), "the listener sent no heartbeats")

@@ -10,19 +10,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zmqkit/zmqkit/patterns/internal/heartbeat"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
 // ErrBrokerStarted is returned by Run when the broker has run already.
 var ErrBrokerStarted = errors.New("zmqkit: majordomo broker: Run called twice")
-
-// nowait is an ended context: a send given it never blocks, so one slow
-// peer cannot stall the broker.
-var nowait = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
 
 // BrokerStats is a snapshot of a Broker's state and counters.
 type BrokerStats struct {
@@ -92,13 +85,13 @@ func NewBroker(opts ...Option) (*Broker, error) {
 	// Mandatory: a send to a peer whose connection is gone fails at once,
 	// so a dead worker is noticed before its heartbeats run out. Handover:
 	// a restarted peer may take its old routing id back.
-	s, err := sockets.NewRouter(cfg.socketOptions(sockets.WithLinger(time.Second),
+	s, err := sockets.NewRouter(cfg.SocketOptions(sockets.WithLinger(time.Second),
 		sockets.WithRouterMandatory(true), sockets.WithRouterHandover(true))...)
 	if err != nil {
 		return nil, err
 	}
 	return &Broker{
-		cfg: cfg, log: cfg.logger, sock: s,
+		cfg: cfg, log: cfg.Logger, sock: s,
 		services: make(map[string]*service),
 		workers:  make(map[string]*brokerWorker),
 	}, nil
@@ -154,24 +147,11 @@ func (b *Broker) Stats() BrokerStats {
 // interval, and forgets each silent worker as soon as its liveness window
 // has passed: the timer is set for whichever comes first.
 func (b *Broker) tick(ctx context.Context) {
-	t := time.NewTimer(b.cfg.heartbeat)
-	defer t.Stop()
-	nextBeat := time.Now().Add(b.cfg.heartbeat)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			b.mu.Lock()
-			beat := !now.Before(nextBeat)
-			if beat {
-				nextBeat = now.Add(b.cfg.heartbeat)
-			}
-			next := b.housekeep(now, beat, nextBeat)
-			b.mu.Unlock()
-			t.Reset(max(time.Until(next), time.Millisecond))
-		}
-	}
+	heartbeat.Tick(ctx, b.cfg.Heartbeat, func(now time.Time, beat bool, nextBeat time.Time) time.Time {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.housekeep(now, beat, nextBeat)
+	})
 }
 
 // The methods below run with b.mu held.
@@ -205,7 +185,7 @@ func (b *Broker) onClient(client []byte, f [][]byte) {
 		b.send(client, [][]byte{{}, clientHeader, f[2], []byte(b.mmi(name, f[3:]))})
 		return
 	}
-	if b.cfg.maxQueue > 0 && b.queued >= b.cfg.maxQueue {
+	if b.cfg.MaxQueue > 0 && b.queued >= b.cfg.MaxQueue {
 		b.st.Dropped++
 		return
 	}
@@ -240,7 +220,7 @@ func (b *Broker) onWorker(sender []byte, f [][]byte) {
 	cmd := workerCmd(f)
 	w := b.workers[string(sender)]
 	if w != nil && cmd != CmdDisconnect {
-		w.expiry = time.Now().Add(b.cfg.window()) // any command is a heartbeat
+		w.expiry = time.Now().Add(b.cfg.Window()) // any command is a heartbeat
 	}
 	switch cmd {
 	case CmdReady:
@@ -255,7 +235,7 @@ func (b *Broker) onWorker(sender []byte, f [][]byte) {
 			b.sendDisconnect(sender)
 		default:
 			s := b.service(string(f[3]))
-			w = &brokerWorker{id: sender, svc: s, expiry: time.Now().Add(b.cfg.window()), lastSent: time.Now()}
+			w = &brokerWorker{id: sender, svc: s, expiry: time.Now().Add(b.cfg.Window()), lastSent: time.Now()}
 			b.workers[string(sender)] = w
 			s.workers++
 			b.log.Debug("majordomo: worker ready", "worker", fmt.Sprintf("%q", sender), "service", s.name)
@@ -311,7 +291,7 @@ func (b *Broker) onWorker(sender []byte, f [][]byte) {
 
 // send routes frames to a peer without waiting.
 func (b *Broker) send(to []byte, frames [][]byte) error {
-	return b.sock.SendMsg(nowait, sockets.Msg{Head: to, Tail: frames})
+	return b.sock.SendMsg(heartbeat.NoWait, sockets.Msg{Head: to, Tail: frames})
 }
 
 func (b *Broker) sendDisconnect(to []byte) {
@@ -363,7 +343,7 @@ func (b *Broker) dispatch(s *service) {
 // requeue puts a request a worker lost back at the head of its queue,
 // unless it has had its deliveries.
 func (b *Broker) requeue(s *service, r *request) {
-	if r.deliveries >= b.cfg.maxDeliveries {
+	if r.deliveries >= b.cfg.MaxDeliveries {
 		b.st.Dropped++
 		b.log.Warn("majordomo: request dropped after its deliveries", "service", s.name, "deliveries", r.deliveries)
 		return
@@ -427,7 +407,7 @@ func (b *Broker) housekeep(now time.Time, beat bool, next time.Time) time.Time {
 			continue
 		}
 		// Heartbeat a worker that has been sent nothing for half an interval.
-		if beat && now.Sub(w.lastSent) >= b.cfg.heartbeat/2 {
+		if beat && now.Sub(w.lastSent) >= b.cfg.Heartbeat/2 {
 			b.heartbeat(w, now)
 		}
 	}
@@ -436,7 +416,7 @@ func (b *Broker) housekeep(now time.Time, beat bool, next time.Time) time.Time {
 			next = w.expiry.Add(time.Millisecond)
 		}
 	}
-	if ttl := b.cfg.requestTTL; beat && ttl > 0 {
+	if ttl := b.cfg.RequestTTL; beat && ttl > 0 {
 		for _, s := range b.services {
 			kept := s.requests[:0]
 			for _, r := range s.requests {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
+	"github.com/zmqkit/zmqkit/patterns/internal/lazypirate"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -23,12 +23,7 @@ var (
 // goroutines take turns.
 type Client struct {
 	endpoint string
-	cfg      config
-	life     context.Context // ends at Close, interrupting a waiting Send
-	kill     context.CancelFunc
-
-	mu   sync.Mutex
-	sock *sockets.Socket
+	lazy     *lazypirate.Client
 }
 
 // NewClient creates a client for the broker at endpoint. Options:
@@ -38,25 +33,12 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{endpoint: endpoint, cfg: cfg}
-	if err := c.open(); err != nil {
+	lazy, err := lazypirate.New(endpoint, cfg.Timeout, cfg.Attempts, ErrNoReply,
+		cfg.SocketOptions(sockets.WithLinger(0))...)
+	if err != nil {
 		return nil, err
 	}
-	c.life, c.kill = context.WithCancel(context.Background())
-	return c, nil
-}
-
-func (c *Client) open() error {
-	s, err := sockets.NewReq(c.cfg.socketOptions(sockets.WithLinger(0))...)
-	if err != nil {
-		return err
-	}
-	if err := s.Dial(c.endpoint); err != nil {
-		s.Close()
-		return err
-	}
-	c.sock = s
-	return nil
+	return &Client{endpoint: endpoint, lazy: lazy}, nil
 }
 
 // Send sends a request (its body frames; none: one empty frame) to service
@@ -71,47 +53,14 @@ func (c *Client) Send(ctx context.Context, service string, request ...[]byte) ([
 	}
 	msg := make([][]byte, 0, 2+len(request))
 	msg = append(append(msg, clientHeader, []byte(service)), request...)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(c.life, cancel)()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var last error
-	for attempt := 0; attempt < c.cfg.attempts; attempt++ {
-		if c.life.Err() != nil {
-			return nil, c.errorf(service, sockets.ErrClosed)
-		}
-		if c.sock == nil {
-			if err := c.open(); err != nil {
-				return nil, c.errorf(service, err)
-			}
-		}
-		actx, done := context.WithTimeout(ctx, c.cfg.timeout)
-		err := c.sock.Send(actx, msg...)
-		var reply [][]byte
-		if err == nil {
-			reply, err = c.sock.Recv(actx)
-		}
-		done()
-		if err == nil {
-			if len(reply) < 3 || string(reply[0]) != ClientHeader || string(reply[1]) != service {
-				return nil, c.errorf(service, fmt.Errorf("%w: %d frames, header %q", ErrProtocol, len(reply), first(reply)))
-			}
-			return reply[2:], nil
-		}
-		// The REQ socket still waits for the old reply: start afresh.
-		c.sock.Close()
-		c.sock = nil
-		if c.life.Err() != nil {
-			return nil, c.errorf(service, sockets.ErrClosed)
-		}
-		if ctx.Err() != nil {
-			return nil, c.errorf(service, context.Cause(ctx))
-		}
-		last = err
+	reply, err := c.lazy.Request(ctx, msg)
+	if err != nil {
+		return nil, c.errorf(service, err)
 	}
-	return nil, c.errorf(service, fmt.Errorf("%w after %d attempts of %v (last: %v)",
-		ErrNoReply, c.cfg.attempts, c.cfg.timeout, last))
+	if len(reply) < 3 || string(reply[0]) != ClientHeader || string(reply[1]) != service {
+		return nil, c.errorf(service, fmt.Errorf("%w: %d frames, header %q", ErrProtocol, len(reply), first(reply)))
+	}
+	return reply[2:], nil
 }
 
 func first(f [][]byte) []byte {
@@ -128,12 +77,6 @@ func (c *Client) errorf(service string, err error) error {
 // Close closes the client's socket; a Send in progress or waiting for its
 // turn returns sockets.ErrClosed. Close is idempotent.
 func (c *Client) Close() error {
-	c.kill()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.sock != nil {
-		c.sock.Close()
-		c.sock = nil
-	}
+	c.lazy.Close()
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil/relay"
 	"github.com/zmqkit/zmqkit/patterns/majordomo"
 	"github.com/zmqkit/zmqkit/sockets"
 )
@@ -88,7 +89,7 @@ func TestStoppedWorkerRequestRedelivered(t *testing.T) {
 	c := newClient(t, ep, majordomo.WithRetry(5*time.Second, 1))
 	res := sendAsync(c, testCtx(t, 10*time.Second), "job", "y")
 	<-started
-	require.ErrorIs(t, stuck.stop(t), context.Canceled)
+	require.ErrorIs(t, stuck.Stop(t), context.Canceled)
 	assert.Equal(t, "other:y", within(t, res, 5*time.Second))
 	st := b.Stats()
 	assert.EqualValues(t, 1, st.Requeued)
@@ -131,15 +132,15 @@ func TestSilentWorkerDropped(t *testing.T) {
 // it is registered and serving again.
 func TestFrozenPath(t *testing.T) {
 	b := startBroker(t, nil)
-	r := newRelay(t, b.ep[0])
-	w := startWorker(t, r.endpoint(), "far", echo("far"))
+	r := relay.Start(t, b.ep[0])
+	w := startWorker(t, r.Endpoint(), "far", echo("far"))
 	eventually(t, 5*time.Second, func() bool { return b.Stats().Workers == 1 }, "worker through relay")
 	c := newClient(t, b.ep[0], majordomo.WithRetry(5*time.Second, 1))
 	rep, err := c.Send(testCtx(t, 5*time.Second), "far", []byte("a"))
 	require.NoError(t, err)
 	assert.Equal(t, frames("far:a"), rep)
 
-	r.freeze()
+	r.Pause()
 	frozen := time.Now()
 	eventually(t, detect, func() bool { return b.Stats().Workers == 0 }, "worker dropped")
 	t.Logf("detected after %v (window %v, limit %v)", time.Since(frozen).Round(time.Millisecond), window, detect)
@@ -152,7 +153,7 @@ func TestFrozenPath(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, frames("404"), rep)
 
-	r.thaw()
+	r.Resume()
 	eventually(t, 5*time.Second, func() bool { return b.Stats().Workers >= 1 }, "worker back")
 	rep, err = c.Send(testCtx(t, 5*time.Second), "far", []byte("b"))
 	require.NoError(t, err)
@@ -175,11 +176,11 @@ func TestBrokerRestart(t *testing.T) {
 	require.NoError(t, err)
 
 	const msg = "majordomo: lost the broker, reconnecting"
-	before := len(logs.durations(msg, "after"))
-	require.ErrorIs(t, b.stop(t), context.Canceled)
-	eventually(t, 10*time.Second, func() bool { return len(logs.durations(msg, "after")) >= before+4 }, "w1 retried")
+	before := len(logs.Durations(msg, "after"))
+	require.ErrorIs(t, b.Stop(t), context.Canceled)
+	eventually(t, 10*time.Second, func() bool { return len(logs.Durations(msg, "after")) >= before+4 }, "w1 retried")
 	assert.Equal(t, []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond, 80 * time.Millisecond},
-		logs.durations(msg, "after")[before:before+4])
+		logs.Durations(msg, "after")[before:before+4])
 
 	// A request sent while no broker is there is answered once one is.
 	res := sendAsync(c, testCtx(t, 10*time.Second), "svc", "gap")
@@ -282,7 +283,7 @@ func TestChurnUnderLoad(t *testing.T) {
 		<-progress
 	}
 	for _, v := range victims {
-		v.stop(t)
+		v.Stop(t)
 	}
 	wg.Wait()
 	close(errs)

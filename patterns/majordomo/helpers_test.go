@@ -3,13 +3,12 @@ package majordomo_test
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/patterns/majordomo"
 	"github.com/zmqkit/zmqkit/sockets"
 )
@@ -53,22 +52,8 @@ func frames(s ...string) [][]byte {
 
 type runningBroker struct {
 	*majordomo.Broker
-	ep     []string
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func (b *runningBroker) stop(t *testing.T) error {
-	t.Helper()
-	b.cancel()
-	select {
-	case err := <-b.done:
-		b.done <- err
-		return err
-	case <-time.After(5 * time.Second):
-		t.Fatal("broker Run did not return within 5s of cancel")
-		return nil
-	}
+	*testutil.Running
+	ep []string
 }
 
 // startBroker runs a broker bound to endpoints (tcp://127.0.0.1:0 if none).
@@ -79,7 +64,7 @@ func startBroker(t *testing.T, endpoints []string, opts ...majordomo.Option) *ru
 	}
 	b, err := majordomo.NewBroker(append(fast(), opts...)...)
 	require.NoError(t, err)
-	rb := &runningBroker{Broker: b, done: make(chan error, 1)}
+	rb := &runningBroker{Broker: b}
 	for _, ep := range endpoints {
 		bound, err := b.Bind(ep)
 		if err != nil {
@@ -88,41 +73,20 @@ func startBroker(t *testing.T, endpoints []string, opts ...majordomo.Option) *ru
 		}
 		rb.ep = append(rb.ep, bound)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rb.cancel = cancel
-	go func() { rb.done <- b.Run(ctx) }()
-	t.Cleanup(func() { rb.stop(t) })
+	rb.Running = testutil.Go(t, "broker", b.Run)
 	return rb
 }
 
 type runningWorker struct {
 	*majordomo.Worker
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func (w *runningWorker) stop(t *testing.T) error {
-	t.Helper()
-	w.cancel()
-	select {
-	case err := <-w.done:
-		w.done <- err
-		return err
-	case <-time.After(5 * time.Second):
-		t.Fatal("worker Run did not return within 5s of cancel")
-		return nil
-	}
+	*testutil.Running
 }
 
 func startWorker(t *testing.T, endpoint, service string, h majordomo.Handler, opts ...majordomo.Option) *runningWorker {
 	t.Helper()
 	w, err := majordomo.NewWorker(endpoint, service, h, append(fast(), opts...)...)
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	rw := &runningWorker{Worker: w, cancel: cancel, done: make(chan error, 1)}
-	go func() { rw.done <- w.Run(ctx) }()
-	t.Cleanup(func() { rw.stop(t) })
-	return rw
+	return &runningWorker{Worker: w, Running: testutil.Go(t, "worker", w.Run)}
 }
 
 // echo answers "<name>:<first frame>".
@@ -140,24 +104,12 @@ func newClient(t *testing.T, endpoint string, opts ...majordomo.Option) *majordo
 	return c
 }
 
-func eventually(t *testing.T, d time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	tk := time.NewTicker(5 * time.Millisecond)
-	defer tk.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: "+format, append([]any{d}, args...)...)
-		}
-		<-tk.C
-	}
-}
-
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+// Short names for the shared helpers: eventually polls a condition until
+// it holds, testCtx is a context bounded by the test.
+var (
+	eventually = testutil.Eventually
+	testCtx    = testutil.Context
+)
 
 // newSocket makes a raw socket, closed at cleanup, dialled to endpoint.
 func newSocket(t *testing.T, typ sockets.Type, endpoint string, opts ...sockets.Option) *sockets.Socket {
@@ -192,24 +144,7 @@ func (w *rawWorker) ready(service string) { w.send(empty, mdpw, ready, []byte(se
 
 // beat sends HEARTBEAT every hb until the returned stop is called.
 func (w *rawWorker) beat() (stop func()) {
-	quit, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tk := time.NewTicker(hb)
-		defer tk.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-tk.C:
-				_ = w.s.Send(context.Background(), empty, mdpw, beat)
-			}
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { close(quit); <-done }) }
-	w.t.Cleanup(stop)
-	return stop
+	return testutil.Every(w.t, hb, func() { _ = w.s.Send(context.Background(), empty, mdpw, beat) })
 }
 
 // next returns the next message that is not an exact HEARTBEAT command,
@@ -256,38 +191,6 @@ func (w *rawWorker) expectDisconnect() {
 	assert.Equal(w.t, [][]byte{empty, mdpw, disc}, m)
 }
 
-type logRecorder struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	l.recs = append(l.recs, r.Clone())
-	l.mu.Unlock()
-	return nil
-}
-func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
-
-// durations returns attribute key of every record with message msg.
-func (l *logRecorder) durations(msg, key string) []time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []time.Duration
-	for _, r := range l.recs {
-		if r.Message != msg {
-			continue
-		}
-		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == key {
-				out = append(out, a.Value.Duration())
-			}
-			return true
-		})
-	}
-	return out
-}
+type logRecorder = testutil.LogRecorder
 
 var errFail = errors.New("handler refuses")

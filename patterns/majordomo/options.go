@@ -1,10 +1,10 @@
 package majordomo
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/zmqkit/zmqkit/patterns/internal/heartbeat"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -12,20 +12,9 @@ import (
 // says which of them it affects; the others ignore it.
 type Option func(*config) error
 
-type config struct {
-	heartbeat     time.Duration
-	liveness      int
-	reconnect     time.Duration
-	reconnectMax  time.Duration
-	timeout       time.Duration
-	attempts      int
-	identity      []byte
-	maxQueue      int
-	requestTTL    time.Duration
-	maxDeliveries int
-	logger        *slog.Logger
-	sockOpts      []sockets.Option
-}
+// config is the configuration the patterns share; its fields are
+// heartbeat.Config's.
+type config struct{ heartbeat.Config }
 
 // The defaults follow the guide's Majordomo: a heartbeat every 2.5 s,
 // three missed ones mean dead, reconnect after 2.5 s (doubling to 30 s
@@ -44,47 +33,31 @@ const (
 )
 
 func newConfig(opts []Option) (config, error) {
-	c := config{
-		heartbeat:     DefaultHeartbeat,
-		liveness:      DefaultLiveness,
-		reconnect:     DefaultReconnect,
-		reconnectMax:  DefaultReconnectMax,
-		timeout:       DefaultTimeout,
-		attempts:      DefaultAttempts,
-		maxQueue:      DefaultMaxQueue,
-		requestTTL:    DefaultRequestTTL,
-		maxDeliveries: DefaultMaxDeliveries,
-	}
+	c := config{heartbeat.Config{
+		Heartbeat:     DefaultHeartbeat,
+		Liveness:      DefaultLiveness,
+		Reconnect:     DefaultReconnect,
+		ReconnectMax:  DefaultReconnectMax,
+		Timeout:       DefaultTimeout,
+		Attempts:      DefaultAttempts,
+		MaxQueue:      DefaultMaxQueue,
+		RequestTTL:    DefaultRequestTTL,
+		MaxDeliveries: DefaultMaxDeliveries,
+	}}
 	for _, o := range opts {
 		if err := o(&c); err != nil {
 			return c, err
 		}
 	}
-	if c.logger == nil {
-		c.logger = slog.New(slog.DiscardHandler)
-	}
+	c.Finish()
 	return c, nil
-}
-
-// window is how long a peer may stay silent before it is taken for dead.
-func (c *config) window() time.Duration { return c.heartbeat * time.Duration(c.liveness) }
-
-func (c *config) socketOptions(extra ...sockets.Option) []sockets.Option {
-	out := append([]sockets.Option(nil), extra...)
-	return append(out, c.sockOpts...)
 }
 
 // WithHeartbeat sets the heartbeat interval and how many intervals a peer
 // may stay silent before it is taken for dead (Broker, Worker; default
 // DefaultHeartbeat × DefaultLiveness). Broker and workers must agree.
 func WithHeartbeat(interval time.Duration, liveness int) Option {
-	return func(c *config) error {
-		if interval <= 0 || liveness < 1 {
-			return fmt.Errorf("%w: heartbeat %v × %d", sockets.ErrBadOption, interval, liveness)
-		}
-		c.heartbeat, c.liveness = interval, liveness
-		return nil
-	}
+	return func(c *config) error { return c.SetHeartbeat(interval, liveness) }
 }
 
 // WithReconnect sets how long a Worker waits before connecting again after
@@ -92,26 +65,14 @@ func WithHeartbeat(interval time.Duration, liveness int) Option {
 // nothing from the broker, up to max (default DefaultReconnect,
 // DefaultReconnectMax).
 func WithReconnect(initial, max time.Duration) Option {
-	return func(c *config) error {
-		if initial <= 0 || max < initial {
-			return fmt.Errorf("%w: reconnect %v up to %v", sockets.ErrBadOption, initial, max)
-		}
-		c.reconnect, c.reconnectMax = initial, max
-		return nil
-	}
+	return func(c *config) error { return c.SetReconnect(initial, max) }
 }
 
 // WithRetry sets how long a Client waits for each reply and how many
 // attempts it makes in all before it reports ErrNoReply (default
 // DefaultTimeout, DefaultAttempts).
 func WithRetry(timeout time.Duration, attempts int) Option {
-	return func(c *config) error {
-		if timeout <= 0 || attempts < 1 {
-			return fmt.Errorf("%w: retry %v × %d", sockets.ErrBadOption, timeout, attempts)
-		}
-		c.timeout, c.attempts = timeout, attempts
-		return nil
-	}
+	return func(c *config) error { return c.SetRetry(timeout, attempts) }
 }
 
 // WithIdentity sets the routing id a Worker announces (default: none, the
@@ -119,26 +80,14 @@ func WithRetry(timeout time.Duration, attempts int) Option {
 // newest connection that claims it, so a restarted worker may reuse its
 // name.
 func WithIdentity(id string) Option {
-	return func(c *config) error {
-		if len(id) == 0 || len(id) > 255 || id[0] == 0 {
-			return fmt.Errorf("%w: identity must be 1-255 bytes not starting with 0", sockets.ErrBadOption)
-		}
-		c.identity = []byte(id)
-		return nil
-	}
+	return func(c *config) error { return c.SetIdentity(id) }
 }
 
 // WithMaxQueue bounds how many requests a Broker holds, over all services,
 // while no worker is free (default DefaultMaxQueue; 0: no bound). A request
 // that finds the queue full is dropped and counted; its client times out.
 func WithMaxQueue(n int) Option {
-	return func(c *config) error {
-		if n < 0 {
-			return fmt.Errorf("%w: max queue %d < 0", sockets.ErrBadOption, n)
-		}
-		c.maxQueue = n
-		return nil
-	}
+	return func(c *config) error { return c.SetMaxQueue(n) }
 }
 
 // WithRequestTTL makes a Broker drop requests that have waited longer than
@@ -146,13 +95,7 @@ func WithMaxQueue(n int) Option {
 // as long as it takes). A client that retries after its timeout has given
 // up on the old request anyway.
 func WithRequestTTL(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("%w: request TTL %v < 0", sockets.ErrBadOption, d)
-		}
-		c.requestTTL = d
-		return nil
-	}
+	return func(c *config) error { return c.SetRequestTTL(d) }
 }
 
 // WithMaxDeliveries sets how many workers a Broker gives one request to,
@@ -160,24 +103,18 @@ func WithRequestTTL(d time.Duration) Option {
 // DefaultMaxDeliveries): a request that kills every worker it meets is not
 // passed around for ever.
 func WithMaxDeliveries(n int) Option {
-	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("%w: max deliveries %d < 1", sockets.ErrBadOption, n)
-		}
-		c.maxDeliveries = n
-		return nil
-	}
+	return func(c *config) error { return c.SetMaxDeliveries(n) }
 }
 
 // WithLogger sets where a Broker or Worker logs workers coming and going
 // and protocol errors (default: nowhere).
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error { c.logger = l; return nil }
+	return func(c *config) error { return c.SetLogger(l) }
 }
 
 // WithSocketOptions passes options to every socket the Broker, Worker or
 // Client creates (high-water marks, ZMTP heartbeats, security, a logger…);
 // they come after the pattern's own, so they may override its linger.
 func WithSocketOptions(opts ...sockets.Option) Option {
-	return func(c *config) error { c.sockOpts = append(c.sockOpts, opts...); return nil }
+	return func(c *config) error { return c.AddSocketOptions(opts...) }
 }

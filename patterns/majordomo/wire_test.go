@@ -116,7 +116,7 @@ func TestMMI(t *testing.T) {
 	assert.Equal(t, frames(majordomo.MMIFound), rep)
 
 	// The worker stops: it sends DISCONNECT, and the service is gone.
-	require.ErrorIs(t, w.stop(t), context.Canceled)
+	require.ErrorIs(t, w.Stop(t), context.Canceled)
 	eventually(t, 2*time.Second, func() bool { return b.Stats().Workers == 0 }, "worker gone")
 	assert.Equal(t, frames("MDPC01", "mmi.service", "404"), ask("mmi.service", "echo"))
 
@@ -259,7 +259,7 @@ func TestWireOurWorkerAgainstRawBroker(t *testing.T) {
 	assert.NotEqual(t, id, id3, "on a new socket")
 	eventually(t, 2*time.Second, func() bool { return w.Stats().Disconnects == 1 }, "disconnect counted")
 
-	require.ErrorIs(t, w.stop(t), context.Canceled)
+	require.ErrorIs(t, w.Stop(t), context.Canceled)
 	id4, m := recv()
 	assert.Equal(t, id3, id4)
 	assert.Equal(t, [][]byte{empty, mdpw, disc}, m, "DISCONNECT on stop")

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zmqkit/zmqkit/patterns/internal/heartbeat"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -61,7 +62,7 @@ func NewWorker(endpoint, service string, h Handler, opts ...Option) (*Worker, er
 	if err != nil {
 		return nil, err
 	}
-	return &Worker{endpoint: endpoint, service: service, h: h, cfg: cfg, log: cfg.logger}, nil
+	return &Worker{endpoint: endpoint, service: service, h: h, cfg: cfg, log: cfg.Logger}, nil
 }
 
 // Stats returns a snapshot of the worker's counters.
@@ -94,7 +95,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return ErrWorkerStarted
 	}
 	defer w.running.Store(false)
-	backoff := w.cfg.reconnect
+	backoff := heartbeat.NewBackoff(w.cfg.Reconnect, w.cfg.ReconnectMax)
 	for {
 		end, heard, err := w.session(ctx)
 		if ctx.Err() != nil {
@@ -105,40 +106,26 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		w.reconnects.Add(1)
 		if heard {
-			backoff = w.cfg.reconnect
+			backoff.Reset()
 		}
 		if end == endFailed {
 			continue
 		}
 		w.log.Warn("majordomo: lost the broker, reconnecting", "endpoint", w.endpoint,
-			"service", w.service, "disconnected", end == endDisconnected, "after", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return context.Cause(ctx)
+			"service", w.service, "disconnected", end == endDisconnected, "after", backoff.Next())
+		if err := backoff.Wait(ctx); err != nil {
+			return err
 		}
-		backoff = min(2*backoff, w.cfg.reconnectMax)
 	}
 }
 
 // session is one connection's life: READY, then requests and heartbeats
 // until it ends. It reports how, and whether the broker was heard at all.
 func (w *Worker) session(ctx context.Context) (ending, bool, error) {
-	var opts []sockets.Option
-	if w.cfg.identity != nil {
-		opts = append(opts, sockets.WithRoutingID(w.cfg.identity))
-	}
 	// A short linger lets a final DISCONNECT out without holding Close up
 	// for long when the broker is gone.
-	linger := min(w.cfg.heartbeat, time.Second)
-	sock, err := sockets.NewDealer(w.cfg.socketOptions(append(opts, sockets.WithLinger(linger))...)...)
+	sock, err := w.cfg.DialWorker(w.endpoint, min(w.cfg.Heartbeat, time.Second))
 	if err != nil {
-		return endStopped, false, err
-	}
-	if err := sock.Dial(w.endpoint); err != nil {
-		sock.Close()
 		return endStopped, false, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
@@ -149,14 +136,12 @@ func (w *Worker) session(ctx context.Context) (ending, bool, error) {
 		sock.Close()
 	}()
 
-	var heard atomic.Bool
-	var lastHeard atomic.Int64
-	lastHeard.Store(time.Now().UnixNano())
+	live := heartbeat.NewLiveness(w.cfg.Window())
 	var busy atomic.Bool
 	jobs := make(chan [][]byte, 1)
 	ended := make(chan ending, 2)
 	send := func(frames ...[]byte) {
-		sendCtx, done := context.WithTimeout(sctx, w.cfg.heartbeat)
+		sendCtx, done := context.WithTimeout(sctx, w.cfg.Heartbeat)
 		defer done()
 		if err := sock.Send(sendCtx, frames...); err != nil && sctx.Err() == nil {
 			w.log.Debug("majordomo: worker send failed", "err", err)
@@ -165,22 +150,7 @@ func (w *Worker) session(ctx context.Context) (ending, bool, error) {
 	send([]byte{}, workerHeader, cmdFrames[CmdReady], []byte(w.service))
 
 	wg.Add(1)
-	go func() { // the silence clock starts when the connection is up
-		defer wg.Done()
-		for {
-			select {
-			case <-sctx.Done():
-				return
-			case ev, ok := <-sock.Events():
-				if !ok {
-					return
-				}
-				if ev.Kind == sockets.EventConnected {
-					lastHeard.Store(time.Now().UnixNano())
-				}
-			}
-		}
-	}()
+	go func() { defer wg.Done(); live.Watch(sctx, sock.Events()) }()
 	wg.Add(2)
 	go func() { // reader
 		defer wg.Done()
@@ -194,8 +164,7 @@ func (w *Worker) session(ctx context.Context) (ending, bool, error) {
 				w.log.Warn("majordomo: worker dropped a malformed message", "frames", len(f))
 				continue
 			}
-			lastHeard.Store(time.Now().UnixNano())
-			heard.Store(true)
+			live.Heard()
 			switch cmd {
 			case CmdRequest:
 				if len(f) < 6 || len(f[4]) != 0 || !busy.CompareAndSwap(false, true) {
@@ -231,25 +200,22 @@ func (w *Worker) session(ctx context.Context) (ending, bool, error) {
 		}
 	}()
 
-	t := time.NewTicker(w.cfg.heartbeat)
+	t := time.NewTicker(w.cfg.Heartbeat)
 	defer t.Stop()
-	silence := time.NewTimer(w.cfg.window())
+	silence := live.Silence()
 	defer silence.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			// Tell the broker at once rather than leave it to time us out.
 			send([]byte{}, workerHeader, cmdFrames[CmdDisconnect])
-			return endStopped, heard.Load(), nil
+			return endStopped, live.EverHeard(), nil
 		case e := <-ended:
-			return e, heard.Load(), nil
+			return e, live.EverHeard(), nil
 		case <-silence.C:
-			// Re-arm for the window after the latest message, if any.
-			if d := time.Until(time.Unix(0, lastHeard.Load()).Add(w.cfg.window())); d > 0 {
-				silence.Reset(d)
-				continue
+			if silence.Dead() {
+				return endSilent, live.EverHeard(), nil
 			}
-			return endSilent, heard.Load(), nil
 		case <-t.C:
 			send([]byte{}, workerHeader, cmdFrames[CmdHeartbeat])
 		}

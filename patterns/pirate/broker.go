@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zmqkit/zmqkit/patterns/internal/heartbeat"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -26,14 +27,6 @@ var (
 
 // ErrBrokerStarted is returned by Run when the broker has run already.
 var ErrBrokerStarted = errors.New("zmqkit: pirate broker: Run called twice")
-
-// nowait is an ended context: a send given it never blocks, which the
-// broker needs because one slow peer must not stall the others.
-var nowait = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
 
 // BrokerStats is a snapshot of a Broker's state and counters.
 type BrokerStats struct {
@@ -90,20 +83,20 @@ func NewBroker(opts ...Option) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	front, err := sockets.NewRouter(cfg.socketOptions(sockets.WithLinger(time.Second))...)
+	front, err := sockets.NewRouter(cfg.SocketOptions(sockets.WithLinger(time.Second))...)
 	if err != nil {
 		return nil, err
 	}
 	// Mandatory: a send to a worker whose connection is gone fails at once,
 	// so the broker learns of a dead worker before its heartbeats run out.
-	back, err := sockets.NewRouter(cfg.socketOptions(sockets.WithLinger(time.Second),
+	back, err := sockets.NewRouter(cfg.SocketOptions(sockets.WithLinger(time.Second),
 		sockets.WithRouterMandatory(true), sockets.WithRouterHandover(true))...)
 	if err != nil {
 		front.Close()
 		return nil, err
 	}
 	return &Broker{
-		cfg: cfg, log: cfg.logger, front: front, back: back,
+		cfg: cfg, log: cfg.Logger, front: front, back: back,
 		workers: make(map[string]*brokerWorker),
 	}, nil
 }
@@ -185,31 +178,18 @@ func (b *Broker) serveBackend(ctx context.Context) error {
 // interval, and forgets each silent worker as soon as its liveness window
 // has passed: the timer is set for whichever comes first.
 func (b *Broker) tick(ctx context.Context) {
-	t := time.NewTimer(b.cfg.heartbeat)
-	defer t.Stop()
-	nextBeat := time.Now().Add(b.cfg.heartbeat)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			b.mu.Lock()
-			beat := !now.Before(nextBeat)
-			if beat {
-				nextBeat = now.Add(b.cfg.heartbeat)
-			}
-			next := b.housekeep(now, beat, nextBeat)
-			b.mu.Unlock()
-			t.Reset(max(time.Until(next), time.Millisecond))
-		}
-	}
+	heartbeat.Tick(ctx, b.cfg.Heartbeat, func(now time.Time, beat bool, nextBeat time.Time) time.Time {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.housekeep(now, beat, nextBeat)
+	})
 }
 
 // waitRoom blocks while the request queue is full.
 func (b *Broker) waitRoom(ctx context.Context) error {
 	for {
 		b.mu.Lock()
-		if b.cfg.maxQueue == 0 || len(b.queue) < b.cfg.maxQueue {
+		if b.cfg.MaxQueue == 0 || len(b.queue) < b.cfg.MaxQueue {
 			b.mu.Unlock()
 			return nil
 		}
@@ -266,7 +246,7 @@ func (b *Broker) onWorker(m sockets.Msg) {
 				w.busy = nil
 				b.requeue(r)
 			}
-			w.expiry = time.Now().Add(b.cfg.window())
+			w.expiry = time.Now().Add(b.cfg.Window())
 			b.setReady(w)
 			b.dispatch()
 			if w.ready {
@@ -279,14 +259,14 @@ func (b *Broker) onWorker(m sockets.Msg) {
 			// A worker we gave up on is not answered: it hears no
 			// heartbeats from us and reconnects with READY.
 			if w != nil {
-				w.expiry = time.Now().Add(b.cfg.window())
+				w.expiry = time.Now().Add(b.cfg.Window())
 			}
 			return
 		}
 	}
 	// A reply: client envelope, empty frame, body.
 	if w != nil {
-		w.expiry = time.Now().Add(b.cfg.window())
+		w.expiry = time.Now().Add(b.cfg.Window())
 	}
 	if w == nil || w.busy == nil || !hasBody(m.Tail) || !bytes.Equal(m.Tail[0], w.busy.msg.Head) {
 		b.st.LateReplies++
@@ -294,7 +274,7 @@ func (b *Broker) onWorker(m sockets.Msg) {
 	}
 	w.busy = nil
 	// The frontend drops a reply for a client that is gone: nothing to do.
-	_ = b.front.SendMsg(nowait, sockets.Msg{Head: m.Tail[0], Tail: m.Tail[1:]})
+	_ = b.front.SendMsg(heartbeat.NoWait, sockets.Msg{Head: m.Tail[0], Tail: m.Tail[1:]})
 	b.st.Replies++
 	b.setReady(w)
 	b.dispatch()
@@ -317,7 +297,7 @@ func (b *Broker) dispatch() {
 		r := b.queue[0]
 		b.queue[0] = nil
 		b.queue = b.queue[1:]
-		if err := b.back.SendMsg(nowait, r.msg.Prepend(w.id)); err != nil {
+		if err := b.back.SendMsg(heartbeat.NoWait, r.msg.Prepend(w.id)); err != nil {
 			b.queue = append([]*request{r}, b.queue...)
 			b.remove(w, "unreachable", err)
 			b.st.Lost++
@@ -330,7 +310,7 @@ func (b *Broker) dispatch() {
 }
 
 func (b *Broker) signalRoom() {
-	if b.room != nil && (b.cfg.maxQueue == 0 || len(b.queue) < b.cfg.maxQueue) {
+	if b.room != nil && (b.cfg.MaxQueue == 0 || len(b.queue) < b.cfg.MaxQueue) {
 		close(b.room)
 		b.room = nil
 	}
@@ -339,7 +319,7 @@ func (b *Broker) signalRoom() {
 // requeue puts a request a worker lost back at the head of the queue,
 // unless it has had its deliveries.
 func (b *Broker) requeue(r *request) {
-	if r.deliveries >= b.cfg.maxDeliveries {
+	if r.deliveries >= b.cfg.MaxDeliveries {
 		b.st.Dropped++
 		b.log.Warn("pirate: request dropped after its deliveries", "deliveries", r.deliveries)
 		return
@@ -370,7 +350,7 @@ func (b *Broker) remove(w *brokerWorker, why string, err error) {
 
 // heartbeat sends w a HEARTBEAT, and forgets w if its connection is gone.
 func (b *Broker) heartbeat(w *brokerWorker) {
-	err := b.back.SendMsg(nowait, sockets.Msg{Head: w.id, Tail: [][]byte{frameHeartbeat}})
+	err := b.back.SendMsg(heartbeat.NoWait, sockets.Msg{Head: w.id, Tail: [][]byte{frameHeartbeat}})
 	if errors.Is(err, sockets.ErrHostUnreachable) {
 		b.remove(w, "unreachable", err)
 		b.st.Lost++
@@ -396,7 +376,7 @@ func (b *Broker) housekeep(now time.Time, beat bool, next time.Time) time.Time {
 			next = w.expiry.Add(time.Millisecond)
 		}
 	}
-	if ttl := b.cfg.requestTTL; beat && ttl > 0 {
+	if ttl := b.cfg.RequestTTL; beat && ttl > 0 {
 		kept := b.queue[:0]
 		for _, r := range b.queue {
 			if now.Sub(r.arrived) > ttl {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
+	"github.com/zmqkit/zmqkit/patterns/internal/lazypirate"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -18,13 +18,7 @@ var ErrNoReply = errors.New("zmqkit: pirate: no reply")
 // concurrent use; requests from several goroutines take turns.
 type Client struct {
 	endpoint string
-	cfg      config
-
-	life context.Context // ends at Close, interrupting a waiting Request
-	kill context.CancelFunc
-
-	mu   sync.Mutex
-	sock *sockets.Socket
+	lazy     *lazypirate.Client
 }
 
 // NewClient creates a client for the broker frontend at endpoint. Options:
@@ -34,25 +28,12 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{endpoint: endpoint, cfg: cfg}
-	if err := c.open(); err != nil {
+	lazy, err := lazypirate.New(endpoint, cfg.Timeout, cfg.Attempts, ErrNoReply,
+		cfg.SocketOptions(sockets.WithLinger(0))...)
+	if err != nil {
 		return nil, err
 	}
-	c.life, c.kill = context.WithCancel(context.Background())
-	return c, nil
-}
-
-func (c *Client) open() error {
-	s, err := sockets.NewReq(c.cfg.socketOptions(sockets.WithLinger(0))...)
-	if err != nil {
-		return err
-	}
-	if err := s.Dial(c.endpoint); err != nil {
-		s.Close()
-		return err
-	}
-	c.sock = s
-	return nil
+	return &Client{endpoint: endpoint, lazy: lazy}, nil
 }
 
 // Request sends the request's frames (none: one empty frame) and returns
@@ -63,59 +44,16 @@ func (c *Client) Request(ctx context.Context, request ...[]byte) ([][]byte, erro
 	if len(request) == 0 {
 		request = [][]byte{{}}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(c.life, cancel)()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var last error
-	for attempt := 0; attempt < c.cfg.attempts; attempt++ {
-		if c.life.Err() != nil {
-			return nil, c.errorf(sockets.ErrClosed)
-		}
-		if c.sock == nil {
-			if err := c.open(); err != nil {
-				return nil, c.errorf(err)
-			}
-		}
-		actx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
-		err := c.sock.Send(actx, request...)
-		var reply [][]byte
-		if err == nil {
-			reply, err = c.sock.Recv(actx)
-		}
-		cancel()
-		if err == nil {
-			return reply, nil
-		}
-		// The REQ socket still waits for the old reply: start afresh.
-		c.sock.Close()
-		c.sock = nil
-		if c.life.Err() != nil {
-			return nil, c.errorf(sockets.ErrClosed)
-		}
-		if ctx.Err() != nil {
-			return nil, c.errorf(context.Cause(ctx))
-		}
-		last = err
+	reply, err := c.lazy.Request(ctx, request)
+	if err != nil {
+		return nil, fmt.Errorf("zmqkit: pirate client %s: %w", c.endpoint, err)
 	}
-	return nil, fmt.Errorf("zmqkit: pirate client %s: %w after %d attempts of %v (last: %v)",
-		c.endpoint, ErrNoReply, c.cfg.attempts, c.cfg.timeout, last)
-}
-
-func (c *Client) errorf(err error) error {
-	return fmt.Errorf("zmqkit: pirate client %s: %w", c.endpoint, err)
+	return reply, nil
 }
 
 // Close closes the client's socket; a Request in progress or waiting for
 // its turn returns sockets.ErrClosed. Close is idempotent.
 func (c *Client) Close() error {
-	c.kill()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.sock != nil {
-		c.sock.Close()
-		c.sock = nil
-	}
+	c.lazy.Close()
 	return nil
 }

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/patterns/pirate"
 	"github.com/zmqkit/zmqkit/sockets"
 )
@@ -33,23 +32,8 @@ func fast() []pirate.Option {
 
 type runningBroker struct {
 	*pirate.Broker
+	*testutil.Running
 	front, back string
-	cancel      context.CancelFunc
-	done        chan error
-}
-
-// stop ends Run and returns what it returned.
-func (b *runningBroker) stop(t *testing.T) error {
-	t.Helper()
-	b.cancel()
-	select {
-	case err := <-b.done:
-		b.done <- err
-		return err
-	case <-time.After(5 * time.Second):
-		t.Fatal("broker Run did not return within 5s of cancel")
-		return nil
-	}
 }
 
 // startBroker runs a broker on front and back (tcp://127.0.0.1:0 if empty).
@@ -73,39 +57,19 @@ func startBroker(t *testing.T, front, back string, opts ...pirate.Option) *runni
 		b.Close()
 		require.NoError(t, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rb := &runningBroker{Broker: b, front: fe, back: be, cancel: cancel, done: make(chan error, 1)}
-	go func() { rb.done <- b.Run(ctx) }()
-	t.Cleanup(func() { rb.stop(t) })
-	return rb
+	return &runningBroker{Broker: b, Running: testutil.Go(t, "broker", b.Run), front: fe, back: be}
 }
 
 type runningWorker struct {
 	*pirate.Worker
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func (w *runningWorker) stop(t *testing.T) {
-	t.Helper()
-	w.cancel()
-	select {
-	case err := <-w.done:
-		w.done <- err
-	case <-time.After(5 * time.Second):
-		t.Fatal("worker Run did not return within 5s of cancel")
-	}
+	*testutil.Running
 }
 
 func startWorker(t *testing.T, backend string, h pirate.Handler, opts ...pirate.Option) *runningWorker {
 	t.Helper()
 	w, err := pirate.NewWorker(backend, h, append(fast(), opts...)...)
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	rw := &runningWorker{Worker: w, cancel: cancel, done: make(chan error, 1)}
-	go func() { rw.done <- w.Run(ctx) }()
-	t.Cleanup(func() { rw.stop(t) })
-	return rw
+	return &runningWorker{Worker: w, Running: testutil.Go(t, "worker", w.Run)}
 }
 
 // named answers "<name>:<request>".
@@ -123,25 +87,12 @@ func newClient(t *testing.T, front string, opts ...pirate.Option) *pirate.Client
 	return c
 }
 
-// eventually polls cond every few milliseconds until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	tk := time.NewTicker(5 * time.Millisecond)
-	defer tk.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: "+format, append([]any{d}, args...)...)
-		}
-		<-tk.C
-	}
-}
-
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+// Short names for the shared helpers: eventually polls a condition until
+// it holds, testCtx is a context bounded by the test.
+var (
+	eventually = testutil.Eventually
+	testCtx    = testutil.Context
+)
 
 // rawWorker speaks PPP by hand on a DEALER: it checks the broker's side of
 // the wire and can die or fall silent on cue.
@@ -166,24 +117,7 @@ func (w *rawWorker) send(frames ...[]byte) {
 
 // beat heartbeats the broker every hb until the returned stop is called.
 func (w *rawWorker) beat() (stop func()) {
-	quit, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tk := time.NewTicker(hb)
-		defer tk.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-tk.C:
-				_ = w.s.Send(context.Background(), []byte{0x02})
-			}
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { close(quit); <-done }) }
-	w.t.Cleanup(stop)
-	return stop
+	return testutil.Every(w.t, hb, func() { _ = w.s.Send(context.Background(), []byte{0x02}) })
 }
 
 // recvRequest returns the next message that is not a heartbeat, counting
@@ -204,39 +138,7 @@ func (w *rawWorker) recvRequest(ctx context.Context) ([][]byte, int, error) {
 }
 
 // logRecorder is a slog handler that keeps the records it is given.
-type logRecorder struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	l.recs = append(l.recs, r.Clone())
-	l.mu.Unlock()
-	return nil
-}
-func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
-
-// durations returns attribute key of every record with message msg.
-func (l *logRecorder) durations(msg, key string) []time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []time.Duration
-	for _, r := range l.recs {
-		if r.Message != msg {
-			continue
-		}
-		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == key {
-				out = append(out, a.Value.Duration())
-			}
-			return true
-		})
-	}
-	return out
-}
+type logRecorder = testutil.LogRecorder
 
 var errFail = errors.New("handler refuses")
 

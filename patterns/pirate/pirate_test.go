@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil/relay"
 	"github.com/zmqkit/zmqkit/patterns/pirate"
 	"github.com/zmqkit/zmqkit/sockets"
 )
@@ -222,15 +223,15 @@ func TestSilentWorkerDroppedAndLateReplyDiscarded(t *testing.T) {
 // and reconnects; when the path heals it registers again and serves.
 func TestFrozenPathWorkerDroppedAndBack(t *testing.T) {
 	b := startBroker(t, "", "")
-	r := newRelay(t, b.back)
-	w := startWorker(t, r.endpoint(), named("far"))
+	r := relay.Start(t, b.back)
+	w := startWorker(t, r.Endpoint(), named("far"))
 	eventually(t, 5*time.Second, func() bool { return b.Stats().Ready == 1 }, "worker ready through relay")
 	c := newClient(t, b.front, pirate.WithRetry(5*time.Second, 1))
 	rep, err := c.Request(testCtx(t, 5*time.Second), []byte("before"))
 	require.NoError(t, err)
 	assert.Equal(t, "far:before", string(rep[0]))
 
-	r.freeze()
+	r.Pause()
 	frozen := time.Now()
 	eventually(t, detect, func() bool { return b.Stats().Workers == 0 }, "worker dropped behind frozen relay")
 	t.Logf("detected after %v (window %v, limit %v)", time.Since(frozen).Round(time.Millisecond), window, detect)
@@ -238,7 +239,7 @@ func TestFrozenPathWorkerDroppedAndBack(t *testing.T) {
 	assert.EqualValues(t, 1, b.Stats().Expired)
 	eventually(t, detect, func() bool { return w.Stats().Reconnects >= 1 }, "worker gave up on the broker")
 
-	r.thaw()
+	r.Resume()
 	eventually(t, 5*time.Second, func() bool { return b.Stats().Ready == 1 }, "worker back after thaw")
 	rep, err = c.Request(testCtx(t, 5*time.Second), []byte("after"))
 	require.NoError(t, err)
@@ -260,12 +261,12 @@ func TestBrokerRestartWorkersReconnect(t *testing.T) {
 	require.NoError(t, err)
 
 	const msg = "pirate: broker silent, reconnecting"
-	before := len(logs.durations(msg, "after"))
-	require.ErrorIs(t, b.stop(t), context.Canceled)
+	before := len(logs.Durations(msg, "after"))
+	require.ErrorIs(t, b.Stop(t), context.Canceled)
 	// Gone for four reconnects of w1: 20, 40, 80, 80 ms.
-	eventually(t, 10*time.Second, func() bool { return len(logs.durations(msg, "after")) >= before+4 }, "w1 retried")
+	eventually(t, 10*time.Second, func() bool { return len(logs.Durations(msg, "after")) >= before+4 }, "w1 retried")
 	assert.Equal(t, []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond, 80 * time.Millisecond},
-		logs.durations(msg, "after")[before:before+4])
+		logs.Durations(msg, "after")[before:before+4])
 
 	b2 := startBroker(t, b.front, b.back)
 	eventually(t, 5*time.Second, func() bool { return b2.Stats().Ready == 2 }, "workers registered with the new broker")

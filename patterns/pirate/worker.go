@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zmqkit/zmqkit/patterns/internal/heartbeat"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -52,7 +53,7 @@ func NewWorker(endpoint string, h Handler, opts ...Option) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Worker{endpoint: endpoint, h: h, cfg: cfg, log: cfg.logger}, nil
+	return &Worker{endpoint: endpoint, h: h, cfg: cfg, log: cfg.Logger}, nil
 }
 
 // Stats returns a snapshot of the worker's counters.
@@ -74,7 +75,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return ErrWorkerStarted
 	}
 	defer w.running.Store(false)
-	backoff := w.cfg.reconnect
+	backoff := heartbeat.NewBackoff(w.cfg.Reconnect, w.cfg.ReconnectMax)
 	for {
 		heard, err := w.session(ctx)
 		if ctx.Err() != nil {
@@ -84,18 +85,13 @@ func (w *Worker) Run(ctx context.Context) error {
 			return err
 		}
 		if heard {
-			backoff = w.cfg.reconnect
+			backoff.Reset()
 		}
 		w.reconnects.Add(1)
-		w.log.Warn("pirate: broker silent, reconnecting", "endpoint", w.endpoint, "after", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return context.Cause(ctx)
+		w.log.Warn("pirate: broker silent, reconnecting", "endpoint", w.endpoint, "after", backoff.Next())
+		if err := backoff.Wait(ctx); err != nil {
+			return err
 		}
-		backoff = min(2*backoff, w.cfg.reconnectMax)
 	}
 }
 
@@ -103,16 +99,8 @@ func (w *Worker) Run(ctx context.Context) error {
 // until the broker falls silent or ctx ends. It reports whether the broker
 // was heard at all.
 func (w *Worker) session(ctx context.Context) (bool, error) {
-	var opts []sockets.Option
-	if w.cfg.identity != nil {
-		opts = append(opts, sockets.WithRoutingID(w.cfg.identity))
-	}
-	sock, err := sockets.NewDealer(w.cfg.socketOptions(append(opts, sockets.WithLinger(0))...)...)
+	sock, err := w.cfg.DialWorker(w.endpoint, 0)
 	if err != nil {
-		return false, err
-	}
-	if err := sock.Dial(w.endpoint); err != nil {
-		sock.Close()
 		return false, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
@@ -123,14 +111,12 @@ func (w *Worker) session(ctx context.Context) (bool, error) {
 		wg.Wait()
 	}()
 
-	var heard atomic.Bool
-	var lastHeard atomic.Int64
-	lastHeard.Store(time.Now().UnixNano())
+	live := heartbeat.NewLiveness(w.cfg.Window())
 	var busy atomic.Bool
 	jobs := make(chan sockets.Msg, 1)
 
 	send := func(m sockets.Msg) {
-		sendCtx, done := context.WithTimeout(sctx, w.cfg.heartbeat)
+		sendCtx, done := context.WithTimeout(sctx, w.cfg.Heartbeat)
 		defer done()
 		if err := sock.SendMsg(sendCtx, m); err != nil && sctx.Err() == nil {
 			w.log.Debug("pirate: worker send failed", "err", err)
@@ -139,22 +125,7 @@ func (w *Worker) session(ctx context.Context) (bool, error) {
 	send(sockets.Msg{Head: frameReady})
 
 	wg.Add(1)
-	go func() { // the silence clock starts when the connection is up
-		defer wg.Done()
-		for {
-			select {
-			case <-sctx.Done():
-				return
-			case ev, ok := <-sock.Events():
-				if !ok {
-					return
-				}
-				if ev.Kind == sockets.EventConnected {
-					lastHeard.Store(time.Now().UnixNano())
-				}
-			}
-		}
-	}()
+	go func() { defer wg.Done(); live.Watch(sctx, sock.Events()) }()
 	wg.Add(2)
 	go func() { // reader
 		defer wg.Done()
@@ -163,8 +134,7 @@ func (w *Worker) session(ctx context.Context) (bool, error) {
 			if err != nil {
 				return
 			}
-			lastHeard.Store(time.Now().UnixNano())
-			heard.Store(true)
+			live.Heard()
 			if len(m.Tail) == 0 {
 				continue // HEARTBEAT (or a stray one-frame message)
 			}
@@ -193,21 +163,18 @@ func (w *Worker) session(ctx context.Context) (bool, error) {
 		}
 	}()
 
-	t := time.NewTicker(w.cfg.heartbeat)
+	t := time.NewTicker(w.cfg.Heartbeat)
 	defer t.Stop()
-	silence := time.NewTimer(w.cfg.window())
+	silence := live.Silence()
 	defer silence.Stop()
 	for {
 		select {
 		case <-sctx.Done():
-			return heard.Load(), nil
+			return live.EverHeard(), nil
 		case <-silence.C:
-			// Re-arm for the window after the latest message, if any.
-			if d := time.Until(time.Unix(0, lastHeard.Load()).Add(w.cfg.window())); d > 0 {
-				silence.Reset(d)
-				continue
+			if silence.Dead() {
+				return live.EverHeard(), nil
 			}
-			return heard.Load(), nil
 		case <-t.C:
 			send(sockets.Msg{Head: frameHeartbeat})
 		}
