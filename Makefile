@@ -32,4 +32,4 @@ build:
 	$(GO) build -o bin/zmqkit ./cmd/zmqkit
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./sockets/
+	$(GO) test -run '^$$' -bench . -benchmem ./sockets/ ./devices/ ./patterns/...
