@@ -29,7 +29,8 @@ var (
 	ErrRunning      = errors.New("devices: proxy is already running")
 )
 
-// SideStats counts what went through one side of a proxy.
+// SideStats counts what went through one side of a proxy: the counters of
+// that side's socket.
 type SideStats struct {
 	MsgsIn, BytesIn   uint64 // received from this side's socket
 	MsgsOut, BytesOut uint64 // sent out of this side's socket
@@ -43,10 +44,6 @@ type Stats struct {
 	Paused            bool
 }
 
-type sideCounters struct {
-	msgsIn, bytesIn, msgsOut, bytesOut atomic.Uint64
-}
-
 // Proxy moves messages between a frontend and a backend socket.
 type Proxy struct {
 	front, back *sockets.Socket
@@ -56,7 +53,6 @@ type Proxy struct {
 	log         *slog.Logger
 	drain       time.Duration
 
-	fc, bc         sideCounters
 	captureDropped atomic.Uint64
 	running        atomic.Bool
 
@@ -193,10 +189,10 @@ func (p *Proxy) Run(ctx context.Context) error {
 	})
 	ft, bt := p.front.Type(), p.back.Type()
 	if canRecv(ft) && canSend(bt) {
-		g.Go(func() error { return p.pump(gctx, p.front, p.back, &p.fc, &p.bc, "in") })
+		g.Go(func() error { return p.pump(gctx, p.front, p.back, "in") })
 	}
 	if canRecv(bt) && canSend(ft) {
-		g.Go(func() error { return p.pump(gctx, p.back, p.front, &p.bc, &p.fc, "out") })
+		g.Go(func() error { return p.pump(gctx, p.back, p.front, "out") })
 	}
 	if p.control != nil {
 		g.Go(func() error { return p.steer(gctx) })
@@ -227,28 +223,23 @@ func (p *Proxy) drainQueued(forward, backward bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.drain)
 	defer cancel()
 	moved := 0
-	move := func(src, dst *sockets.Socket, in, out *sideCounters) bool {
+	move := func(src, dst *sockets.Socket) bool {
 		m, err := src.RecvMsg(cancelled) // a try: only what is there already
 		if err != nil {
 			return false
 		}
-		size := uint64(m.Size())
-		in.msgsIn.Add(1)
-		in.bytesIn.Add(size)
 		if dst.SendMsg(ctx, m) != nil {
 			return false
 		}
-		out.msgsOut.Add(1)
-		out.bytesOut.Add(size)
 		moved++
 		return true
 	}
 	for more := true; more && ctx.Err() == nil; {
 		more = false
-		if forward && move(p.front, p.back, &p.fc, &p.bc) {
+		if forward && move(p.front, p.back) {
 			more = true
 		}
-		if backward && move(p.back, p.front, &p.bc, &p.fc) {
+		if backward && move(p.back, p.front) {
 			more = true
 		}
 	}
@@ -281,7 +272,7 @@ var cancelled = func() context.Context {
 	return ctx
 }()
 
-func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, in, out *sideCounters, dir string) error {
+func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, dir string) error {
 	prefix := []byte(dir)
 	for {
 		if err := p.waitResumed(ctx); err != nil {
@@ -291,9 +282,6 @@ func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, in, out *sid
 		if err != nil {
 			return stopped(ctx, err)
 		}
-		size := uint64(m.Size())
-		in.msgsIn.Add(1)
-		in.bytesIn.Add(size)
 		if err := p.waitResumed(ctx); err != nil {
 			return nil
 		}
@@ -310,8 +298,6 @@ func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, in, out *sid
 		if err := dst.SendMsg(ctx, m); err != nil {
 			return stopped(ctx, err)
 		}
-		out.msgsOut.Add(1)
-		out.bytesOut.Add(size)
 	}
 }
 
@@ -360,20 +346,20 @@ func (p *Proxy) Stats() Stats {
 	p.mu.Lock()
 	paused := p.paused
 	p.mu.Unlock()
-	fs, bs := p.front.Stats(), p.back.Stats()
 	return Stats{
-		Frontend: SideStats{
-			MsgsIn: p.fc.msgsIn.Load(), BytesIn: p.fc.bytesIn.Load(),
-			MsgsOut: p.fc.msgsOut.Load(), BytesOut: p.fc.bytesOut.Load(),
-			Dropped: fs.Dropped + fs.Unroutable,
-		},
-		Backend: SideStats{
-			MsgsIn: p.bc.msgsIn.Load(), BytesIn: p.bc.bytesIn.Load(),
-			MsgsOut: p.bc.msgsOut.Load(), BytesOut: p.bc.bytesOut.Load(),
-			Dropped: bs.Dropped + bs.Unroutable,
-		},
+		Frontend:       side(p.front.Stats()),
+		Backend:        side(p.back.Stats()),
 		CaptureDropped: p.captureDropped.Load(),
 		Paused:         paused,
+	}
+}
+
+// side reads a side's counters off its socket, as libzmq's STATISTICS
+// does: the proxy keeps no counters of its own on its hot path.
+func side(s sockets.Stats) SideStats {
+	return SideStats{
+		MsgsIn: s.MsgsIn, BytesIn: s.BytesIn, MsgsOut: s.MsgsOut, BytesOut: s.BytesOut,
+		Dropped: s.Dropped + s.Unroutable,
 	}
 }
 
