@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,9 @@ round-trip latency of zmqkit's patterns, with a raw-TCP ceiling (and libzmq,
 when built with -tags libzmq) in the same run. Patterns: pushpull, pubsub,
 dealerrouter, reqrep, streamer, forwarder, queue. Transports: tcp, ipc,
 inproc. With no flags it measures everything in about a minute.
+
+Unless GOGC or GOMEMLIMIT is set, it runs with GOGC=off and GOMEMLIMIT=256MiB
+(Go's defaults when a size is over 64 KiB): see the first line of its output.
 `
 
 func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -53,6 +57,7 @@ func perfTool(ctx context.Context, name string, args []string, stdout io.Writer)
 		return usagef("COUNT %q: want a positive whole number", args[2])
 	}
 	ep := args[0]
+	benchGC(size)
 	switch name {
 	case "local-thr":
 		err = bench.LocalThr(ctx, stdout, ep, size, count)
@@ -130,6 +135,10 @@ func benchTable(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *duration <= 0 || *count < 0 {
 		return usagef("--duration must be positive and --count not negative")
 	}
+	gc := benchGC(slices.Max(append([]int{0}, cfg.Sizes...)))
+	if *format != "table" {
+		fmt.Fprintln(stderr, gc)
+	}
 	if isTerminal(stderr) {
 		cfg.Progress = func(done, total int, label string) {
 			if label == "" {
@@ -167,6 +176,7 @@ func benchTable(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "json":
 		err = bench.WriteJSON(stdout, rows)
 	default:
+		fmt.Fprintln(stdout, gc)
 		err = bench.WriteTable(stdout, rows)
 	}
 	if err != nil {

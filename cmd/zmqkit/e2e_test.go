@@ -221,3 +221,29 @@ func TestE2ESignals(t *testing.T) {
 		assert.Equal(t, 0, p.wait(t))
 	})
 }
+
+// The bench says, first thing, how the Go collector was set for the run.
+func TestE2EBenchStatesGC(t *testing.T) {
+	run := func(env []string, sizes string) string {
+		cmd := exec.CommandContext(testCtx(t, 30*time.Second), binPath, "bench", "--patterns", "pushpull",
+			"--transport", "inproc", "--sizes", sizes, "--duration", "20ms", "--no-baselines")
+		cmd.Env = append(withoutGCEnv(), env...)
+		out, err := cmd.Output()
+		require.NoError(t, err)
+		first, _, _ := strings.Cut(string(out), "\n")
+		return first
+	}
+	assert.Equal(t, "Go GC: GOGC=off GOMEMLIMIT=256MiB (zmqkit bench's default; set GOGC or GOMEMLIMIT to choose)", run(nil, "128"))
+	assert.Equal(t, "Go GC: GOGC=150 GOMEMLIMIT=none, from the environment", run([]string{"GOGC=150"}, "128"))
+	assert.Contains(t, run(nil, "128,100000"), "Go's defaults")
+}
+
+func withoutGCEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOGC=") && !strings.HasPrefix(kv, "GOMEMLIMIT=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}

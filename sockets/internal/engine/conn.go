@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -30,7 +29,7 @@ type conn struct {
 	c    net.Conn
 	p    *Pipe
 	o    *Options
-	bw   *bufio.Writer
+	bw   *Writer
 	dec  *Decoder
 	wake chan struct{} // writer: pipe.Out became non-empty, or a PONG is due
 	room chan struct{} // reader: pipe.In has room again
@@ -55,7 +54,7 @@ func Serve(c net.Conn, p *Pipe, o *Options) error {
 		c:          c,
 		p:          p,
 		o:          o,
-		bw:         bufio.NewWriterSize(c, writeBufSize),
+		bw:         NewWriter(c, writeBufSize),
 		wake:       make(chan struct{}, 1),
 		room:       make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
@@ -234,7 +233,7 @@ func (e *conn) writeCommands() error {
 	e.pongs = nil
 	e.pongMu.Unlock()
 	for _, ctx := range pongs {
-		if err := WriteCommand(e.bw, "PONG", ctx); err != nil {
+		if err := e.bw.WriteCommand("PONG", ctx); err != nil {
 			return err
 		}
 	}
@@ -258,7 +257,7 @@ func (e *conn) writer() error {
 		var empty, closed bool
 		batch, empty, closed = e.p.Out.PopBatch(batch[:0], batchSize)
 		for i := range batch {
-			if err := WriteMsg(e.bw, batch[i]); err != nil {
+			if err := e.bw.WriteMsg(batch[i]); err != nil {
 				return err
 			}
 			batch[i] = Msg{}
@@ -294,7 +293,7 @@ func (e *conn) writer() error {
 }
 
 func (e *conn) ping(ttl []byte) error {
-	if err := WriteCommand(e.bw, "PING", ttl); err != nil {
+	if err := e.bw.WriteCommand("PING", ttl); err != nil {
 		return err
 	}
 	return e.bw.Flush()

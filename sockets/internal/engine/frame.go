@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -204,59 +203,6 @@ func (d *Decoder) ReadMsg() (m Msg, cmd bool, err error) {
 		m.Tail = append(m.Tail, body)
 	}
 	return m, false, nil
-}
-
-// writeFrame writes one frame header and body.
-func writeFrame(w *bufio.Writer, flags byte, body []byte) error {
-	var hdr []byte
-	if w.Available() < 9 {
-		if err := w.Flush(); err != nil {
-			return err
-		}
-	}
-	// AvailableBuffer keeps the header off the heap: no allocation per frame.
-	hdr = w.AvailableBuffer()
-	if len(body) > 255 {
-		hdr = append(hdr, flags|flagLong)
-		hdr = binary.BigEndian.AppendUint64(hdr, uint64(len(body)))
-	} else {
-		hdr = append(hdr, flags, byte(len(body)))
-	}
-	if _, err := w.Write(hdr); err != nil {
-		return err
-	}
-	_, err := w.Write(body)
-	return err
-}
-
-// WriteMsg writes every frame of m.
-func WriteMsg(w *bufio.Writer, m Msg) error {
-	if len(m.Tail) == 0 {
-		return writeFrame(w, 0, m.Head)
-	}
-	if err := writeFrame(w, flagMore, m.Head); err != nil {
-		return err
-	}
-	last := len(m.Tail) - 1
-	for i, f := range m.Tail {
-		var fl byte
-		if i < last {
-			fl = flagMore
-		}
-		if err := writeFrame(w, fl, f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// WriteCommand writes a command frame: name length, name, data.
-func WriteCommand(w *bufio.Writer, name string, data []byte) error {
-	body := make([]byte, 0, 1+len(name)+len(data))
-	body = append(body, byte(len(name)))
-	body = append(body, name...)
-	body = append(body, data...)
-	return writeFrame(w, flagCommand, body)
 }
 
 // ParseCommand splits a command frame into its name and data.

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -13,9 +12,9 @@ import (
 
 func encode(t testing.TB, msgs ...Msg) []byte {
 	var buf bytes.Buffer
-	w := bufio.NewWriter(&buf)
+	w := NewWriter(&buf, 4096)
 	for _, m := range msgs {
-		require.NoError(t, WriteMsg(w, m))
+		require.NoError(t, w.WriteMsg(m))
 	}
 	require.NoError(t, w.Flush())
 	return buf.Bytes()

@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+)
+
+// Writer encodes ZMTP frames for one connection and hands them to the kernel
+// in as few system calls as it can.
+//
+// Small frames are copied, header and body, into a staging buffer. A frame
+// whose body is at least gatherMin bytes is not copied: its header goes into
+// the staging buffer and the body is queued by reference, and Flush passes
+// staging segments and bodies to a single vectored write (writev on TCP and
+// Unix sockets). The body memory belongs to the engine from the moment the
+// socket took the message (Send hands frames over), so referencing it until
+// the flush is safe; it saves one copy of every large frame, which at 10 KiB
+// messages is a third of the bytes the CPU moves.
+type Writer struct {
+	w   io.Writer
+	buf []byte   // staging; never grown, so segments queued in iov stay valid
+	iov [][]byte // staging segments and large bodies, in wire order, when gathering
+	seg int      // start of the staging bytes not yet in iov
+	big int      // bytes of bodies queued in iov
+	nb  net.Buffers
+}
+
+const (
+	// gatherMin is the body size from which a frame is written by reference.
+	// Below it a copy is cheaper than an extra iovec.
+	gatherMin = 2 << 10
+	// gatherMax bounds the body bytes held by reference before a flush, so a
+	// batch of large messages goes out in writes of about this size.
+	gatherMax = 256 << 10
+	// gatherIOV bounds the iovecs of one write (Linux allows 1024).
+	gatherIOV = 256
+)
+
+// NewWriter returns a Writer to w with a staging buffer of size bytes.
+func NewWriter(w io.Writer, size int) *Writer {
+	return &Writer{w: w, buf: make([]byte, 0, max(size, 512))}
+}
+
+// Buffered is the number of bytes written but not yet flushed.
+func (w *Writer) Buffered() int { return len(w.buf) + w.big }
+
+// Flush writes everything buffered.
+func (w *Writer) Flush() error {
+	var err error
+	if len(w.iov) == 0 {
+		if len(w.buf) > 0 {
+			_, err = w.w.Write(w.buf)
+		}
+	} else {
+		if w.seg < len(w.buf) {
+			w.iov = append(w.iov, w.buf[w.seg:])
+		}
+		// WriteTo consumes nb; iov keeps the slice to clear and reuse. nb is
+		// a field so that passing its address costs no allocation.
+		w.nb = w.iov
+		_, err = w.nb.WriteTo(w.w)
+		w.nb = nil
+		clear(w.iov) // drop the references to the bodies
+		w.iov = w.iov[:0]
+	}
+	w.buf, w.seg, w.big = w.buf[:0], 0, 0
+	return err
+}
+
+// header appends a frame header to the staging buffer.
+func (w *Writer) header(flags byte, size int) {
+	if size > 255 {
+		w.buf = append(w.buf, flags|flagLong)
+		w.buf = binary.BigEndian.AppendUint64(w.buf, uint64(size))
+	} else {
+		w.buf = append(w.buf, flags, byte(size))
+	}
+}
+
+// frame writes one frame: header and body.
+func (w *Writer) frame(flags byte, body []byte) error {
+	if len(body) >= gatherMin {
+		if cap(w.buf)-len(w.buf) < 9 || len(w.iov)+2 > gatherIOV {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+		}
+		w.header(flags, len(body))
+		w.iov = append(w.iov, w.buf[w.seg:len(w.buf):len(w.buf)], body)
+		w.seg = len(w.buf)
+		w.big += len(body)
+		if w.big >= gatherMax {
+			return w.Flush()
+		}
+		return nil
+	}
+	if cap(w.buf)-len(w.buf) < 9+len(body) {
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	w.header(flags, len(body))
+	w.buf = append(w.buf, body...)
+	return nil
+}
+
+// WriteMsg writes every frame of m.
+func (w *Writer) WriteMsg(m Msg) error {
+	if len(m.Tail) == 0 {
+		return w.frame(0, m.Head)
+	}
+	if err := w.frame(flagMore, m.Head); err != nil {
+		return err
+	}
+	last := len(m.Tail) - 1
+	for i, f := range m.Tail {
+		var fl byte
+		if i < last {
+			fl = flagMore
+		}
+		if err := w.frame(fl, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteCommand writes a command frame: name length, name, data.
+func (w *Writer) WriteCommand(name string, data []byte) error {
+	body := make([]byte, 0, 1+len(name)+len(data))
+	body = append(body, byte(len(name)))
+	body = append(body, name...)
+	body = append(body, data...)
+	return w.frame(flagCommand, body)
+}
