@@ -29,23 +29,26 @@ const MaxFrames = 1 << 16
 // maxCommand bounds a command frame (PING context, SUBSCRIBE topic, …).
 const maxCommand = 1 << 20
 
-// chunkSize is the size of the read buffers that small frames are sliced
-// from. Frames handed out alias the chunk, so a chunk is never reused: a new
-// one is taken when it is used up and the old one lives as long as a frame in
-// it does.
-const chunkSize = 64 << 10
-
-// minRead is the least room a read into a chunk is given.
-const minRead = 8 << 10
-
-// bigFrame is the size from which a frame gets its own buffer.
-const bigFrame = chunkSize / 4
+// Frames up to bigFrame bytes are sliced from shared read buffers, chunks,
+// and handed out aliasing them, so a chunk is never reused: a new one is
+// taken when it is used up and the old one lives as long as a frame in it
+// does. Chunks start at minChunk bytes. While the peer keeps the connection
+// full (a read fills all the room it was given) each next chunk is twice as
+// big, up to maxChunk, so a stream is read in big reads; when reads come back
+// short the size falls back, so a quiet connection's few messages pin little
+// memory.
+const (
+	minChunk = 64 << 10
+	maxChunk = 256 << 10
+	bigFrame = 16 << 10
+)
 
 // Decoder reads ZMTP frames from a stream.
 type Decoder struct {
 	r          io.Reader
 	buf        []byte
 	rpos, wpos int
+	chunk      int // size of the next chunk
 	// MaxMsgSize is the largest message payload accepted, in bytes; <= 0 means
 	// no limit (then a big frame's memory still grows only as its bytes arrive).
 	MaxMsgSize int64
@@ -53,7 +56,7 @@ type Decoder struct {
 
 // NewDecoder reads frames from r.
 func NewDecoder(r io.Reader, maxMsgSize int64) *Decoder {
-	return &Decoder{r: r, buf: make([]byte, chunkSize), MaxMsgSize: maxMsgSize}
+	return &Decoder{r: r, buf: make([]byte, minChunk), chunk: minChunk, MaxMsgSize: maxMsgSize}
 }
 
 // fill makes at least n bytes available at d.buf[d.rpos:].
@@ -62,20 +65,23 @@ func (d *Decoder) fill(n int) error {
 		return nil
 	}
 	// A new chunk when the frame does not fit, or when so little room is left
-	// that the read would be a small one: every read syscall gets at least
-	// minRead bytes of room.
-	if len(d.buf)-d.rpos < n || len(d.buf)-d.wpos < minRead {
-		size := chunkSize
-		if n > size {
-			size = n
-		}
-		nb := make([]byte, size)
+	// that the read would be a small one: every read syscall gets at least an
+	// eighth of a chunk of room.
+	if len(d.buf)-d.rpos < n || len(d.buf)-d.wpos < d.chunk/8 {
+		nb := make([]byte, max(d.chunk, n))
 		d.wpos = copy(nb, d.buf[d.rpos:d.wpos])
 		d.buf, d.rpos = nb, 0
 	}
 	for d.wpos-d.rpos < n {
+		room := len(d.buf) - d.wpos
 		m, err := d.r.Read(d.buf[d.wpos:])
 		d.wpos += m
+		switch {
+		case m == room:
+			d.chunk = min(2*d.chunk, maxChunk)
+		case m < room/2:
+			d.chunk = max(d.chunk/2, minChunk)
+		}
 		if err != nil {
 			if d.wpos-d.rpos >= n {
 				return nil

@@ -21,7 +21,7 @@ func encode(t testing.TB, msgs ...Msg) []byte {
 }
 
 func TestFrameRoundTrip(t *testing.T) {
-	big := bytes.Repeat([]byte("z"), 3*chunkSize+17)
+	big := bytes.Repeat([]byte("z"), 3*maxChunk+17)
 	msgs := []Msg{
 		{Head: []byte("one")},
 		{Head: []byte{}},
@@ -94,4 +94,40 @@ func FuzzDecoder(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fullReader always has more of a stream of frames than the room it is given.
+type fullReader struct {
+	frame []byte
+	off   int
+	short bool // then hand out 7 bytes a read, like a quiet connection
+}
+
+func (f *fullReader) Read(p []byte) (int, error) {
+	if f.short && len(p) > 7 {
+		p = p[:7]
+	}
+	for i := range p {
+		p[i] = f.frame[f.off]
+		f.off = (f.off + 1) % len(f.frame)
+	}
+	return len(p), nil
+}
+
+func TestDecoderChunksGrowUnderLoadAndShrinkWhenQuiet(t *testing.T) {
+	frame := encode(t, Msg{Head: make([]byte, 1022)}) // 1024 bytes on the wire
+	r := &fullReader{frame: frame}
+	d := NewDecoder(r, 0)
+	for range 2000 {
+		_, _, err := d.ReadMsg()
+		require.NoError(t, err)
+	}
+	assert.Equal(t, maxChunk, d.chunk, "a connection that fills every read gets the biggest chunks")
+
+	r.short = true
+	for range 600 {
+		_, _, err := d.ReadMsg()
+		require.NoError(t, err)
+	}
+	assert.Equal(t, minChunk, d.chunk, "short reads bring the chunk size back down")
 }
