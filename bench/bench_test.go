@@ -66,7 +66,7 @@ func TestTinyRunOfEveryPattern(t *testing.T) {
 	var table bytes.Buffer
 	require.NoError(t, bench.WriteTable(&table, rows))
 	out := table.String()
-	for _, want := range []string{"Throughput", "Round trip", "rawtcp", "pushpull/tcp", "queue/inproc", "64 B", "1000 B", "p99.9"} {
+	for _, want := range []string{"Throughput", "Round trip", "rawtcp", "pushpull/tcp", "queue/inproc", "64 B", "1000 B", "p99.9", "Bandwidth received", "MB/s"} {
 		assert.Contains(t, out, want)
 	}
 

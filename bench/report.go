@@ -12,37 +12,24 @@ import (
 )
 
 // WriteTable prints rows the way the seeds lay their comparison out: one
-// line per system and variant, send and receive rates per message size;
-// then the round-trip latencies. Lossy rows show the share delivered.
+// line per system and variant, send and receive rates per message size
+// (lossy rows show the share delivered); the same grid with the bandwidth
+// received and the CPU time per message; then the round-trip latencies.
 func WriteTable(w io.Writer, rows []Row) error {
-	sizes := sizesOf(rows)
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "Throughput, messages/s sent / received (delivered % where messages were lost)")
-	head := []string{"system", "variant"}
-	for _, s := range sizes {
-		head = append(head, sizeLabel(s))
-	}
-	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
-	for _, k := range keysOf(rows, func(r Row) bool { return r.Pattern != "reqrep" }) {
-		cells := []string{k.system, k.variant}
-		for _, s := range sizes {
-			r, ok := find(rows, k, s)
-			switch {
-			case !ok:
-				cells = append(cells, "-")
-			case r.Err != "" && r.Sent == 0:
-				cells = append(cells, "error")
-			default:
-				c := Human(r.SendRate) + " / " + Human(r.RecvRate)
-				if r.Lost > 0 {
-					c += fmt.Sprintf(" (%.0f%%)", r.Delivered())
-				}
-				cells = append(cells, c)
-			}
+	if err := grid(w, rows, func(r Row) string {
+		c := Human(r.SendRate) + " / " + Human(r.RecvRate)
+		if r.Lost > 0 {
+			c += fmt.Sprintf(" (%.0f%%)", r.Delivered())
 		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+		return c
+	}); err != nil {
+		return err
 	}
-	if err := tw.Flush(); err != nil {
+	fmt.Fprintln(w, "\nBandwidth received, MB/s; process CPU time per message received")
+	if err := grid(w, rows, func(r Row) string {
+		return fmt.Sprintf("%.0f MB/s  %s", r.RecvMBps, cpuLabel(r.CPUPerMsg))
+	}); err != nil {
 		return err
 	}
 	var lat []Row
@@ -53,7 +40,7 @@ func WriteTable(w io.Writer, rows []Row) error {
 	}
 	if len(lat) > 0 {
 		fmt.Fprintln(w, "\nRound trip, microseconds")
-		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "system\tvariant\tsize\tp50\tp90\tp99\tp99.9\tmax\ttrips/s\t")
 		for _, r := range lat {
 			l := r.Latency
@@ -137,6 +124,44 @@ func keysOf(rows []Row, keep func(Row) bool) []key {
 		}
 	}
 	return ks
+}
+
+// grid prints one line per throughput system and variant, one cell per size.
+func grid(w io.Writer, rows []Row, cell func(Row) string) error {
+	sizes := sizesOf(rows)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	head := []string{"system", "variant"}
+	for _, s := range sizes {
+		head = append(head, sizeLabel(s))
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	for _, k := range keysOf(rows, func(r Row) bool { return r.Pattern != "reqrep" }) {
+		cells := []string{k.system, k.variant}
+		for _, s := range sizes {
+			r, ok := find(rows, k, s)
+			switch {
+			case !ok:
+				cells = append(cells, "-")
+			case r.Err != "" && r.Sent == 0:
+				cells = append(cells, "error")
+			default:
+				cells = append(cells, cell(r))
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+	}
+	return tw.Flush()
+}
+
+func cpuLabel(ns float64) string {
+	switch {
+	case ns <= 0:
+		return "-"
+	case ns >= 1e4:
+		return fmt.Sprintf("%.1f µs", ns/1e3)
+	default:
+		return fmt.Sprintf("%.0f ns", ns)
+	}
 }
 
 func sizesOf(rows []Row) []int {
