@@ -27,6 +27,7 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./codec/ || exit 1; \
 	done
 	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME) ./sockets/internal/engine/
+	$(GO) test -run '^$$' -fuzz '^FuzzWriterRoundTrip$$' -fuzztime $(FUZZTIME) ./sockets/internal/engine/
 
 build:
 	$(GO) build -o bin/zmqkit ./cmd/zmqkit

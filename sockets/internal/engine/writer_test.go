@@ -129,3 +129,56 @@ func TestWriterNoAllocations(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+// FuzzWriterRoundTrip: whatever mix of frame sizes, flush points and staging
+// sizes, the decoder reads back exactly the messages written.
+func FuzzWriterRoundTrip(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3}, uint16(4096))
+	f.Add([]byte{200, 9, 255, 7, 0, 0, 1}, uint16(512))
+	f.Add([]byte{255, 255, 255, 255, 255, 255}, uint16(600))
+	f.Fuzz(func(t *testing.T, plan []byte, staging uint16) {
+		if len(plan) > 64 {
+			plan = plan[:64]
+		}
+		// Each byte plans one frame: its low 6 bits scale the size (up to
+		// ~4 × gatherMin), bit 6 ends the message, bit 7 flushes after it.
+		var msgs []Msg
+		var cur [][]byte
+		var flushAt []int
+		for i, b := range plan {
+			size := int(b&0x3f) * gatherMin / 16
+			body := make([]byte, size)
+			if size > 0 {
+				body[0], body[size-1] = byte(i), byte(i>>8)
+			}
+			cur = append(cur, body)
+			if b&0x40 != 0 || i == len(plan)-1 {
+				msgs = append(msgs, MsgOf(cur))
+				cur = nil
+				if b&0x80 != 0 {
+					flushAt = append(flushAt, len(msgs)-1)
+				}
+			}
+		}
+		var buf bytes.Buffer
+		w := NewWriter(&buf, int(staging))
+		for i, m := range msgs {
+			require.NoError(t, w.WriteMsg(m))
+			if len(flushAt) > 0 && flushAt[0] == i {
+				flushAt = flushAt[1:]
+				require.NoError(t, w.Flush())
+			}
+		}
+		require.NoError(t, w.Flush())
+		require.Zero(t, w.Buffered())
+		d := NewDecoder(bytes.NewReader(buf.Bytes()), 0)
+		for i, want := range msgs {
+			got, cmd, err := d.ReadMsg()
+			require.NoError(t, err, "message %d", i)
+			require.False(t, cmd)
+			require.Equal(t, want.Frames(), got.Frames(), "message %d", i)
+		}
+		_, _, err := d.ReadMsg()
+		require.ErrorIs(t, err, io.EOF)
+	})
+}
