@@ -136,39 +136,72 @@ func (e *conn) read(b []byte) (int, error) {
 	return n, err
 }
 
+// readBatch bounds how many messages the reader decodes before it hands
+// them to the pipe: the ones a single read brought, up to this many, go in
+// under one lock of the queue.
+const readBatch = 64
+
 func (e *conn) reader() {
 	defer close(e.readerDone)
 	defer e.wakeWriter()
+	batch := make([]Msg, 0, readBatch)
 	for {
-		m, isCmd, err := e.dec.ReadMsg()
+		// The first message may wait for the network; the rest are taken
+		// only while whole messages are already buffered.
+		batch = batch[:0]
+		var err error
+		for len(batch) == 0 || (len(batch) < readBatch && e.dec.MsgBuffered()) {
+			var m Msg
+			var isCmd bool
+			if m, isCmd, err = e.dec.ReadMsg(); err == nil && isCmd {
+				m, err = e.command(m.Head)
+			}
+			if err != nil {
+				break
+			}
+			if m.Head != nil {
+				batch = append(batch, m)
+			}
+		}
+		if !e.deliver(batch) {
+			e.readErr = io.EOF
+			return
+		}
+		clear(batch)
 		if err != nil {
 			e.fail(err)
 			return
 		}
-		if isCmd {
-			if m, err = e.command(m.Head); err != nil {
-				e.fail(err)
-				return
-			}
-			if m.Head == nil {
-				continue
-			}
-		}
-		r := e.p.In.Offer(m)
+	}
+}
+
+// deliver stores ms in pipe.In, waiting for room while it is full. It
+// returns false when the pipe is closed or the connection is stopping.
+func (e *conn) deliver(ms []Msg) bool {
+	for len(ms) > 0 {
+		n, r, kept := e.p.In.OfferBatch(ms)
+		ms = ms[n:]
 		for r == Full {
 			select {
 			case <-e.room:
 			case <-e.stop:
-				e.readErr = io.EOF
-				return
+				return false
 			}
-			r = e.p.In.TryPush(m)
+			if kept {
+				// ms[0] went through the interceptor already.
+				if r = e.p.In.TryPush(ms[0]); r == Pushed {
+					ms = ms[1:]
+				}
+			} else {
+				n, r, kept = e.p.In.OfferBatch(ms)
+				ms = ms[n:]
+			}
 		}
 		if r == Closed {
-			e.readErr = io.EOF
-			return
+			return false
 		}
 	}
+	return true
 }
 
 // fail records why reading stopped and, unless the writer has finished

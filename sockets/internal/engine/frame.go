@@ -95,6 +95,37 @@ func (d *Decoder) fill(n int) error {
 	return nil
 }
 
+// MsgBuffered reports whether a whole message (or command) is already in
+// the buffer, so that ReadMsg will return it without reading: the reader
+// uses it to take every message a read brought in one batch.
+func (d *Decoder) MsgBuffered() bool {
+	pos := d.rpos
+	for {
+		if d.wpos-pos < 2 {
+			return false
+		}
+		flags := d.buf[pos]
+		var size uint64
+		if flags&flagLong == 0 {
+			size = uint64(d.buf[pos+1])
+			pos += 2
+		} else {
+			if d.wpos-pos < 9 {
+				return false
+			}
+			size = binary.BigEndian.Uint64(d.buf[pos+1:])
+			pos += 9
+		}
+		if size >= bigFrame || size > uint64(d.wpos-pos) {
+			return false
+		}
+		pos += int(size)
+		if flags&flagMore == 0 || flags&flagCommand != 0 {
+			return true
+		}
+	}
+}
+
 // readFrame reads one frame; limit is how many payload bytes it may carry.
 func (d *Decoder) readFrame(limit int64) (flags byte, body []byte, err error) {
 	if err = d.fill(2); err != nil {

@@ -88,20 +88,80 @@ func (q *Queue) SetIntercept(f func(Msg) bool) {
 }
 
 // Offer runs the interceptor, then tries to store m. After Full, retry with
-// TryPush so that the interceptor does not see m twice.
+// TryPush so that the interceptor does not see m twice. Without an
+// interceptor it takes the lock once: the check and the store are one step,
+// so an interceptor installed meanwhile cannot miss m.
 func (q *Queue) Offer(m Msg) Result {
 	q.mu.Lock()
 	f := q.intercept
+	if f == nil {
+		return q.pushLocked(m)
+	}
 	q.mu.Unlock()
-	if f != nil && !f(m) {
+	if !f(m) {
 		return Pushed
 	}
 	return q.TryPush(m)
 }
 
+// OfferBatch offers ms in order, as Offer would one by one, storing as many
+// as there is room for under one lock. It returns how many it dealt with
+// (stored or consumed by the interceptor) and, when that is fewer than
+// len(ms), why: Full or Closed. kept reports that ms[n] went through the
+// interceptor already and was kept: store it with TryPush, not OfferBatch.
+func (q *Queue) OfferBatch(ms []Msg) (n int, r Result, kept bool) {
+	for n < len(ms) {
+		q.mu.Lock()
+		if f := q.intercept; f != nil {
+			q.mu.Unlock()
+			if !f(ms[n]) {
+				n++
+				continue
+			}
+			if r = q.TryPush(ms[n]); r != Pushed {
+				return n, r, true
+			}
+			n++
+			continue
+		}
+		if q.closed {
+			q.mu.Unlock()
+			return n, Closed, false
+		}
+		room := len(ms) - n
+		if q.hwm > 0 {
+			room = min(room, q.hwm-q.n)
+		}
+		if room <= 0 {
+			q.mu.Unlock()
+			return n, Full, false
+		}
+		wake := q.n == 0
+		for range room {
+			if q.n == len(q.ring) {
+				q.grow()
+			}
+			q.ring[(q.head+q.n)%len(q.ring)] = ms[n]
+			q.n++
+			n++
+		}
+		f := q.onReadable
+		q.mu.Unlock()
+		if wake && f != nil {
+			f()
+		}
+	}
+	return n, Pushed, false
+}
+
 // TryPush stores m unless the queue is full or closed.
 func (q *Queue) TryPush(m Msg) Result {
 	q.mu.Lock()
+	return q.pushLocked(m)
+}
+
+// pushLocked is TryPush with q.mu held; it unlocks.
+func (q *Queue) pushLocked(m Msg) Result {
 	if q.closed {
 		q.mu.Unlock()
 		return Closed

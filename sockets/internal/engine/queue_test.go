@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,4 +61,68 @@ func TestQueueRemoveIfAndLateIntercept(t *testing.T) {
 	q.Offer(Msg{Head: []byte("keep3")})
 	assert.Equal(t, []string{"keep1", "drop", "keep2", "drop", "keep3"}, seen)
 	assert.Equal(t, []string{"keep1", "keep2", "keep3"}, msgs(q))
+}
+
+func batchOf(ss ...string) []Msg {
+	out := make([]Msg, len(ss))
+	for i, s := range ss {
+		out[i] = Msg{Head: []byte(s)}
+	}
+	return out
+}
+
+func TestQueueOfferBatch(t *testing.T) {
+	q := NewQueue(3)
+	readable := 0
+	q.SetReadable(func() { readable++ })
+	n, r, kept := q.OfferBatch(batchOf("a", "b", "c", "d", "e"))
+	assert.Equal(t, 3, n, "stores up to the high-water mark")
+	assert.Equal(t, Full, r)
+	assert.False(t, kept)
+	assert.Equal(t, 1, readable, "one wake-up for the whole batch")
+	assert.Equal(t, []string{"a", "b", "c"}, msgs(q))
+	n, r, _ = q.OfferBatch(batchOf("d", "e"))
+	assert.Equal(t, 2, n)
+	assert.Equal(t, Pushed, r)
+	assert.Equal(t, []string{"d", "e"}, msgs(q))
+
+	// With an interceptor every message goes through it once, in order;
+	// one it kept but found no room for is reported as kept.
+	var seen []string
+	q.SetIntercept(func(m Msg) bool { seen = append(seen, string(m.Head)); return m.Head[0] != '-' })
+	n, r, kept = q.OfferBatch(batchOf("x", "-y", "z", "w", "v", "u"))
+	assert.Equal(t, 4, n, "x, -y (consumed), z, w")
+	assert.Equal(t, Full, r)
+	assert.True(t, kept, "v passed the interceptor and waits for room")
+	assert.Equal(t, []string{"x", "-y", "z", "w", "v"}, seen)
+	assert.Equal(t, []string{"x", "z", "w"}, msgs(q))
+
+	n, r, _ = closedQueue().OfferBatch(batchOf("a"))
+	assert.Equal(t, 0, n)
+	assert.Equal(t, Closed, r)
+}
+
+func closedQueue() *Queue {
+	q := NewQueue(0)
+	q.Close()
+	return q
+}
+
+func TestDecoderMsgBuffered(t *testing.T) {
+	wire := encode(t, Msg{Head: []byte("one")}, Msg{Head: []byte("a"), Tail: [][]byte{make([]byte, 300)}})
+	for cut := 0; cut <= len(wire); cut++ {
+		d := NewDecoder(bytes.NewReader(nil), 0)
+		d.buf, d.wpos = append([]byte(nil), wire[:cut]...), cut
+		want := cut >= 5 // "one" is 2+3 bytes
+		assert.Equal(t, want, d.MsgBuffered(), "cut at %d", cut)
+		if want {
+			_, _, err := d.ReadMsg()
+			assert.NoError(t, err)
+			assert.Equal(t, cut == len(wire), d.MsgBuffered(), "the multipart message is whole only at the end, cut at %d", cut)
+		}
+	}
+	big := encode(t, Msg{Head: make([]byte, bigFrame)})
+	d := NewDecoder(bytes.NewReader(nil), 0)
+	d.buf, d.wpos = big, len(big)
+	assert.False(t, d.MsgBuffered(), "big frames are read into their own buffer, never counted as buffered")
 }
