@@ -27,7 +27,8 @@ var (
 	// ErrDuplicateID is the reason a ROUTER refuses a peer whose routing id
 	// is already connected (unless WithRouterHandover).
 	ErrDuplicateID = errors.New("zmqkit: duplicate routing id")
-	// ErrBadOption is returned by New for an option value out of range.
+	// ErrBadOption is returned by New for an option value out of range, or
+	// an option the socket's type does not take.
 	ErrBadOption = errors.New("zmqkit: invalid option")
 
 	// ErrBadEndpoint is returned by Listen and Dial for an endpoint that

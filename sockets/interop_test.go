@@ -73,13 +73,14 @@ func iopRequireLibzmq(t *testing.T) {
 
 // iopSpec is the driver's command line; see testdata/libzmq_peer.py.
 type iopSpec struct {
-	Type      string         `json:"type"`
-	Bind      string         `json:"bind,omitempty"`
-	Connect   []string       `json:"connect,omitempty"`
-	Opts      map[string]any `json:"opts,omitempty"`
-	Monitor   bool           `json:"monitor,omitempty"`
-	TimeoutMS int            `json:"timeout_ms"`
-	Steps     []iopStep      `json:"steps"`
+	Type      string            `json:"type"`
+	Bind      string            `json:"bind,omitempty"`
+	Connect   []string          `json:"connect,omitempty"`
+	Opts      map[string]any    `json:"opts,omitempty"`
+	Monitor   bool              `json:"monitor,omitempty"`
+	ZapPlain  map[string]string `json:"zap_plain,omitempty"`
+	TimeoutMS int               `json:"timeout_ms"`
+	Steps     []iopStep         `json:"steps"`
 }
 
 type iopStep map[string]any

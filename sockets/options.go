@@ -17,6 +17,8 @@ type config struct {
 	linger         time.Duration
 	routerMand     bool
 	routerHandover bool
+	reqRelaxed     bool
+	reqCorrelate   bool
 	xpubVerbose    bool
 	subscribe      []string
 	logger         *slog.Logger
@@ -165,6 +167,43 @@ func WithRouterHandover(on bool) Option {
 	return func(c *config) error { c.routerHandover = on; return nil }
 }
 
+// WithReqRelaxed lets a REQ send a new request before the reply to the
+// last one came (ZMQ_REQ_RELAXED; default off: such a Send fails with
+// ErrState). The earlier request is abandoned: the new one goes to the next
+// peer in turn, so a peer that never answers does not stall the socket,
+// replies already queued are dropped, and Recv waits only for a reply from
+// the peer the new request went to. That peer may still be the one asked
+// before (with a single peer it always is), and a late reply from it to the
+// abandoned request is then taken as the answer: add WithReqCorrelate to
+// tell the two apart. A Send while another Send still waits for room fails
+// with ErrState. REQ only; any other type fails with ErrBadOption.
+func WithReqRelaxed(on bool) Option {
+	return func(c *config) error {
+		if c.Type != Req {
+			return fmt.Errorf("%w: WithReqRelaxed on a %s socket (REQ only)", ErrBadOption, c.Type)
+		}
+		c.reqRelaxed = on
+		return nil
+	}
+}
+
+// WithReqCorrelate makes a REQ put a 4-byte request id in front of the
+// empty delimiter of each request, and take only a reply that echoes the
+// current id there; other replies are dropped and counted in
+// Stats.DroppedReplies (ZMQ_REQ_CORRELATE; default off). REP and ROUTER
+// peers, libzmq's included, return the envelope unchanged. The id starts at
+// a random value and goes up by one per request. Usually combined with
+// WithReqRelaxed. REQ only; any other type fails with ErrBadOption.
+func WithReqCorrelate(on bool) Option {
+	return func(c *config) error {
+		if c.Type != Req {
+			return fmt.Errorf("%w: WithReqCorrelate on a %s socket (REQ only)", ErrBadOption, c.Type)
+		}
+		c.reqCorrelate = on
+		return nil
+	}
+}
+
 // WithXPubVerbose makes an XPUB deliver every subscription message, not
 // only the first for each topic (ZMQ_XPUB_VERBOSE).
 func WithXPubVerbose(on bool) Option {
@@ -182,7 +221,9 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithSecurity sets the ZMTP security mechanism (default NULL). Only
-// mechanisms that do not encrypt frames (NULL, PLAIN) are supported.
+// mechanisms that do not encrypt frames (NULL, PLAIN) are supported; for
+// PLAIN prefer WithPlain and WithPlainServer, which authenticate and survive
+// reconnects.
 func WithSecurity(s zmq4.Security) Option {
 	return func(c *config) error {
 		if s != nil && s.Type() == zmq4.CurveSecurity {

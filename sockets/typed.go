@@ -365,10 +365,12 @@ func NewReqOf[Q, R any](qc codec.Codec[Q], rc codec.Codec[R], opts ...Option) (*
 func (c *ReqOf[Q, R]) Raw() *Socket { return c.Socket }
 
 // Call sends q and waits for the reply. A handler error on the other side
-// comes back as an error matching ErrRemote. REQ is strict: if a Call ends
-// with its context before the reply, the socket still waits for that reply
-// and the next Call fails with ErrState (patterns/reliable.Client retries by
-// rebuilding the socket).
+// comes back as an error matching ErrRemote. By default REQ is strict: if a
+// Call ends with its context before the reply, the socket still waits for
+// that reply and the next Call fails with ErrState (patterns/reliable.Client
+// retries by rebuilding the socket). Made with WithReqRelaxed and
+// WithReqCorrelate, the next Call simply goes out, to the next peer, and
+// only its own reply is taken.
 func (c *ReqOf[Q, R]) Call(ctx context.Context, q Q) (R, error) {
 	var zero R
 	b, err := codec.Encode(c.q, q)

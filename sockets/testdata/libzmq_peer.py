@@ -12,6 +12,9 @@ SPEC is one JSON object:
   opts        socket options set before bind/connect: {"NAME": value} with
               NAME a zmq constant without the prefix (HEARTBEAT_IVL, ...);
               a string value is hex-encoded bytes (ROUTING_ID, ...)
+  zap_plain   {"user": "password", ...}: run libzmq's ZAP handler
+              (zmq.auth) accepting PLAIN clients with exactly these
+              credentials; set opts PLAIN_SERVER to 1 with it
   linger_ms   ZMQ_LINGER at close (default 2000)
   monitor     true: report the socket's monitor events before exiting
   timeout_ms  the whole run's budget (default 15000); nothing blocks past it
@@ -111,6 +114,13 @@ class Peer:
         self.spec = spec
         self.deadline = time.monotonic() + spec.get("timeout_ms", 15000) / 1000.0
         self.ctx = zmq.Context()
+        self.auth = None
+        if spec.get("zap_plain") is not None:
+            from zmq.auth.thread import ThreadAuthenticator
+
+            self.auth = ThreadAuthenticator(self.ctx)
+            self.auth.start()
+            self.auth.configure_plain(domain="*", passwords=spec["zap_plain"])
         self.typ = spec["type"].upper()
         self.sock = self.ctx.socket(getattr(zmq, self.typ))
         self.stdin = Stdin()
@@ -239,6 +249,8 @@ class Peer:
             self.sock.disable_monitor()
             self.mon.close(0)
         self.sock.close()
+        if self.auth is not None:
+            self.auth.stop()
         self.ctx.term()
 
 

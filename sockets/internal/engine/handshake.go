@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -55,10 +56,15 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 	guard := &guardConn{Conn: c, greeting: 64}
 	zc, err := zmq4.Open(guard, sec, cfg.Type, zmq4.SocketIdentity(cfg.Identity), cfg.Server, nil)
 	if err != nil {
+		if guard.refusal != nil && !errors.Is(err, ErrAuth) && !errors.Is(err, ErrPeerError) {
+			// zmq4 could not parse the peer's ERROR (libzmq's is
+			// malformed); the guard saw why.
+			return Peer{}, fmt.Errorf("%w: %w", ErrHandshake, guard.refusal)
+		}
 		if guard.err != nil {
 			return Peer{}, fmt.Errorf("%w: %v", ErrHandshake, guard.err)
 		}
-		return Peer{}, fmt.Errorf("%w: %v", ErrHandshake, err)
+		return Peer{}, fmt.Errorf("%w: %w", ErrHandshake, err)
 	}
 	peer.Meta = zc.Peer.Meta
 	peer.Type = zmq4.SocketType(zc.Peer.Meta["Socket-Type"])
@@ -70,16 +76,54 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 
 var nullSecurity = null.Security()
 
+// noteError records the reason of an ERROR command, well-formed or in
+// libzmq's form.
+func (g *guardConn) noteError() {
+	var rest []byte
+	switch {
+	case bytes.HasPrefix(g.head, []byte("\x05ERROR")):
+		rest = g.head[6:]
+	case bytes.HasPrefix(g.head, []byte("^RROR")):
+		rest = g.head[5:]
+	default:
+		return
+	}
+	g.refusal = errorReason(rest)
+}
+
+// errorReason turns an ERROR command's length-prefixed reason into an error:
+// ZAP's 400 (RFC 27: the credentials were refused) matches ErrAuth, any
+// other reason ErrPeerError.
+func errorReason(b []byte) error {
+	var reason []byte
+	if len(b) > 0 {
+		reason = b[1:min(len(b), 1+int(b[0]))]
+	}
+	if string(reason) == zapRefused {
+		return fmt.Errorf("%w: the peer refused our credentials (%s)", ErrAuth, reason)
+	}
+	return fmt.Errorf("%w: %q", ErrPeerError, reason)
+}
+
 // guardConn watches the bytes zmq4 reads during the handshake and fails the
 // read that would make it allocate for a frame larger than maxHandshakeFrame.
-// zmq4 reads exactly what it needs, so no data frame is consumed here.
+// zmq4 reads exactly what it needs, so no data frame is consumed here. It
+// also notes an ERROR command from the peer, which zmq4 cannot always parse:
+// libzmq's source spells the command's prefix "\x05ERROR", which C reads as
+// the single byte 0x5e followed by "RROR", so libzmq's ERROR arrives as
+// "^RROR" and a reason. (libzmq expects that form back, too: its clients
+// take our RFC-correct ERROR for an unexpected command, a protocol failure
+// rather than a refused password; the connection is refused either way.)
 type guardConn struct {
 	net.Conn
 	greeting int     // greeting bytes still to pass
 	hdr      [9]byte // frame header being collected
 	hdrN     int
 	body     uint64 // body bytes still to pass
+	cmd      bool   // the frame being passed is a command
+	head     []byte // its first bytes
 	err      error
+	refusal  error // the peer sent ERROR; why
 }
 
 func (g *guardConn) Read(p []byte) (int, error) {
@@ -93,6 +137,12 @@ func (g *guardConn) Read(p []byte) (int, error) {
 			g.greeting--
 		case g.body > 0:
 			g.body--
+			if g.cmd && len(g.head) < 32 {
+				g.head = append(g.head, b)
+			}
+			if g.body == 0 && g.cmd {
+				g.noteError()
+			}
 		default:
 			g.hdr[g.hdrN] = b
 			g.hdrN++
@@ -108,6 +158,7 @@ func (g *guardConn) Read(p []byte) (int, error) {
 					return 0, g.err
 				}
 				g.body = size
+				g.cmd, g.head = g.hdr[0]&flagCommand != 0, g.head[:0]
 			}
 		}
 	}
