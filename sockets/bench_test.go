@@ -95,23 +95,7 @@ func benchPushPull(b *testing.B, ep string, size int) {
 func BenchmarkRawTCP(b *testing.B) {
 	for _, size := range benchSizes {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer ln.Close()
-			acc := make(chan net.Conn, 1)
-			go func() {
-				c, _ := ln.Accept()
-				acc <- c
-			}()
-			cc, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cc.Close()
-			sc := <-acc
-			defer sc.Close()
+			cc, sc := loopbackPair(b)
 			payload := make([]byte, size)
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
@@ -161,23 +145,7 @@ func BenchmarkLoopbackStream(b *testing.B) {
 			name = "fresh"
 		}
 		b.Run(name, func(b *testing.B) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer ln.Close()
-			acc := make(chan net.Conn, 1)
-			go func() {
-				c, _ := ln.Accept()
-				acc <- c
-			}()
-			cc, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cc.Close()
-			sc := <-acc
-			defer sc.Close()
+			cc, sc := loopbackPair(b)
 			b.SetBytes(block)
 			b.ResetTimer()
 			done := make(chan error, 1)
@@ -212,4 +180,31 @@ func BenchmarkLoopbackStream(b *testing.B) {
 			b.ReportMetric(float64(b.N)*block/10240/b.Elapsed().Seconds(), "msgs/s")
 		})
 	}
+}
+
+// loopbackPair is a connected pair of loopback TCP connections, closed when
+// the benchmark ends.
+func loopbackPair(b *testing.B) (client, server net.Conn) {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		acc <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	server = <-acc
+	if server == nil {
+		client.Close()
+		b.Fatal("accept failed")
+	}
+	b.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
 }
