@@ -24,6 +24,9 @@ type Peer struct {
 	Type     zmq4.SocketType
 	Identity []byte
 	Meta     map[string]string
+	// Cipher, for a mechanism that encrypts, seals and opens every frame
+	// after the handshake; nil for NULL and PLAIN.
+	Cipher FrameCipher
 }
 
 // HandshakeConfig is our side of a handshake.
