@@ -44,6 +44,8 @@ type conn struct {
 
 	peerTTL     atomic.Int64 // ns; the peer asked us to time out after this
 	lastTimeout time.Duration
+
+	cipher FrameCipher // set when the mechanism encrypts (CURVE)
 }
 
 // Serve runs the pipe over c until the connection fails, the peer goes
@@ -61,6 +63,11 @@ func Serve(c net.Conn, p *Pipe, o *Options) error {
 		stop:       make(chan struct{}),
 	}
 	e.dec = NewDecoder(readerFunc(e.read), o.MaxMsgSize)
+	if ci := p.Peer().Cipher; ci != nil {
+		e.cipher = ci
+		e.bw.SetCipher(ci)
+		e.dec.Encrypted = true
+	}
 	p.Out.SetReadable(e.wakeWriter)
 	p.In.SetWritable(e.wakeReader)
 	go e.reader()
@@ -150,10 +157,10 @@ func (e *conn) reader() {
 		// only while whole messages are already buffered.
 		batch = batch[:0]
 		var err error
-		for len(batch) == 0 || (len(batch) < readBatch && e.dec.MsgBuffered()) {
+		for len(batch) == 0 || (len(batch) < readBatch && e.cipher == nil && e.dec.MsgBuffered()) {
 			var m Msg
 			var isCmd bool
-			if m, isCmd, err = e.dec.ReadMsg(); err == nil && isCmd {
+			if m, isCmd, err = e.readMsg(); err == nil && isCmd {
 				m, err = e.command(m.Head)
 			}
 			if err != nil {
@@ -171,6 +178,49 @@ func (e *conn) reader() {
 		if err != nil {
 			e.fail(err)
 			return
+		}
+	}
+}
+
+// readMsg reads the next message or command; on an encrypted connection it
+// opens MESSAGE commands and puts multipart messages back together.
+func (e *conn) readMsg() (Msg, bool, error) {
+	if e.cipher == nil {
+		return e.dec.ReadMsg()
+	}
+	var m Msg
+	var size int64
+	for n := 0; ; n++ {
+		body, isCmd, err := e.dec.ReadMsg()
+		if err != nil {
+			return Msg{}, false, err
+		}
+		if !isCmd {
+			return Msg{}, false, fmt.Errorf("%w: unencrypted frame on an encrypted connection", ErrBadFlags)
+		}
+		flags, frame, err := e.cipher.Open(body.Head)
+		if err != nil {
+			return Msg{}, false, err
+		}
+		if flags&flagCommand != 0 {
+			if n > 0 {
+				return Msg{}, false, fmt.Errorf("%w: command inside a multipart message", ErrBadFlags)
+			}
+			return Msg{Head: frame}, true, nil
+		}
+		size += int64(len(frame))
+		switch {
+		case e.dec.MaxMsgSize > 0 && size > e.dec.MaxMsgSize:
+			return Msg{}, false, fmt.Errorf("%w: message of more than %d bytes", ErrTooLarge, e.dec.MaxMsgSize)
+		case n+1 >= MaxFrames:
+			return Msg{}, false, fmt.Errorf("%w: more than %d", ErrTooManyFrames, MaxFrames)
+		case n == 0:
+			m.Head = frame
+		default:
+			m.Tail = append(m.Tail, frame)
+		}
+		if flags&flagMore == 0 {
+			return m, false, nil
 		}
 	}
 }

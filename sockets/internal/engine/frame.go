@@ -26,6 +26,10 @@ var (
 // frames cannot grow a message without bound.
 const MaxFrames = 1 << 16
 
+// sealOverhead is what a MESSAGE command adds to the frame it carries: the
+// name, a nonce, the box's MAC and the flags byte.
+const sealOverhead = 8 + 8 + 16 + 1
+
 // maxCommand bounds a command frame (PING context, SUBSCRIBE topic, …).
 const maxCommand = 1 << 20
 
@@ -52,6 +56,9 @@ type Decoder struct {
 	// MaxMsgSize is the largest message payload accepted, in bytes; <= 0 means
 	// no limit (then a big frame's memory still grows only as its bytes arrive).
 	MaxMsgSize int64
+	// Encrypted says every frame comes as a command (CURVE's MESSAGE), so
+	// commands are bounded by MaxMsgSize rather than by maxCommand.
+	Encrypted bool
 }
 
 // NewDecoder reads frames from r.
@@ -150,8 +157,11 @@ func (d *Decoder) readFrame(limit int64) (flags byte, body []byte, err error) {
 		if flags&flagMore != 0 {
 			return 0, nil, fmt.Errorf("%w: command with MORE set", ErrBadFlags)
 		}
-		if size > maxCommand {
+		switch {
+		case !d.Encrypted && size > maxCommand:
 			return 0, nil, fmt.Errorf("%w: %d bytes", ErrCommandTooLong, size)
+		case d.Encrypted && limit >= 0 && size > uint64(limit)+sealOverhead:
+			return 0, nil, fmt.Errorf("%w: encrypted frame of %d bytes", ErrTooLarge, size)
 		}
 	} else if limit >= 0 && size > uint64(limit) {
 		return 0, nil, fmt.Errorf("%w: frame of %d bytes", ErrTooLarge, size)

@@ -24,7 +24,13 @@ type Writer struct {
 	seg int      // start of the staging bytes not yet in iov
 	big int      // bytes of bodies queued in iov
 	nb  net.Buffers
+	// cipher, when set, turns every frame into an encrypted MESSAGE command.
+	cipher FrameCipher
 }
+
+// SetCipher makes every frame written from now on travel encrypted, as the
+// MESSAGE command that c seals it into.
+func (w *Writer) SetCipher(c FrameCipher) { w.cipher = c }
 
 const (
 	// gatherMin is the body size from which a frame is written by reference.
@@ -80,6 +86,9 @@ func (w *Writer) header(flags byte, size int) {
 
 // frame writes one frame: header and body.
 func (w *Writer) frame(flags byte, body []byte) error {
+	if w.cipher != nil {
+		return w.sealed(flags, body)
+	}
 	if len(body) >= gatherMin {
 		if cap(w.buf)-len(w.buf) < 9 || len(w.iov)+2 > gatherIOV {
 			if err := w.Flush(); err != nil {
@@ -102,6 +111,31 @@ func (w *Writer) frame(flags byte, body []byte) error {
 	}
 	w.header(flags, len(body))
 	w.buf = append(w.buf, body...)
+	return nil
+}
+
+// sealed writes frame as a MESSAGE command; flags (more, command) go inside
+// the box. The box is built in the staging buffer when it fits there, else
+// in a buffer of its own that is queued by reference.
+func (w *Writer) sealed(flags byte, frame []byte) error {
+	n := w.cipher.SealedLen(len(frame))
+	if cap(w.buf)-len(w.buf) < 9+n || len(w.iov)+2 > gatherIOV {
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	w.header(flagCommand, n)
+	if cap(w.buf)-len(w.buf) >= n {
+		w.buf = w.cipher.Seal(w.buf, flags, frame)
+		return nil
+	}
+	box := w.cipher.Seal(make([]byte, 0, n), flags, frame)
+	w.iov = append(w.iov, w.buf[w.seg:len(w.buf):len(w.buf)], box)
+	w.seg = len(w.buf)
+	w.big += len(box)
+	if w.big >= gatherMax {
+		return w.Flush()
+	}
 	return nil
 }
 
