@@ -220,14 +220,14 @@ func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error { c.logger = l; return nil }
 }
 
-// WithSecurity sets the ZMTP security mechanism (default NULL). Only
-// mechanisms that do not encrypt frames (NULL, PLAIN) are supported; for
-// PLAIN prefer WithPlain and WithPlainServer, which authenticate and survive
-// reconnects.
+// WithSecurity sets a zmq4 ZMTP security mechanism (default NULL). Only
+// mechanisms that do not encrypt frames (NULL, PLAIN) can be used this way;
+// prefer WithPlain and WithPlainServer, which authenticate and survive
+// reconnects, and WithCurve and WithCurveServer for encryption.
 func WithSecurity(s zmq4.Security) Option {
 	return func(c *config) error {
 		if s != nil && s.Type() == zmq4.CurveSecurity {
-			return fmt.Errorf("%w: CURVE is not supported yet", ErrBadOption)
+			return fmt.Errorf("%w: zmq4 has no CURVE; use WithCurve or WithCurveServer", ErrBadOption)
 		}
 		c.Security = s
 		return nil

@@ -183,7 +183,7 @@ func (e *conn) reader() {
 }
 
 // readMsg reads the next message or command; on an encrypted connection it
-// opens MESSAGE commands and puts multipart messages back together.
+// opens each MESSAGE and puts multipart messages back together.
 func (e *conn) readMsg() (Msg, bool, error) {
 	if e.cipher == nil {
 		return e.dec.ReadMsg()
@@ -191,19 +191,19 @@ func (e *conn) readMsg() (Msg, bool, error) {
 	var m Msg
 	var size int64
 	for n := 0; ; n++ {
-		body, isCmd, err := e.dec.ReadMsg()
+		sealed, _, err := e.dec.ReadMsg()
 		if err != nil {
 			return Msg{}, false, err
 		}
-		if !isCmd {
-			return Msg{}, false, fmt.Errorf("%w: unencrypted frame on an encrypted connection", ErrBadFlags)
+		if len(sealed.Tail) > 0 {
+			return Msg{}, false, fmt.Errorf("%w: a MESSAGE is a single frame", ErrBadFlags)
 		}
-		flags, frame, err := e.cipher.Open(body.Head)
+		flags, frame, err := e.cipher.Open(sealed.Head)
 		if err != nil {
 			return Msg{}, false, err
 		}
 		if flags&flagCommand != 0 {
-			if n > 0 {
+			if n > 0 || flags&flagMore != 0 {
 				return Msg{}, false, fmt.Errorf("%w: command inside a multipart message", ErrBadFlags)
 			}
 			return Msg{Head: frame}, true, nil

@@ -26,8 +26,8 @@ var (
 // frames cannot grow a message without bound.
 const MaxFrames = 1 << 16
 
-// sealOverhead is what a MESSAGE command adds to the frame it carries: the
-// name, a nonce, the box's MAC and the flags byte.
+// sealOverhead is what a MESSAGE adds to the frame it carries: the name, a
+// nonce, the box's MAC and the flags byte.
 const sealOverhead = 8 + 8 + 16 + 1
 
 // maxCommand bounds a command frame (PING context, SUBSCRIBE topic, …).
@@ -56,8 +56,9 @@ type Decoder struct {
 	// MaxMsgSize is the largest message payload accepted, in bytes; <= 0 means
 	// no limit (then a big frame's memory still grows only as its bytes arrive).
 	MaxMsgSize int64
-	// Encrypted says every frame comes as a command (CURVE's MESSAGE), so
-	// commands are bounded by MaxMsgSize rather than by maxCommand.
+	// Encrypted says every frame comes sealed in a MESSAGE (CURVE), in a
+	// data or command frame: both are bounded by MaxMsgSize plus the seal,
+	// commands not by maxCommand.
 	Encrypted bool
 }
 
@@ -160,7 +161,7 @@ func (d *Decoder) readFrame(limit int64) (flags byte, body []byte, err error) {
 		switch {
 		case !d.Encrypted && size > maxCommand:
 			return 0, nil, fmt.Errorf("%w: %d bytes", ErrCommandTooLong, size)
-		case d.Encrypted && limit >= 0 && size > uint64(limit)+sealOverhead:
+		case d.Encrypted && limit >= 0 && size > uint64(limit):
 			return 0, nil, fmt.Errorf("%w: encrypted frame of %d bytes", ErrTooLarge, size)
 		}
 	} else if limit >= 0 && size > uint64(limit) {
@@ -219,8 +220,11 @@ func (d *Decoder) readBig(size int64) ([]byte, error) {
 // m.Head is the command frame).
 func (d *Decoder) ReadMsg() (m Msg, cmd bool, err error) {
 	limit := d.MaxMsgSize
-	if limit <= 0 {
+	switch {
+	case limit <= 0:
 		limit = -1
+	case d.Encrypted:
+		limit += sealOverhead // each frame comes sealed on its own
 	}
 	flags, body, err := d.readFrame(limit)
 	if err != nil {

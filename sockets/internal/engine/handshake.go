@@ -56,6 +56,12 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 			err = fmt.Errorf("%w: malformed peer handshake (%v)", ErrHandshake, r)
 		}
 	}()
+	// CURVE keeps keys per connection: it runs in a session of its own.
+	var session securitySession
+	if ss, ok := sec.(sessionSecurity); ok {
+		session = ss.newSession()
+		sec = session
+	}
 	guard := &guardConn{Conn: c, greeting: 64}
 	zc, err := zmq4.Open(guard, sec, cfg.Type, zmq4.SocketIdentity(cfg.Identity), cfg.Server, nil)
 	if err != nil {
@@ -73,6 +79,9 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 	peer.Type = zmq4.SocketType(zc.Peer.Meta["Socket-Type"])
 	if id := zc.Peer.Meta["Identity"]; id != "" {
 		peer.Identity = []byte(id)
+	}
+	if session != nil {
+		peer.Cipher = session.frameCipher()
 	}
 	return peer, nil
 }

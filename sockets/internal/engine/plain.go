@@ -162,6 +162,9 @@ func recvMeta(c *zmq4.Conn, want string) error {
 	if cmd.Name != want {
 		return fmt.Errorf("PLAIN: got %s, want %s", cmd.Name, want)
 	}
+	if err := checkMeta(cmd.Body); err != nil {
+		return fmt.Errorf("PLAIN: %s metadata: %w", want, err)
+	}
 	if err := c.Peer.Meta.UnmarshalZMTP(cmd.Body); err != nil {
 		return fmt.Errorf("PLAIN: %s metadata: %w", want, err)
 	}

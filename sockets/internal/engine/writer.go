@@ -114,9 +114,9 @@ func (w *Writer) frame(flags byte, body []byte) error {
 	return nil
 }
 
-// sealed writes frame as a MESSAGE command; flags (more, command) go inside
-// the box. The box is built in the staging buffer when it fits there, else
-// in a buffer of its own that is queued by reference.
+// sealed writes frame as a MESSAGE, in a data frame of its own as libzmq
+// does; the frame's own flags (more, command) go inside the box. The box is built in the staging buffer when it fits
+// there, else in a buffer of its own that is queued by reference.
 func (w *Writer) sealed(flags byte, frame []byte) error {
 	n := w.cipher.SealedLen(len(frame))
 	if cap(w.buf)-len(w.buf) < 9+n || len(w.iov)+2 > gatherIOV {
@@ -124,7 +124,7 @@ func (w *Writer) sealed(flags byte, frame []byte) error {
 			return err
 		}
 	}
-	w.header(flagCommand, n)
+	w.header(0, n)
 	if cap(w.buf)-len(w.buf) >= n {
 		w.buf = w.cipher.Seal(w.buf, flags, frame)
 		return nil
