@@ -34,9 +34,42 @@ func BenchmarkPushPull(b *testing.B) {
 	}
 }
 
-func benchPushPull(b *testing.B, ep string, size int) {
+// BenchmarkPushPullSecure is PUSH→PULL over tcp with PLAIN (authenticated,
+// not encrypted: the cost should be nil after the handshake) and CURVE
+// (every frame sealed and opened).
+func BenchmarkPushPullSecure(b *testing.B) {
+	srv, err := sockets.NewCurveKeypair()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cli, err := sockets.NewCurveKeypair()
+	if err != nil {
+		b.Fatal(err)
+	}
+	mechs := []struct {
+		name string
+		pull sockets.Option
+		push sockets.Option
+	}{
+		{"plain", sockets.WithPlainServer(func(u, p string) bool { return true }), sockets.WithPlain("u", "p")},
+		{"curve", sockets.WithCurveServer(srv, nil), sockets.WithCurve(srv.Public, cli)},
+	}
+	for _, m := range mechs {
+		for _, size := range benchSizes {
+			b.Run(fmt.Sprintf("%s/%dB", m.name, size), func(b *testing.B) {
+				benchPushPull(b, "tcp://127.0.0.1:0", size, m.pull, m.push)
+			})
+		}
+	}
+}
+
+func benchPushPull(b *testing.B, ep string, size int, opts ...sockets.Option) {
 	ctx := context.Background()
-	pull, err := sockets.NewPull()
+	var pullOpts, pushOpts []sockets.Option
+	if len(opts) == 2 {
+		pullOpts, pushOpts = opts[:1], opts[1:]
+	}
+	pull, err := sockets.NewPull(pullOpts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,7 +78,7 @@ func benchPushPull(b *testing.B, ep string, size int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	push, err := sockets.NewPush()
+	push, err := sockets.NewPush(pushOpts...)
 	if err != nil {
 		b.Fatal(err)
 	}
