@@ -16,12 +16,12 @@ import (
 	"github.com/zmqkit/zmqkit/patterns/majordomo"
 )
 
-const brokerSynopsis = `Usage: zmqkit broker --bind EP[,EP...] [--heartbeat D] [--liveness N] [--metrics ADDR] [--log-level LEVEL] [--log-format text|json]
+const brokerSynopsis = `Usage: zmqkit broker --bind EP[,EP...] [--heartbeat D] [--liveness N] [--metrics ADDR] [--log-level LEVEL] [--log-format text|json] [CURVE flags]
 
 Run a Majordomo (MDP/0.1) service broker: clients name a service, workers
 register for services, the broker routes, heartbeats workers and answers
 mmi.service discovery.
-`
+` + curveHelp
 
 func runBroker(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return report(stderr, "broker", broker(ctx, args, stdout, stderr))
@@ -36,6 +36,8 @@ func broker(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	envString(fs, &logFormat, "log-format", "text", "log `format`: text or json")
 	heartbeat := fs.Duration("heartbeat", 2500*time.Millisecond, "heartbeat interval with workers")
 	liveness := fs.Int("liveness", 3, "heartbeats a worker may miss before it is dropped")
+	var curve curveFlags
+	curve.register(fs, "", "the broker's socket", true)
 	if err := parseFlags(fs, brokerSynopsis, args, stdout); err != nil {
 		return err
 	}
@@ -51,12 +53,17 @@ func broker(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *heartbeat <= 0 || *liveness < 1 {
 		return usagef("--heartbeat must be positive and --liveness at least 1")
 	}
+	sec, err := curve.options()
+	if err != nil {
+		return err
+	}
 	log, err := newLogger(stderr, logLevel, logFormat)
 	if err != nil {
 		return err
 	}
 	log = log.With("service", "broker")
-	b, err := majordomo.NewBroker(majordomo.WithHeartbeat(*heartbeat, *liveness), majordomo.WithLogger(log))
+	b, err := majordomo.NewBroker(majordomo.WithHeartbeat(*heartbeat, *liveness), majordomo.WithLogger(log),
+		majordomo.WithSocketOptions(sec...))
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -66,7 +73,11 @@ func broker(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err != nil {
 			return endpointError("--bind", s.ep, err)
 		}
-		log.Info("listening", "endpoint", addr)
+		if m := curve.mode(); m != "" {
+			log.Info("listening", "endpoint", addr, "curve", m)
+		} else {
+			log.Info("listening", "endpoint", addr)
+		}
 	}
 	var srv *http.Server
 	if metricsAddr != "" {

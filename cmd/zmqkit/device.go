@@ -27,6 +27,8 @@ import (
 // explicitly), as CZMQ's endpoint syntax has it; a flag takes several,
 // separated by commas. Every flag can come from an environment variable
 // instead (ZMQKIT_FRONTEND, ZMQKIT_BACKEND, …); the command line wins.
+// The frontend and backend may each use CURVE (curve.go); the capture and
+// control sockets do not.
 type deviceKind struct {
 	name        string
 	summary     string
@@ -58,6 +60,7 @@ type deviceFlags struct {
 	linger                              time.Duration
 	metrics                             string
 	logLevel, logFormat                 string
+	frontCurve, backCurve               curveFlags
 }
 
 // envString registers a string flag whose default comes from ZMQKIT_<NAME>.
@@ -80,6 +83,8 @@ func (d *deviceFlags) register(fs *flag.FlagSet) error {
 	envString(fs, &d.metrics, "metrics", "", "serve Prometheus /metrics and /healthz on `addr` (host:port)")
 	envString(fs, &d.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	envString(fs, &d.logFormat, "log-format", "text", "log `format`: text or json")
+	d.frontCurve.register(fs, "frontend-", "the frontend", true)
+	d.backCurve.register(fs, "backend-", "the backend", true)
 	hwm := 1000
 	if v, ok := os.LookupEnv(envName("hwm")); ok {
 		n, err := strconv.Atoi(v)
@@ -150,6 +155,17 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, usagef("--log-format %q: want text or json", format)
 }
 
+const deviceCurveHelp = `CURVE (RFC 26: encryption, and authentication by key), for each side on
+its own: --frontend-curve-secret alone makes the frontend a CURVE server, which
+admits any client that knows its public key, or with --frontend-curve-clients
+only those clients; with --frontend-curve-server too, the frontend is a CURVE
+client of that server. The backend flags are the same. Keys are Z85, 40
+characters, as 'zmqkit keygen' prints them; any key flag takes @file instead,
+to read the value from that file (keys one per line or comma-separated), so
+that secrets stay out of the process list. The capture and control sockets
+do not use CURVE.
+`
+
 // runDevice parses flags, wires the device, serves until ctx ends, then
 // drains: it stops the proxy and closes the sockets within --linger.
 func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stderr io.Writer) error {
@@ -158,8 +174,8 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	if err := df.register(fs); err != nil {
 		return err
 	}
-	synopsis := fmt.Sprintf("Usage: zmqkit %s --frontend EP[,EP...] --backend EP[,EP...] [--capture EP] [--control EP] [--hwm N] [--metrics ADDR] [--log-level LEVEL] [--log-format text|json]\n\n%s.\n",
-		kind.name, strings.ToUpper(kind.summary[:1])+kind.summary[1:])
+	synopsis := fmt.Sprintf("Usage: zmqkit %s --frontend EP[,EP...] --backend EP[,EP...] [--capture EP] [--control EP] [--hwm N] [--metrics ADDR] [--log-level LEVEL] [--log-format text|json] [CURVE flags]\n\n%s.\n\n%s",
+		kind.name, strings.ToUpper(kind.summary[:1])+kind.summary[1:], deviceCurveHelp)
 	if err := parseFlags(fs, synopsis, args, stdout); err != nil {
 		return err
 	}
@@ -182,6 +198,14 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	if df.hwm < 0 {
 		return usagef("--hwm %d: want a whole number >= 0", df.hwm)
 	}
+	frontSec, err := df.frontCurve.options()
+	if err != nil {
+		return err
+	}
+	backSec, err := df.backCurve.options()
+	if err != nil {
+		return err
+	}
 	log, err := newLogger(stderr, df.logLevel, df.logFormat)
 	if err != nil {
 		return err
@@ -194,47 +218,53 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 			opened[i].Close()
 		}
 	}()
-	open := func(side string, t sockets.Type, specs []endpointSpec) (*sockets.Socket, error) {
-		s, err := sockets.New(t, sockets.WithSendHWM(df.hwm), sockets.WithRecvHWM(df.hwm),
-			sockets.WithLinger(df.linger), sockets.WithLogger(log.With("side", side)))
+	// curve is "server", "client" or "" (none), for the log.
+	open := func(side string, t sockets.Type, specs []endpointSpec, curve string, security ...sockets.Option) (*sockets.Socket, error) {
+		opts := append([]sockets.Option{sockets.WithSendHWM(df.hwm), sockets.WithRecvHWM(df.hwm),
+			sockets.WithLinger(df.linger), sockets.WithLogger(log.With("side", side))}, security...)
+		s, err := sockets.New(t, opts...)
 		if err != nil {
 			return nil, err
 		}
 		opened = append(opened, s)
+		attrs := []any{"side", side}
+		if curve != "" {
+			attrs = append(attrs, "curve", curve)
+		}
 		for _, sp := range specs {
 			if sp.bind {
 				addr, err := s.Listen(sp.ep)
 				if err != nil {
 					return nil, endpointError("--"+side, sp.ep, err)
 				}
-				log.Info("listening", "side", side, "endpoint", addr)
+				log.Info("listening", append(attrs, "endpoint", addr)...)
 			} else {
 				if err := s.Dial(sp.ep); err != nil {
 					return nil, endpointError("--"+side, sp.ep, err)
 				}
-				log.Info("connecting", "side", side, "endpoint", sp.ep)
+				log.Info("connecting", append(attrs, "endpoint", sp.ep)...)
 			}
 		}
 		return s, nil
 	}
-	fs_, err := open("frontend", kind.front, front)
+	fs_, err := open("frontend", kind.front, front, df.frontCurve.mode(), frontSec...)
 	if err != nil {
 		return err
 	}
-	bs, err := open("backend", kind.back, back)
+	bs, err := open("backend", kind.back, back, df.backCurve.mode(), backSec...)
 	if err != nil {
 		return err
 	}
 	opts := []devices.Option{devices.WithLogger(log), devices.WithDrain(df.linger)}
 	if capture != nil {
-		cs, err := open("capture", sockets.Pub, capture)
+		cs, err := open("capture", sockets.Pub, capture, "")
 		if err != nil {
 			return err
 		}
 		opts = append(opts, devices.WithCapture(cs, true))
 	}
 	if control != nil {
-		cs, err := open("control", sockets.Rep, control)
+		cs, err := open("control", sockets.Rep, control, "")
 		if err != nil {
 			return err
 		}

@@ -46,6 +46,12 @@ var usageCases = []struct {
 	{[]string{"recv", "--type", "pull", "--count", "-1", "--bind", "tcp://127.0.0.1:0"}, []string{"--count must not be negative"}},
 	{[]string{"recv", "--type", "sub", "--bind", "tcp://127.0.0.1:port"}, []string{"--bind: invalid endpoint", "bad port"}},
 	{[]string{"recv", "--type", "pull", "--bind", "tcp://127.0.0.1:0", "--connect", "nonsense"}, []string{"--connect: invalid endpoint", `"nonsense"`}},
+	// CURVE (a key of 40 zeros is valid Z85; '~' is no Z85 digit)
+	{[]string{"send", "--type", "push", "--connect", "tcp://127.0.0.1:1", "--curve-server", strings.Repeat("0", 40)}, []string{"--curve-server needs --curve-secret"}},
+	{[]string{"send", "--type", "push", "--connect", "tcp://127.0.0.1:1", "--curve-secret", strings.Repeat("~", 40)}, []string{"--curve-secret: not valid Z85"}},
+	{[]string{"recv", "--type", "pull", "--bind", "tcp://127.0.0.1:0", "--curve-clients", strings.Repeat("0", 40)}, []string{"--curve-clients is for a CURVE server"}},
+	{[]string{"recv", "--type", "pull", "--bind", "tcp://127.0.0.1:0", "--curve-secret", strings.Repeat("0", 40), "--curve-server", strings.Repeat("~", 40)}, []string{"--curve-server: ", "is not valid Z85", "invalid character"}},
+	{[]string{"keygen", "extra"}, []string{"zmqkit keygen: ", `unexpected argument "extra"`}},
 }
 
 func TestUsageErrors(t *testing.T) {

@@ -58,6 +58,7 @@ var commands = []command{
 	{"queue", queueKind.summary, runQueue},
 	{"streamer", streamerKind.summary, runStreamer},
 	{"broker", "run a Majordomo (MDP/0.1) service broker", runBroker},
+	{"keygen", "print a new CURVE key pair (public and secret, Z85)", runKeygen},
 	{"bench", "measure throughput and latency (and libzmq's perf tools)", runBench},
 }
 
@@ -163,10 +164,12 @@ func parseFlags(fs *flag.FlagSet, synopsis string, args []string, stdout io.Writ
 	if errors.Is(err, flag.ErrHelp) {
 		var b strings.Builder
 		b.WriteString(synopsis)
-		b.WriteString("\nFlags:\n")
-		fs.SetOutput(&b)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		if hasFlags(fs) {
+			b.WriteString("\nFlags:\n")
+			fs.SetOutput(&b)
+			fs.PrintDefaults()
+			fs.SetOutput(io.Discard)
+		}
 		io.WriteString(stdout, b.String())
 		return errHelpShown
 	}
@@ -177,6 +180,14 @@ func parseFlags(fs *flag.FlagSet, synopsis string, args []string, stdout io.Writ
 		return usagef("unexpected argument %q (see '%s -h')", fs.Arg(0), fs.Name())
 	}
 	return nil
+}
+
+// hasFlags reports whether fs defines any flag: a command without flags
+// gets no empty "Flags:" heading in its help.
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
 }
 
 // flagSet reports whether the flag was given on the command line.

@@ -26,7 +26,7 @@ everything when there is none.
 
 Runs until --count messages have arrived (0: until SIGINT or SIGTERM, which
 end it with status 0).
-`
+` + curveHelp
 
 type recvOptions struct {
 	typ     sockets.Type
@@ -34,6 +34,8 @@ type recvOptions struct {
 	count   int
 	subs    []string
 	timeout time.Duration
+	curve   curveFlags
+	sec     []sockets.Option // from curve
 }
 
 func parseRecv(args []string, stdout io.Writer) (*recvOptions, error) {
@@ -47,6 +49,7 @@ func parseRecv(args []string, stdout io.Writer) (*recvOptions, error) {
 		return nil
 	})
 	fs.DurationVar(&o.timeout, "timeout", 0, "fail when no message comes for this long (0: wait forever);\nalso bounds writing out REP replies at the end")
+	o.curve.register(fs, "", "the socket", false)
 	if err := parseFlags(fs, recvSynopsis, args, stdout); err != nil {
 		return nil, err
 	}
@@ -66,6 +69,9 @@ func parseRecv(args []string, stdout io.Writer) (*recvOptions, error) {
 	if err := o.eps.check(); err != nil {
 		return nil, err
 	}
+	if o.sec, err = o.curve.options(); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -79,7 +85,7 @@ func recv(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	if err != nil {
 		return err
 	}
-	opts := []sockets.Option{sockets.WithLinger(lingerFor(o.timeout))}
+	opts := append([]sockets.Option{sockets.WithLinger(lingerFor(o.timeout))}, o.sec...)
 	if o.typ == sockets.Sub {
 		if len(o.subs) == 0 {
 			o.subs = []string{""}

@@ -45,7 +45,7 @@ queued messages): send then ends with a warning on stderr, status 0.
 --timeout bounds each wait: for that first peer, for each message to be
 taken when peers are at their high-water mark, for each REQ reply, and for
 queued messages to be written out at the end.
-`
+` + curveHelp
 
 // pubSettle is how long PUB waits after the first subscription arrives,
 // for the rest to arrive too.
@@ -58,6 +58,8 @@ type sendOptions struct {
 	size    int
 	topic   []byte // nil: none
 	timeout time.Duration
+	curve   curveFlags
+	sec     []sockets.Option // from curve
 }
 
 func parseSend(args []string, stdout io.Writer) (*sendOptions, error) {
@@ -69,6 +71,7 @@ func parseSend(args []string, stdout io.Writer) (*sendOptions, error) {
 	fs.IntVar(&o.size, "size", 128, "size in `bytes` of each generated message (with --count)")
 	topic := fs.String("topic", "", "first frame of every message, for subscribers to match (pub only)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "bound on each wait (0: no limit)")
+	o.curve.register(fs, "", "the socket", false)
 	if err := parseFlags(fs, sendSynopsis, args, stdout); err != nil {
 		return nil, err
 	}
@@ -95,6 +98,9 @@ func parseSend(args []string, stdout io.Writer) (*sendOptions, error) {
 	if err := o.eps.check(); err != nil {
 		return nil, err
 	}
+	if o.sec, err = o.curve.options(); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -112,7 +118,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if t == sockets.Pub {
 		t = sockets.XPub // to see subscriptions arrive; see sendSynopsis
 	}
-	s, err := openSocket(t, &o.eps, stderr, sockets.WithLinger(lingerFor(o.timeout)))
+	s, err := openSocket(t, &o.eps, stderr, append([]sockets.Option{sockets.WithLinger(lingerFor(o.timeout))}, o.sec...)...)
 	if err != nil {
 		return err
 	}

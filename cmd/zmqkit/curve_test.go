@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/patterns/majordomo"
+	"github.com/zmqkit/zmqkit/sockets"
+)
+
+func curveKeys(t *testing.T) sockets.CurveKeypair {
+	t.Helper()
+	k, err := sockets.NewCurveKeypair()
+	require.NoError(t, err)
+	return k
+}
+
+// keyFile writes content to a new file in dir and returns "@path".
+func keyFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	return "@" + path
+}
+
+// awaitEvent reads s's events until one of kind arrives, or fails after 5s.
+func awaitEvent(t *testing.T, s *sockets.Socket, kind sockets.EventKind) sockets.Event {
+	t.Helper()
+	timeout := time.NewTimer(5 * time.Second)
+	defer timeout.Stop()
+	for {
+		select {
+		case ev := <-s.Events():
+			if ev.Kind == kind {
+				return ev
+			}
+		case <-timeout.C:
+			require.FailNow(t, "no event", "waited 5s for %v", kind)
+		}
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	gen := func() (public, secret string) {
+		p := start(t, nil, "keygen")
+		require.Equal(t, 0, p.wait(t), p.stderr.String())
+		assert.Empty(t, p.stderr.String())
+		lines := p.stdout.lines()
+		require.Len(t, lines, 2, p.stdout.String())
+		public, ok := strings.CutPrefix(lines[0], "public: ")
+		require.True(t, ok, lines[0])
+		secret, ok = strings.CutPrefix(lines[1], "secret: ")
+		require.True(t, ok, lines[1])
+		return public, secret
+	}
+	pub, sec := gen()
+	assert.Len(t, pub, 40)
+	assert.Len(t, sec, 40)
+	pk, err := sockets.ParseCurveKey(pub)
+	require.NoError(t, err)
+	sk, err := sockets.ParseCurveKey(sec)
+	require.NoError(t, err)
+	assert.Equal(t, sockets.CurveKeypairFromSecret(sk).Public, pk, "the public key belongs to the secret one")
+
+	pub2, sec2 := gen()
+	assert.NotEqual(t, pub, pub2)
+	assert.NotEqual(t, sec, sec2)
+}
+
+// recv is a CURVE server that admits one client; senders with the wrong
+// server key, an unlisted key or no CURVE get no connection, and the same
+// recv then takes the admitted client's messages, so the refusals cannot
+// pass by the recv not working at all. Keys come from files.
+func TestE2ECurve(t *testing.T) {
+	srv, other, friend, stranger := curveKeys(t), curveKeys(t), curveKeys(t), curveKeys(t)
+	dir := t.TempDir()
+	srvSecret := keyFile(t, dir, "srv.secret", sockets.CurveKey(srv.Secret)+"\n")
+	srvPublic := keyFile(t, dir, "srv.public", "  "+sockets.CurveKey(srv.Public)+"\n")
+	friendSecret := keyFile(t, dir, "friend.secret", sockets.CurveKey(friend.Secret))
+	clients := keyFile(t, dir, "clients", sockets.CurveKey(other.Public)+"\n"+sockets.CurveKey(friend.Public)+"\n")
+
+	recv := start(t, nil, "recv", "--type", "pull", "--bind", "tcp://127.0.0.1:0", "--count", "3", "--timeout", "10s",
+		"--curve-secret", srvSecret, "--curve-clients", clients)
+	ep := recv.stderr.waitEndpoint(t)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"wrong server key", []string{"--curve-secret", friendSecret, "--curve-server", sockets.CurveKey(other.Public)}},
+		{"client not listed", []string{"--curve-secret", sockets.CurveKey(stranger.Secret), "--curve-server", srvPublic}},
+		{"no CURVE", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"send", "--type", "push", "--connect", ep, "--count", "1", "--timeout", "300ms"}, tc.args...)
+			send := start(t, nil, args...)
+			assert.Equal(t, 1, send.wait(t))
+			oneLine(t, send.stderr.String(), "zmqkit send: no peer connected within 300ms")
+		})
+	}
+	assert.Empty(t, recv.stdout.String(), "nothing from the refused senders")
+
+	send := start(t, nil, "send", "--type", "push", "--connect", ep, "--count", "3", "--size", "6",
+		"--curve-secret", friendSecret, "--curve-server", srvPublic)
+	require.Equal(t, 0, send.wait(t), send.stderr.String())
+	require.Equal(t, 0, recv.wait(t), recv.stderr.String())
+	assert.Equal(t, []string{"1 xxxx", "2 xxxx", "3 xxxx"}, recv.stdout.lines())
+
+	t.Run("the binding side is the client", func(t *testing.T) {
+		// Roles belong to CURVE, not to who binds: send binds as the
+		// client, recv connects as the server.
+		send := start(t, nil, "send", "--type", "push", "--bind", "tcp://127.0.0.1:0", "--count", "2", "--size", "3",
+			"--curve-secret", sockets.CurveKey(friend.Secret), "--curve-server", sockets.CurveKey(srv.Public))
+		ep := send.stderr.waitEndpoint(t)
+		recv := start(t, nil, "recv", "--type", "pull", "--connect", ep, "--count", "2", "--curve-secret", srvSecret)
+		require.Equal(t, 0, send.wait(t), send.stderr.String())
+		require.Equal(t, 0, recv.wait(t), recv.stderr.String())
+		assert.Equal(t, []string{"1 x", "2 x"}, recv.stdout.lines())
+	})
+}
+
+// A streamer whose frontend is a CURVE server for listed clients only, and
+// whose backend is plain.
+func TestDeviceCurveFrontend(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	srv, friend, stranger := curveKeys(t), curveKeys(t), curveKeys(t)
+	d := startDevice(t, nil, "streamer", "--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0",
+		"--frontend-curve-secret", sockets.CurveKey(srv.Secret),
+		"--frontend-curve-clients", sockets.CurveKey(curveKeys(t).Public)+","+sockets.CurveKey(friend.Public))
+	assert.Contains(t, d.stderr.String(), `"curve":"server"`, "the log says the frontend is a CURVE server")
+
+	pull := sock(t, sockets.Pull)
+	require.NoError(t, pull.Dial(d.eps["backend"]))
+	push := sock(t, sockets.Push, sockets.WithCurve(srv.Public, friend))
+	require.NoError(t, push.Dial(d.eps["frontend"]))
+	require.NoError(t, push.Send(ctx, []byte("sealed"), []byte("two frames")))
+	m, err := pull.Recv(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, [][]byte{[]byte("sealed"), []byte("two frames")}, m)
+
+	refused := sock(t, sockets.Push, sockets.WithCurve(srv.Public, stranger), sockets.WithReconnect(time.Second, time.Second))
+	require.NoError(t, refused.Dial(d.eps["frontend"]))
+	ev := awaitEvent(t, refused, sockets.EventHandshakeFailed)
+	assert.ErrorIs(t, ev.Err, sockets.ErrAuth, "%v", ev.Err)
+	assert.Zero(t, refused.Stats().Connects)
+
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, 0, d.wait(t))
+}
+
+// A queue whose backend connects, as a CURVE client, to a worker that is
+// the CURVE server; the flags come from the environment, the server key
+// from a file.
+func TestDeviceCurveClientFromEnvironment(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	srv, cli := curveKeys(t), curveKeys(t)
+	rep := sock(t, sockets.Rep, sockets.WithCurveServer(srv, func(k [32]byte) bool { return k == cli.Public }))
+	addr, err := rep.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	wctx, stop := context.WithCancel(ctx)
+	defer func() { stop(); wg.Wait() }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			m, err := rep.Recv(wctx)
+			if err != nil || rep.Send(wctx, append([]byte("re:"), m[0]...)) != nil {
+				return
+			}
+		}
+	}()
+
+	d := startDevice(t, []string{
+		"ZMQKIT_FRONTEND=tcp://127.0.0.1:0",
+		"ZMQKIT_BACKEND=>" + addr,
+		"ZMQKIT_BACKEND_CURVE_SECRET=" + sockets.CurveKey(cli.Secret),
+		"ZMQKIT_BACKEND_CURVE_SERVER=" + keyFile(t, t.TempDir(), "server.public", sockets.CurveKey(srv.Public)),
+	}, "queue")
+	req := sock(t, sockets.Req)
+	require.NoError(t, req.Dial(d.eps["frontend"]))
+	require.NoError(t, req.Send(ctx, []byte("ping")))
+	r, err := req.Recv(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "re:ping", string(r[0]))
+
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, 0, d.wait(t))
+}
+
+func TestBrokerCurve(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	srv := curveKeys(t)
+	d := startDevice(t, nil, "broker", "--bind", "tcp://127.0.0.1:0", "--heartbeat", "100ms",
+		"--curve-secret", keyFile(t, t.TempDir(), "broker.secret", sockets.CurveKey(srv.Secret)))
+	ep := d.all[0]
+	curve := func() majordomo.Option {
+		return majordomo.WithSocketOptions(sockets.WithCurve(srv.Public, curveKeys(t)))
+	}
+	w, err := majordomo.NewWorker(ep, "echo", func(_ context.Context, req [][]byte) ([][]byte, error) {
+		return req, nil
+	}, majordomo.WithHeartbeat(100*time.Millisecond, 3), curve())
+	require.NoError(t, err)
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(wctx) }()
+	defer func() { stop(); <-done }()
+
+	c, err := majordomo.NewClient(ep, majordomo.WithRetry(2*time.Second, 3), curve())
+	require.NoError(t, err)
+	defer c.Close()
+	reply, err := c.Send(ctx, "echo", []byte("hi"))
+	require.NoError(t, err)
+	assert.Equal(t, [][]byte{[]byte("hi")}, reply)
+
+	plain, err := majordomo.NewClient(ep, majordomo.WithRetry(200*time.Millisecond, 1))
+	require.NoError(t, err)
+	defer plain.Close()
+	_, err = plain.Send(ctx, "echo", []byte("hi"))
+	assert.ErrorIs(t, err, majordomo.ErrNoReply, "a client without CURVE gets nothing")
+
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, 0, d.wait(t))
+}
+
+func TestCurveUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	key := sockets.CurveKey(curveKeys(t).Public)
+	secret := sockets.CurveKey(curveKeys(t).Secret)
+	badSecret := "~" + secret[1:] // '~' is not Z85
+	missing := filepath.Join(dir, "missing")
+	empty := keyFile(t, dir, "empty", "\n")
+	dev := []string{"streamer", "--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0"}
+	cases := []struct {
+		name string
+		env  []string // NAME=value
+		args []string
+		want []string
+	}{
+		{"short key", nil, append(dev, "--frontend-curve-secret", "short"),
+			[]string{"zmqkit streamer: --frontend-curve-secret: a CURVE key is 40 Z85 characters, not 5"}},
+		{"bad Z85 secret", nil, append(dev, "--backend-curve-secret", badSecret),
+			[]string{"--backend-curve-secret: not valid Z85"}},
+		{"bad Z85 server key", nil, append(dev, "--backend-curve-secret", secret, "--backend-curve-server", strings.Repeat("#", 40)),
+			[]string{"--backend-curve-server: ", "is not valid Z85", "exceeds 32 bits"}},
+		{"bad client key", nil, append(dev, "--frontend-curve-secret", secret, "--frontend-curve-clients", key+",nope"),
+			[]string{`--frontend-curve-clients: "nope": a CURVE key is 40 Z85 characters, not 4`}},
+		{"server without secret", nil, append(dev, "--frontend-curve-server", key),
+			[]string{"--frontend-curve-server needs --frontend-curve-secret"}},
+		{"clients without server", nil, append(dev, "--backend-curve-clients", key),
+			[]string{"--backend-curve-clients is for a CURVE server"}},
+		{"clients on a client", nil, append(dev, "--frontend-curve-secret", secret, "--frontend-curve-server", key, "--frontend-curve-clients", key),
+			[]string{"--frontend-curve-clients is for a CURVE server", "--frontend-curve-server"}},
+		{"no such file", nil, append(dev, "--frontend-curve-secret", "@"+missing),
+			[]string{"--frontend-curve-secret: ", missing, "no such file"}},
+		{"empty file", nil, append(dev, "--frontend-curve-secret", secret, "--frontend-curve-clients", empty),
+			[]string{"--frontend-curve-clients: ", "is empty"}},
+		{"from the environment", []string{"ZMQKIT_FRONTEND_CURVE_SECRET", badSecret}, dev,
+			[]string{"--frontend-curve-secret: not valid Z85"}},
+		{"send", nil, []string{"send", "--type", "push", "--connect", "tcp://127.0.0.1:1", "--curve-secret", "@" + missing},
+			[]string{"zmqkit send: --curve-secret: ", "no such file"}},
+		{"recv", nil, []string{"recv", "--type", "pull", "--bind", "tcp://127.0.0.1:0", "--curve-secret", secret, "--curve-server", key[:39]},
+			[]string{"zmqkit recv: --curve-server: ", "not 39"}},
+		{"broker", nil, []string{"broker", "--bind", "tcp://127.0.0.1:0", "--curve-clients", key},
+			[]string{"zmqkit broker: --curve-clients is for a CURVE server"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != nil {
+				t.Setenv(tc.env[0], tc.env[1])
+			}
+			code, out, errOut := runCmd(t, tc.args...)
+			assert.Equal(t, 2, code)
+			assert.Empty(t, out)
+			oneLine(t, errOut, tc.want...)
+			assert.NotContains(t, errOut, secret[1:], "a secret key is never shown")
+		})
+	}
+}
+
+// Values from files: white space trimmed, client keys one per line or
+// comma-separated; a key that happens to begin with '@' is still a key.
+func TestCurveKeyFiles(t *testing.T) {
+	dir := t.TempDir()
+	a, b, c := curveKeys(t).Public, curveKeys(t).Public, curveKeys(t).Public
+	f := curveFlags{prefix: "frontend-"}
+	set, err := f.keys("clients", keyFile(t, dir, "clients", "\n"+sockets.CurveKey(a)+"\n"+sockets.CurveKey(b)+", "+sockets.CurveKey(c)+"\r\n"))
+	require.NoError(t, err)
+	assert.Equal(t, map[[32]byte]bool{a: true, b: true, c: true}, set)
+
+	at := "@" + strings.Repeat("0", 39) // valid Z85: '@' is a digit of it
+	k, err := f.key("server", at, false)
+	require.NoError(t, err)
+	want, err := sockets.ParseCurveKey(at)
+	require.NoError(t, err)
+	assert.Equal(t, want, k)
+
+	f.secret, f.server = keyFile(t, dir, "secret", sockets.CurveKey(curveKeys(t).Secret)+"\n"), keyFile(t, dir, "server", sockets.CurveKey(a))
+	opts, err := f.options()
+	require.NoError(t, err)
+	assert.Len(t, opts, 1)
+	assert.Equal(t, "client", f.mode())
+}
