@@ -94,16 +94,17 @@ func TestE2ECurve(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		args []string
+		why  string // in the error: why the handshake failed
 	}{
-		{"wrong server key", []string{"--curve-secret", friendSecret, "--curve-server", sockets.CurveKey(other.Public)}},
-		{"client not listed", []string{"--curve-secret", sockets.CurveKey(stranger.Secret), "--curve-server", srvPublic}},
-		{"no CURVE", nil},
+		{"wrong server key", []string{"--curve-secret", friendSecret, "--curve-server", sockets.CurveKey(other.Public)}, "last handshake failed: "},
+		{"client not listed", []string{"--curve-secret", sockets.CurveKey(stranger.Secret), "--curve-server", srvPublic}, "refused our credentials"},
+		{"no CURVE", nil, "security mechanism"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"send", "--type", "push", "--connect", ep, "--count", "1", "--timeout", "300ms"}, tc.args...)
 			send := start(t, nil, args...)
 			assert.Equal(t, 1, send.wait(t))
-			oneLine(t, send.stderr.String(), "zmqkit send: no peer connected within 300ms")
+			oneLine(t, send.stderr.String(), "zmqkit send: no peer connected within 300ms", tc.why)
 		})
 	}
 	assert.Empty(t, recv.stdout.String(), "nothing from the refused senders")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/zmqkit/zmqkit/sockets"
@@ -50,8 +51,18 @@ func (e *endpointFlags) check() error {
 // socket is an open socket whose monitor events are being read.
 type socket struct {
 	*sockets.Socket
-	connected chan struct{} // closed at the first completed handshake
-	watcher   chan struct{} // closed when the event reader is done (after Close)
+	connected chan struct{}          // closed at the first completed handshake
+	watcher   chan struct{}          // closed when the event reader is done (after Close)
+	lastFail  atomic.Pointer[string] // why the latest handshake failed, if one did
+}
+
+// failure words why no peer may have come: the latest failed handshake's
+// reason (a refused key, a wrong mechanism), or "" when none failed.
+func (w *socket) failure() string {
+	if r := w.lastFail.Load(); r != nil {
+		return " (last handshake failed: " + *r + ")"
+	}
+	return ""
 }
 
 // openSocket creates a socket of type t, reads its events (printing them on
@@ -96,6 +107,10 @@ func (w *socket) watch(verbose bool, stderr io.Writer) {
 		if ev.Kind == sockets.EventConnected && first {
 			first = false
 			close(w.connected)
+		}
+		if (ev.Kind == sockets.EventHandshakeFailed || ev.Kind == sockets.EventRejected) && ev.Err != nil {
+			r := strings.ReplaceAll(ev.Err.Error(), "\n", " ")
+			w.lastFail.Store(&r)
 		}
 		if !verbose || ev.Kind == sockets.EventListening {
 			continue // "listening" is printed anyway, by openSocket

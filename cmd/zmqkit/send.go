@@ -179,7 +179,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if n == 1 {
 			if err := waitFor(ctx, ready, o.timeout); err != nil {
 				if errors.Is(err, errTimeout) {
-					return fmt.Errorf("no %s within %v", waitingFor, o.timeout)
+					return fmt.Errorf("no %s within %v%s", waitingFor, o.timeout, s.failure())
 				}
 				return err
 			}
