@@ -157,14 +157,37 @@ func WithImmediate(on bool) Option {
 // ErrHostUnreachable, and wait at a full peer, instead of dropping
 // (ZMQ_ROUTER_MANDATORY; default off).
 func WithRouterMandatory(on bool) Option {
-	return func(c *config) error { c.routerMand = on; return nil }
+	return func(c *config) error {
+		if err := onlyFor(c, "WithRouterMandatory", Router); err != nil {
+			return err
+		}
+		c.routerMand = on
+		return nil
+	}
+}
+
+// onlyFor refuses an option that c's socket type does not take, as libzmq
+// refuses such a setsockopt with EINVAL.
+func onlyFor(c *config, option string, types ...Type) error {
+	for _, t := range types {
+		if c.Type == t {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s on a %s socket (%v only)", ErrBadOption, option, c.Type, types)
 }
 
 // WithRouterHandover makes a ROUTER give a routing id to the newest peer
 // that claims it, disconnecting the older one; by default the newer peer is
 // refused (ZMQ_ROUTER_HANDOVER).
 func WithRouterHandover(on bool) Option {
-	return func(c *config) error { c.routerHandover = on; return nil }
+	return func(c *config) error {
+		if err := onlyFor(c, "WithRouterHandover", Router); err != nil {
+			return err
+		}
+		c.routerHandover = on
+		return nil
+	}
 }
 
 // WithReqRelaxed lets a REQ send a new request before the reply to the
@@ -179,8 +202,8 @@ func WithRouterHandover(on bool) Option {
 // with ErrState. REQ only; any other type fails with ErrBadOption.
 func WithReqRelaxed(on bool) Option {
 	return func(c *config) error {
-		if c.Type != Req {
-			return fmt.Errorf("%w: WithReqRelaxed on a %s socket (REQ only)", ErrBadOption, c.Type)
+		if err := onlyFor(c, "WithReqRelaxed", Req); err != nil {
+			return err
 		}
 		c.reqRelaxed = on
 		return nil
@@ -196,8 +219,8 @@ func WithReqRelaxed(on bool) Option {
 // WithReqRelaxed. REQ only; any other type fails with ErrBadOption.
 func WithReqCorrelate(on bool) Option {
 	return func(c *config) error {
-		if c.Type != Req {
-			return fmt.Errorf("%w: WithReqCorrelate on a %s socket (REQ only)", ErrBadOption, c.Type)
+		if err := onlyFor(c, "WithReqCorrelate", Req); err != nil {
+			return err
 		}
 		c.reqCorrelate = on
 		return nil
@@ -207,12 +230,24 @@ func WithReqCorrelate(on bool) Option {
 // WithXPubVerbose makes an XPUB deliver every subscription message, not
 // only the first for each topic (ZMQ_XPUB_VERBOSE).
 func WithXPubVerbose(on bool) Option {
-	return func(c *config) error { c.xpubVerbose = on; return nil }
+	return func(c *config) error {
+		if err := onlyFor(c, "WithXPubVerbose", XPub); err != nil {
+			return err
+		}
+		c.xpubVerbose = on
+		return nil
+	}
 }
 
-// WithSubscribe subscribes a SUB socket to prefix from the start.
+// WithSubscribe subscribes a SUB (or XSUB) socket to prefix from the start.
 func WithSubscribe(prefix string) Option {
-	return func(c *config) error { c.subscribe = append(c.subscribe, prefix); return nil }
+	return func(c *config) error {
+		if err := onlyFor(c, "WithSubscribe", Sub, XSub); err != nil {
+			return err
+		}
+		c.subscribe = append(c.subscribe, prefix)
+		return nil
+	}
 }
 
 // WithLogger sets where the socket logs connection life (default: nowhere).

@@ -7,6 +7,7 @@ package sockets_test
 import (
 	"context"
 	"encoding/binary"
+	"slices"
 	"testing"
 	"time"
 
@@ -237,4 +238,29 @@ func TestReqRelaxedConcurrentSendRefused(t *testing.T) {
 	require.ErrorIs(t, semResult(t, res, 5*time.Second), context.Canceled)
 	_, err := req.Recv(ctx)
 	require.ErrorIs(t, err, sockets.ErrState, "the failed send left no request outstanding")
+}
+
+// Type-specific options are refused on other types, as libzmq refuses such a
+// setsockopt.
+func TestTypeSpecificOptionsOnlyOnTheirTypes(t *testing.T) {
+	for _, tc := range []struct {
+		opt   sockets.Option
+		takes []sockets.Type
+	}{
+		{sockets.WithRouterMandatory(true), []sockets.Type{sockets.Router}},
+		{sockets.WithRouterHandover(true), []sockets.Type{sockets.Router}},
+		{sockets.WithXPubVerbose(true), []sockets.Type{sockets.XPub}},
+		{sockets.WithSubscribe("x"), []sockets.Type{sockets.Sub, sockets.XSub}},
+	} {
+		for _, typ := range []sockets.Type{sockets.Push, sockets.Pull, sockets.Pub, sockets.Sub, sockets.XPub, sockets.XSub,
+			sockets.Req, sockets.Rep, sockets.Dealer, sockets.Router, sockets.Pair} {
+			s, err := sockets.New(typ, tc.opt)
+			if slices.Contains(tc.takes, typ) {
+				require.NoError(t, err, "%s", typ)
+				require.NoError(t, s.Close())
+				continue
+			}
+			assert.ErrorIs(t, err, sockets.ErrBadOption, "%s", typ)
+		}
+	}
 }

@@ -343,9 +343,11 @@ func (r *Replica[T]) live(ctx context.Context, s *syncState[T], m stamped) error
 		r.state[m.topic] = u.Value
 	}
 	r.seq = st.Seq
+	// Counted before the state is visible, so that Stats after WaitFor
+	// never lags what WaitFor saw.
+	r.applied.Add(1)
 	r.changedLocked()
 	r.mu.Unlock()
-	r.applied.Add(1)
 	if r.onUpdate != nil {
 		r.onUpdate(u)
 	}
@@ -388,9 +390,9 @@ func (r *Replica[T]) onSnapshotPart(ctx context.Context, s *syncState[T], frames
 	}
 	r.mu.Lock()
 	r.state, r.publisher, r.seq, r.synced = s.newState, s.snapPub, s.snapSeq, true
+	r.snapshots.Add(1)
 	r.changedLocked()
 	r.mu.Unlock()
-	r.snapshots.Add(1)
 	s.waiting, s.newState = false, nil
 	held := s.buffer
 	s.buffer = nil
