@@ -72,8 +72,8 @@ func TestMsgpackCheckAcceptsWhatTheEncoderMakes(t *testing.T) {
 		B:   bytes.Repeat([]byte{1}, 300),
 		T:   time.Unix(1700000000, 123456789).UTC(),
 		F32: 1.5, F64: -2.25,
-		I:   []int64{0, -1, 127, -129, 1 << 31, -(1 << 40)},
-		U:   1<<64 - 1,
+		I: []int64{0, -1, 127, -129, 1 << 31, -(1 << 40)},
+		U: 1<<64 - 1,
 	}
 	long := make([]any, 70000)
 	for i := range long {
