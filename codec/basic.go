@@ -38,7 +38,11 @@ func (jsonCodec[T]) Unmarshal(b []byte, v *T) error { return json.Unmarshal(b, v
 type gobCodec[T any] struct{}
 
 // Gob encodes with encoding/gob, one self-describing stream per message
-// (type information included each time: simple, not compact).
+// (type information included each time: simple, not compact). encoding/gob
+// is not hardened against adversarial input (its documentation says a
+// hostile stream may consume significant resources): use Gob between
+// parties that trust each other, and JSON, msgpack or protobuf with peers
+// that may not.
 func Gob[T any]() Codec[T] { return gobCodec[T]{} }
 
 func (gobCodec[T]) Name() string { return "gob" }
