@@ -1,6 +1,6 @@
-# make test: what CI runs. It installs the libzmq peer when missing, then
-# vets and runs every test (unit, race, goleak, libzmq interop) and a short
-# run of every fuzz target.
+# make test runs .ci/run, what CI runs: it installs the libzmq peer when
+# missing, then vets and runs every test (unit, race, goleak, libzmq
+# interop) and a short run of every fuzz target.
 GO ?= go
 # A count, not a duration: a -fuzztime duration races Go 1.26's fuzz
 # coordinator at the deadline (go.dev/issue/75804, fixed in Go 1.27) and
@@ -10,12 +10,8 @@ CODEC_FUZZ = FuzzJSON FuzzMsgpack FuzzGob FuzzString FuzzProto
 
 .PHONY: test vet unit fuzz bench build
 
-test: vet
-	./scripts/ensure-libzmq.sh
-	./scripts/ensure-redis.sh
-	$(GO) test -race -count=1 -tags interop -timeout 20m ./...
-	$(GO) test -race -count=1 -tags 'interop libzmq' -run Libzmq ./bench/
-	$(MAKE) --no-print-directory fuzz
+test:
+	./.ci/run
 
 vet:
 	$(GO) vet ./...

@@ -28,7 +28,7 @@ func BenchmarkPushPull(b *testing.B) {
 				default:
 					ep = fmt.Sprintf("inproc://bench-%d", size)
 				}
-				benchPushPull(b, ep, size)
+				benchPushPull(b, ep, size, nil, nil)
 			})
 		}
 	}
@@ -63,13 +63,11 @@ func BenchmarkPushPullSecure(b *testing.B) {
 	}
 }
 
-func benchPushPull(b *testing.B, ep string, size int, opts ...sockets.Option) {
+// benchPushPull measures PUSH→PULL over ep; pullOpt and pushOpt, if not
+// nil, configure the two sockets.
+func benchPushPull(b *testing.B, ep string, size int, pullOpt, pushOpt sockets.Option) {
 	ctx := context.Background()
-	var pullOpts, pushOpts []sockets.Option
-	if len(opts) == 2 {
-		pullOpts, pushOpts = opts[:1], opts[1:]
-	}
-	pull, err := sockets.NewPull(pullOpts...)
+	pull, err := sockets.NewPull(optional(pullOpt)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -78,7 +76,7 @@ func benchPushPull(b *testing.B, ep string, size int, opts ...sockets.Option) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	push, err := sockets.NewPush(pushOpts...)
+	push, err := sockets.NewPush(optional(pushOpt)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -240,4 +238,11 @@ func loopbackPair(b *testing.B) (client, server net.Conn) {
 	}
 	b.Cleanup(func() { client.Close(); server.Close() })
 	return client, server
+}
+
+func optional(o sockets.Option) []sockets.Option {
+	if o == nil {
+		return nil
+	}
+	return []sockets.Option{o}
 }

@@ -153,38 +153,7 @@ func TestCurveWrongServerKeyAndMechanism(t *testing.T) {
 // Each connection has its own session: a reconnect runs a new handshake.
 func TestCurveReconnects(t *testing.T) {
 	srv, cli := curveKeys(t), curveKeys(t)
-	pull, err := sockets.NewPull(sockets.WithCurveServer(srv, nil))
-	require.NoError(t, err)
-	addr, err := pull.Listen("tcp://127.0.0.1:0")
-	require.NoError(t, err)
-	push, err := sockets.NewPush(sockets.WithCurve(srv.Public, cli), sockets.WithReconnect(20*time.Millisecond, 100*time.Millisecond))
-	require.NoError(t, err)
-	defer push.Close()
-	require.NoError(t, push.Dial(addr))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	awaitEvent(t, push, sockets.EventConnected)
-	require.NoError(t, push.Send(ctx, []byte("one")))
-	_, err = pull.Recv(ctx)
-	require.NoError(t, err)
-	require.NoError(t, pull.Close())
-	awaitEvent(t, push, sockets.EventDisconnected)
-
-	pull2, err := sockets.NewPull(sockets.WithCurveServer(srv, nil))
-	require.NoError(t, err)
-	defer pull2.Close()
-	for {
-		if _, err = pull2.Listen(addr); err == nil || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	require.NoError(t, err)
-	awaitEvent(t, push, sockets.EventConnected)
-	require.NoError(t, push.Send(ctx, []byte("two")))
-	got, err := pull2.Recv(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, "two", string(got[0]))
+	reconnectThrough(t, sockets.WithCurveServer(srv, nil), sockets.WithCurve(srv.Public, cli))
 }
 
 func TestCurveKeys(t *testing.T) {

@@ -21,7 +21,7 @@ func BenchmarkTyped(b *testing.B) {
 	for _, size := range []int{128, 1024} {
 		rec := benchRecord{Seq: 1, Body: strings.Repeat("x", size-24)}
 		b.Run(fmt.Sprintf("raw/%dB", size), func(b *testing.B) {
-			benchPushPull(b, "tcp://127.0.0.1:0", size)
+			benchPushPull(b, "tcp://127.0.0.1:0", size, nil, nil)
 		})
 		b.Run(fmt.Sprintf("json/%dB", size), func(b *testing.B) { benchTyped(b, codec.JSON[benchRecord](), rec) })
 		b.Run(fmt.Sprintf("msgpack/%dB", size), func(b *testing.B) { benchTyped(b, codec.Msgpack[benchRecord](), rec) })

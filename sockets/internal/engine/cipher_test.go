@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,8 +54,9 @@ func (x *xorCipher) Open(body []byte) (byte, []byte, error) {
 	return body[32] ^ x.key, out, nil
 }
 
-// servePair runs Serve over a loopback TCP pair with a cipher on each side.
-func servePair(t *testing.T, o *Options, a, b FrameCipher) (pa, pb *Pipe) {
+// servePair runs Serve over a loopback TCP pair with a cipher on each side;
+// ended is closed when either Serve returns.
+func servePair(t *testing.T, o *Options, a, b FrameCipher) (pa, pb *Pipe, ended <-chan struct{}) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -71,16 +73,24 @@ func servePair(t *testing.T, o *Options, a, b FrameCipher) (pa, pb *Pipe) {
 	pa, pb = NewPipe("a", true, 0, 0), NewPipe("b", false, 0, 0)
 	pa.SetPeer(Peer{Cipher: a})
 	pb.SetPeer(Peer{Cipher: b})
-	done := make(chan struct{}, 2)
-	go func() { _ = Serve(ca, pa, o); done <- struct{}{} }()
-	go func() { _ = Serve(cb, pb, o); done <- struct{}{} }()
+	var wg sync.WaitGroup
+	var once sync.Once
+	first := make(chan struct{})
+	for _, side := range []struct {
+		c net.Conn
+		p *Pipe
+	}{{ca, pa}, {cb, pb}} {
+		wg.Go(func() {
+			_ = Serve(side.c, side.p, o)
+			once.Do(func() { close(first) })
+		})
+	}
 	t.Cleanup(func() {
 		pa.Out.Close()
 		pb.Out.Close()
-		<-done
-		<-done
+		wg.Wait()
 	})
-	return pa, pb
+	return pa, pb, first
 }
 
 func popWithin(t *testing.T, q *Queue, d time.Duration) Msg {
@@ -98,7 +108,7 @@ func popWithin(t *testing.T, q *Queue, d time.Duration) Msg {
 
 func TestEncryptedDataPath(t *testing.T) {
 	o := &Options{HeartbeatIvl: 20 * time.Millisecond, HeartbeatTimeout: time.Second}
-	pa, pb := servePair(t, o, &xorCipher{key: 0x5a}, &xorCipher{key: 0x5a})
+	pa, pb, _ := servePair(t, o, &xorCipher{key: 0x5a}, &xorCipher{key: 0x5a})
 	msgs := []Msg{
 		{Head: []byte("one")},
 		{Head: []byte{}},
@@ -122,9 +132,13 @@ func TestEncryptedDataPathRejectsBadFrames(t *testing.T) {
 	// The two sides disagree on the key: the first frame fails to open
 	// and the connection ends instead of delivering garbage.
 	o := &Options{}
-	pa, pb := servePair(t, o, &xorCipher{key: 1}, &xorCipher{key: 2})
+	pa, pb, ended := servePair(t, o, &xorCipher{key: 1}, &xorCipher{key: 2})
 	require.Equal(t, Pushed, pa.Out.TryPush(Msg{Head: []byte("secret")}))
-	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		require.FailNow(t, "the connection outlived a frame that does not open")
+	}
 	_, ok, _ := pb.In.TryPop()
 	assert.False(t, ok, "nothing that failed to open is delivered")
 }

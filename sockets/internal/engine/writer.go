@@ -84,30 +84,39 @@ func (w *Writer) header(flags byte, size int) {
 	}
 }
 
+// reserve makes room for n staging bytes and two iovecs, flushing if need be.
+func (w *Writer) reserve(n int) error {
+	if cap(w.buf)-len(w.buf) < n || len(w.iov)+2 > gatherIOV {
+		return w.Flush()
+	}
+	return nil
+}
+
+// gather queues body by reference, after the staging bytes written so far.
+func (w *Writer) gather(body []byte) error {
+	w.iov = append(w.iov, w.buf[w.seg:len(w.buf):len(w.buf)], body)
+	w.seg = len(w.buf)
+	w.big += len(body)
+	if w.big >= gatherMax {
+		return w.Flush()
+	}
+	return nil
+}
+
 // frame writes one frame: header and body.
 func (w *Writer) frame(flags byte, body []byte) error {
 	if w.cipher != nil {
 		return w.sealed(flags, body)
 	}
 	if len(body) >= gatherMin {
-		if cap(w.buf)-len(w.buf) < 9 || len(w.iov)+2 > gatherIOV {
-			if err := w.Flush(); err != nil {
-				return err
-			}
-		}
-		w.header(flags, len(body))
-		w.iov = append(w.iov, w.buf[w.seg:len(w.buf):len(w.buf)], body)
-		w.seg = len(w.buf)
-		w.big += len(body)
-		if w.big >= gatherMax {
-			return w.Flush()
-		}
-		return nil
-	}
-	if cap(w.buf)-len(w.buf) < 9+len(body) {
-		if err := w.Flush(); err != nil {
+		if err := w.reserve(9); err != nil {
 			return err
 		}
+		w.header(flags, len(body))
+		return w.gather(body)
+	}
+	if err := w.reserve(9 + len(body)); err != nil {
+		return err
 	}
 	w.header(flags, len(body))
 	w.buf = append(w.buf, body...)
@@ -115,28 +124,24 @@ func (w *Writer) frame(flags byte, body []byte) error {
 }
 
 // sealed writes frame as a MESSAGE, in a data frame of its own as libzmq
-// does; the frame's own flags (more, command) go inside the box. The box is built in the staging buffer when it fits
-// there, else in a buffer of its own that is queued by reference.
+// does; the frame's own flags (more, command) go inside the box. The box is
+// built in the staging buffer when it fits there, else in a buffer of its
+// own that is queued by reference.
 func (w *Writer) sealed(flags byte, frame []byte) error {
 	n := w.cipher.SealedLen(len(frame))
-	if cap(w.buf)-len(w.buf) < 9+n || len(w.iov)+2 > gatherIOV {
-		if err := w.Flush(); err != nil {
+	if 9+n <= cap(w.buf) {
+		if err := w.reserve(9 + n); err != nil {
 			return err
 		}
-	}
-	w.header(0, n)
-	if cap(w.buf)-len(w.buf) >= n {
+		w.header(0, n)
 		w.buf = w.cipher.Seal(w.buf, flags, frame)
 		return nil
 	}
-	box := w.cipher.Seal(make([]byte, 0, n), flags, frame)
-	w.iov = append(w.iov, w.buf[w.seg:len(w.buf):len(w.buf)], box)
-	w.seg = len(w.buf)
-	w.big += len(box)
-	if w.big >= gatherMax {
-		return w.Flush()
+	if err := w.reserve(9); err != nil {
+		return err
 	}
-	return nil
+	w.header(0, n)
+	return w.gather(w.cipher.Seal(make([]byte, 0, n), flags, frame))
 }
 
 // WriteMsg writes every frame of m.
