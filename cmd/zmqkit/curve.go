@@ -16,8 +16,10 @@ makes the socket a CURVE server, which admits any client that knows its
 public key, or with --curve-clients only those clients; with --curve-server
 too, the socket is a CURVE client of that server. Which side binds does not
 matter. Keys are Z85, 40 characters, as 'zmqkit keygen' prints them; any key
-flag takes @file instead, to read the value from that file (keys one per line
-or comma-separated), so that secrets stay out of the process list.
+flag takes @file instead, to read the value from that file, so that secrets
+stay out of the process list: bare keys (one per line or comma-separated),
+the output of 'zmqkit keygen', or a CZMQ certificate (each flag takes the
+public or secret key it needs from those).
 `
 
 // curveFlags are the CURVE (RFC 26) flags of one socket: its own secret
@@ -105,11 +107,25 @@ func (c *curveFlags) options() ([]sockets.Option, error) {
 
 // key reads the one key of flag name.
 func (c *curveFlags) key(name, v string, secret bool) ([32]byte, error) {
-	v, err := fromFile(c.flagName(name), v)
+	flagName := c.flagName(name)
+	v, err := fromFile(flagName, v)
 	if err != nil {
 		return [32]byte{}, err
 	}
-	return parseKey(c.flagName(name), v, secret)
+	want := "public"
+	if secret {
+		want = "secret"
+	}
+	found, labelled, err := labelledKeys(flagName, v, want)
+	switch {
+	case err != nil:
+		return [32]byte{}, err
+	case !labelled:
+		return parseKey(flagName, v, secret)
+	case len(found) != 1:
+		return [32]byte{}, usagef("%s: the file holds %d %s keys; it needs one", flagName, len(found), want)
+	}
+	return parseKey(flagName, found[0], secret)
 }
 
 // keys reads the set of public keys of flag name.
@@ -118,7 +134,13 @@ func (c *curveFlags) keys(name, v string) (map[[32]byte]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	fields := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+	fields, labelled, err := labelledKeys(c.flagName(name), v, "public")
+	if err != nil {
+		return nil, err
+	}
+	if !labelled {
+		fields = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+	}
 	if len(fields) == 0 {
 		return nil, usagef("%s: no keys in %q", c.flagName(name), v)
 	}
@@ -151,6 +173,45 @@ func fromFile(flagName, v string) (string, error) {
 		return "", usagef("%s: %s is empty", flagName, v[1:])
 	}
 	return s, nil
+}
+
+// labelledKeys reads the keys of kind want ("public" or "secret") from a
+// key file that names its keys: 'zmqkit keygen' output ("public: K" and
+// "secret: K" lines) or a CZMQ certificate (public-key = "K" and
+// secret-key = "K" under "curve", with '#' comments and other sections).
+// labelled is false when no line names a key: the text is then bare keys.
+// A list of public keys must not carry a secret one (that file belongs
+// to its owner alone), so wanting public keys from a file that also
+// holds a secret key is fine only for one key (a server's own pair).
+func labelledKeys(flagName, text, want string) (found []string, labelled bool, err error) {
+	secrets := 0
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		// The label is a word, then ':' or '='; both are Z85 characters,
+		// so a key's own may follow but never precede the label's.
+		rest := strings.TrimLeft(line, "abcdefghijklmnopqrstuvwxyz-")
+		label := line[:len(line)-len(rest)]
+		rest = strings.TrimSpace(rest)
+		kind, _ := strings.CutSuffix(label, "-key")
+		if (kind != "public" && kind != "secret") || rest == "" || (rest[0] != ':' && rest[0] != '=') {
+			continue
+		}
+		value := strings.Trim(strings.TrimSpace(rest[1:]), `"`)
+		labelled = true
+		if kind == "secret" {
+			secrets++
+		}
+		if kind == want {
+			found = append(found, value)
+		}
+	}
+	if labelled && want == "public" && secrets > 0 && len(found) > 1 {
+		return nil, true, usagef("%s: the file holds a secret key beside several public keys; give the public keys alone", flagName)
+	}
+	return found, labelled, nil
 }
 
 // parseKey reads one Z85 key. The error shows a public key but never a

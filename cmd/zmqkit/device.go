@@ -161,9 +161,10 @@ admits any client that knows its public key, or with --frontend-curve-clients
 only those clients; with --frontend-curve-server too, the frontend is a CURVE
 client of that server. The backend flags are the same. Keys are Z85, 40
 characters, as 'zmqkit keygen' prints them; any key flag takes @file instead,
-to read the value from that file (keys one per line or comma-separated), so
-that secrets stay out of the process list. The capture and control sockets
-do not use CURVE.
+to read the value from that file, so that secrets stay out of the process
+list: bare keys (one per line or comma-separated), the output of 'zmqkit
+keygen', or a CZMQ certificate (each flag takes the public or secret key it
+needs). The capture and control sockets do not use CURVE.
 `
 
 // runDevice parses flags, wires the device, serves until ctx ends, then

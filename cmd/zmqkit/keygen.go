@@ -18,11 +18,14 @@ each key in Z85 (40 characters), as two lines:
 
 The public key goes to the peers (--curve-server on a client, --curve-clients
 on a server); the secret key stays with its owner (--curve-secret). A key flag
-also takes @file, so that the secret does not show in the process list:
+also takes @file, so that the secret does not show in the process list, and
+reads this output as it is (each flag takes the key it needs):
 
-  zmqkit keygen > server.keys
-  sed -n 's/^secret: //p' server.keys > server.secret
-  zmqkit recv --type pull --bind tcp://*:5555 --curve-secret @server.secret
+  (umask 077; zmqkit keygen > server.keys)
+  zmqkit recv --type pull --bind tcp://*:5555 --curve-secret @server.keys
+  grep '^public:' server.keys > server.pub    # this one may be shared
+  zmqkit send --type push --connect tcp://host:5555 \
+      --curve-secret @client.keys --curve-server @server.pub
 `
 
 func runKeygen(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
