@@ -64,9 +64,11 @@ func TestInteropCurveReqRep(t *testing.T) {
 		}
 		py := iopStartPeer(t, iopSpec{Type: "REQ", Connect: []string{addr}, Opts: pyCurveClientOpts(srv.Public, cli), Steps: steps})
 		for _, m := range curveInteropMsgs {
-			got, err := rep.Recv(iopCtx(t))
+			got, from, err := rep.RecvFrom(iopCtx(t))
 			require.NoError(t, err)
 			assert.Equal(t, iopShow(m), iopShow(got))
+			assert.Equal(t, sockets.CurveKey(cli.Public), from.UserID, "libzmq's client is known by its key")
+			assert.Equal(t, sockets.Req, from.Type)
 			require.NoError(t, rep.Send(iopCtx(t), append(iopMsg("ok"), got...)...))
 			assert.Equal(t, iopShow(append(iopMsg("ok"), m...)), iopShow(py.nextRecv()))
 		}

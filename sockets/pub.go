@@ -215,39 +215,39 @@ func (x *pubSocket) send(_ context.Context, m engine.Msg) error {
 	return nil
 }
 
-func (x *pubSocket) recv(ctx context.Context) (engine.Msg, error) {
+func (x *pubSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) {
 	if !x.xpub {
-		return engine.Msg{}, ErrNotSupported
+		return engine.Msg{}, nil, ErrNotSupported
 	}
 	s := x.s
 	for {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return engine.Msg{}, ErrClosed
+			return engine.Msg{}, nil, ErrClosed
 		}
 		if len(x.pending) > 0 {
 			m := x.pending[0]
 			x.pending = x.pending[1:]
 			s.mu.Unlock()
-			return m, nil
+			return m, nil, nil
 		}
 		ch := s.recvSig.wait()
 		if len(x.pending) > 0 {
 			s.mu.Unlock()
 			continue
 		}
-		m, _, ok := x.fq.tryRecv()
+		m, p, ok := x.fq.tryRecv()
 		closed := s.closed
 		s.mu.Unlock()
 		if closed {
-			return engine.Msg{}, ErrClosed
+			return engine.Msg{}, nil, ErrClosed
 		}
 		if ok {
-			return m, nil
+			return m, source(m, p), nil
 		}
 		if err := s.wait(ctx, ch); err != nil {
-			return engine.Msg{}, err
+			return engine.Msg{}, nil, err
 		}
 	}
 }

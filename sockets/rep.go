@@ -23,17 +23,17 @@ func (x *repSocket) attach(p *engine.Pipe) error  { x.fq.add(p); return nil }
 func (x *repSocket) detach(*engine.Pipe)          {}
 func (x *repSocket) connected(*engine.Pipe) error { return nil }
 
-func (x *repSocket) recv(ctx context.Context) (engine.Msg, error) {
+func (x *repSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) {
 	s := x.fq.s
 	s.mu.Lock()
 	if x.state != 0 {
 		s.mu.Unlock()
-		return engine.Msg{}, fmt.Errorf("%w: REP must send the reply before receiving again", ErrState)
+		return engine.Msg{}, nil, fmt.Errorf("%w: REP must send the reply before receiving again", ErrState)
 	}
 	x.state = 1
 	s.mu.Unlock()
 	var env, body [][]byte
-	_, p, err := x.fq.recv(ctx, func(m engine.Msg, _ *engine.Pipe) bool {
+	m, p, err := x.fq.recv(ctx, func(m engine.Msg, _ *engine.Pipe) bool {
 		frames := m.Frames()
 		for i, f := range frames {
 			if len(f) == 0 {
@@ -50,10 +50,10 @@ func (x *repSocket) recv(ctx context.Context) (engine.Msg, error) {
 	defer s.mu.Unlock()
 	if err != nil {
 		x.state = 0
-		return engine.Msg{}, err
+		return engine.Msg{}, nil, err
 	}
 	x.state, x.pending, x.env = 2, p, env
-	return engine.Msg{Head: body[0], Tail: body[1:len(body):len(body)]}, nil
+	return engine.Msg{Head: body[0], Tail: body[1:len(body):len(body)]}, source(m, p), nil
 }
 
 func (x *repSocket) send(_ context.Context, m engine.Msg) error {

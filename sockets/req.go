@@ -66,7 +66,7 @@ func (x *reqSocket) send(ctx context.Context, m engine.Msg) error {
 	return err
 }
 
-func (x *reqSocket) recv(ctx context.Context) (engine.Msg, error) {
+func (x *reqSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) {
 	s := x.s
 	if s.cfg.reqRelaxed || s.cfg.reqCorrelate {
 		return x.recvOpts(ctx)
@@ -75,11 +75,11 @@ func (x *reqSocket) recv(ctx context.Context) (engine.Msg, error) {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return engine.Msg{}, ErrClosed
+			return engine.Msg{}, nil, ErrClosed
 		}
 		if x.state != 2 {
 			s.mu.Unlock()
-			return engine.Msg{}, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
+			return engine.Msg{}, nil, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
 		}
 		p := x.pending
 		ch := s.recvSig.wait()
@@ -92,11 +92,11 @@ func (x *reqSocket) recv(ctx context.Context) (engine.Msg, error) {
 			}
 			x.state, x.pending = 0, nil
 			s.mu.Unlock()
-			return m.Pop(), nil
+			return m.Pop(), source(m, p), nil
 		}
 		s.mu.Unlock()
 		if err := s.wait(ctx, ch); err != nil {
-			return engine.Msg{}, err
+			return engine.Msg{}, nil, err
 		}
 	}
 }
@@ -162,13 +162,13 @@ func (x *reqSocket) sendOpts(ctx context.Context, m engine.Msg) error {
 }
 
 // recvOpts is recv for a relaxed or correlating REQ.
-func (x *reqSocket) recvOpts(ctx context.Context) (engine.Msg, error) {
+func (x *reqSocket) recvOpts(ctx context.Context) (engine.Msg, *engine.Peer, error) {
 	s := x.s
 	for {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return engine.Msg{}, ErrClosed
+			return engine.Msg{}, nil, ErrClosed
 		}
 		switch {
 		case x.state == 1 && s.cfg.reqRelaxed:
@@ -177,12 +177,12 @@ func (x *reqSocket) recvOpts(ctx context.Context) (engine.Msg, error) {
 			ch := s.recvSig.wait()
 			s.mu.Unlock()
 			if err := s.wait(ctx, ch); err != nil {
-				return engine.Msg{}, err
+				return engine.Msg{}, nil, err
 			}
 			continue
 		case x.state != 2:
 			s.mu.Unlock()
-			return engine.Msg{}, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
+			return engine.Msg{}, nil, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
 		}
 		ch := s.recvSig.wait()
 		for {
@@ -191,15 +191,16 @@ func (x *reqSocket) recvOpts(ctx context.Context) (engine.Msg, error) {
 				break
 			}
 			if body, ok := x.unwrap(m); ok {
+				from := source(m, x.pending)
 				x.state, x.pending = 0, nil
 				s.mu.Unlock()
-				return body, nil
+				return body, from, nil
 			}
 			s.st.droppedReplies.Add(1)
 		}
 		s.mu.Unlock()
 		if err := s.wait(ctx, ch); err != nil {
-			return engine.Msg{}, err
+			return engine.Msg{}, nil, err
 		}
 	}
 }

@@ -68,18 +68,18 @@ func (x *routerSocket) detach(p *engine.Pipe) {
 
 func (x *routerSocket) connected(p *engine.Pipe) error { return x.identify(p) }
 
-func (x *routerSocket) recv(ctx context.Context) (engine.Msg, error) {
+func (x *routerSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) {
 	m, p, err := x.fq.recv(ctx, func(_ engine.Msg, p *engine.Pipe) bool {
 		_, ok := p.Data.([]byte)
 		return ok
 	})
 	if err != nil {
-		return m, err
+		return m, nil, err
 	}
 	x.s.mu.Lock()
 	id, _ := p.Data.([]byte)
 	x.s.mu.Unlock()
-	return m.Prepend(id), nil
+	return m.Prepend(id), source(m, p), nil
 }
 
 func (x *routerSocket) send(ctx context.Context, m engine.Msg) error {

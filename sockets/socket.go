@@ -41,7 +41,9 @@ type behavior interface {
 	// then dropped and retried later).
 	connected(p *engine.Pipe) error
 	send(ctx context.Context, m engine.Msg) error
-	recv(ctx context.Context) (engine.Msg, error)
+	// recv also says which peer the message came from (nil when no peer
+	// sent it, as an XPUB's cancel for a departed subscriber).
+	recv(ctx context.Context) (engine.Msg, *engine.Peer, error)
 }
 
 // Socket is a ZeroMQ-style socket. It is safe for concurrent use.
@@ -393,6 +395,9 @@ func (s *Socket) Emit(ev engine.Event) {
 		attrs := []any{"socket", s.name, "event", ev.Kind.String(), "endpoint", ev.Endpoint}
 		if ev.Remote != "" {
 			attrs = append(attrs, "remote", ev.Remote)
+		}
+		if ev.UserID != "" {
+			attrs = append(attrs, "user", ev.UserID)
 		}
 		if ev.Err != nil {
 			attrs = append(attrs, "err", ev.Err)

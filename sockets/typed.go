@@ -428,10 +428,11 @@ type Handler[Q, R any] func(ctx context.Context, req Q) (R, error)
 // Serve answers requests one at a time until ctx ends (it returns
 // ctx.Err()) or the socket closes (ErrClosed). A request that does not
 // decode, or a handler error, is answered with an error reply, so the
-// caller gets an error rather than a hang.
+// caller gets an error rather than a hang. The handler's context names
+// the caller: PeerFromContext (with PLAIN or CURVE, its Peer.UserID).
 func (s *RepOf[Q, R]) Serve(ctx context.Context, h Handler[Q, R]) error {
 	for {
-		frames, err := s.Socket.Recv(ctx)
+		frames, from, err := s.Socket.RecvFrom(ctx)
 		if err != nil {
 			return err
 		}
@@ -439,7 +440,7 @@ func (s *RepOf[Q, R]) Serve(ctx context.Context, h Handler[Q, R]) error {
 		q, derr := s.decodeRequest(frames)
 		if derr != nil {
 			reply = [][]byte{errorMarker, []byte(derr.Error())}
-		} else if r, herr := h(ctx, q); herr != nil {
+		} else if r, herr := h(NewPeerContext(ctx, from), q); herr != nil {
 			reply = [][]byte{errorMarker, []byte(herr.Error())}
 		} else if b, eerr := codec.Encode(s.r, r); eerr != nil {
 			reply = [][]byte{errorMarker, []byte(eerr.Error())}

@@ -119,6 +119,9 @@ func (w *socket) watch(verbose bool, stderr io.Writer) {
 		if ev.Remote != "" {
 			line += " remote " + ev.Remote
 		}
+		if ev.UserID != "" {
+			line += " user " + ev.UserID
+		}
 		if ev.Err != nil {
 			line += ": " + ev.Err.Error()
 		}

@@ -470,3 +470,34 @@ func TestOptions(t *testing.T) {
 	_, err = rpc.NewClient(rpc.WithSocketOptions(sockets.WithSendHWM(-1)))
 	assert.ErrorIs(t, err, sockets.ErrBadOption)
 }
+
+// A handler learns who calls from its context: over CURVE, the client's
+// public key.
+func TestHandlerKnowsTheCaller(t *testing.T) {
+	ctx := testCtx(t, 10*time.Second)
+	srv, err := sockets.NewCurveKeypair()
+	require.NoError(t, err)
+	s, err := rpc.NewServer(rpc.WithSocketOptions(sockets.WithCurveServer(srv, nil)))
+	require.NoError(t, err)
+	s.Handle("whoami", func(ctx context.Context, _ []byte) ([]byte, error) {
+		p, ok := sockets.PeerFromContext(ctx)
+		if !ok {
+			return nil, errors.New("no peer in the context")
+		}
+		return []byte(p.UserID), nil
+	})
+	addr, err := s.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	serve(t, s)
+	for i := 0; i < 2; i++ {
+		cli, err := sockets.NewCurveKeypair()
+		require.NoError(t, err)
+		c, err := rpc.NewClient(rpc.WithSocketOptions(sockets.WithCurve(srv.Public, cli)))
+		require.NoError(t, err)
+		require.NoError(t, c.Dial(addr))
+		got, err := c.Call(ctx, "whoami", nil)
+		require.NoError(t, err)
+		assert.Equal(t, sockets.CurveKey(cli.Public), string(got))
+		require.NoError(t, c.Close())
+	}
+}

@@ -14,7 +14,8 @@ import (
 // HandlerFunc answers one call: it gets the request payload and returns the
 // reply payload, or an error for the caller (an *Error to choose the code).
 // ctx carries the caller's deadline and ends when the caller gives up or
-// the server shuts down.
+// the server shuts down; sockets.PeerFromContext(ctx) names the caller
+// (with PLAIN or CURVE, its authenticated Peer.UserID).
 type HandlerFunc func(ctx context.Context, req []byte) ([]byte, error)
 
 // ServerStats is a snapshot of a Server's counters.
@@ -160,11 +161,11 @@ func (s *Server) Run(ctx context.Context) error {
 // ends or the socket fails.
 func (s *Server) receive(runCtx context.Context, work chan<- *call) error {
 	for {
-		m, err := s.sock.RecvMsg(runCtx)
+		m, from, err := s.sock.RecvMsgFrom(runCtx)
 		if err != nil {
 			return err
 		}
-		c := s.parse(runCtx, m)
+		c := s.parse(runCtx, m, from)
 		if c == nil {
 			continue
 		}
@@ -180,7 +181,7 @@ func (s *Server) receive(runCtx context.Context, work chan<- *call) error {
 
 // parse handles a cancel or a malformed message itself, and turns a
 // request into a call with its context.
-func (s *Server) parse(runCtx context.Context, m sockets.Msg) *call {
+func (s *Server) parse(runCtx context.Context, m sockets.Msg, from sockets.Peer) *call {
 	if len(m.Tail) == 0 {
 		s.badMsgs.Add(1)
 		return nil
@@ -211,7 +212,7 @@ func (s *Server) parse(runCtx context.Context, m sockets.Msg) *call {
 		return nil
 	}
 	s.requests.Add(1)
-	ctx, cancelCause := context.WithCancelCause(runCtx)
+	ctx, cancelCause := context.WithCancelCause(sockets.NewPeerContext(runCtx, from))
 	cancel := func() { cancelCause(nil) }
 	if h.timeout > 0 {
 		var cancelDeadline context.CancelFunc

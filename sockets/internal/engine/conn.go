@@ -31,6 +31,7 @@ type conn struct {
 	o    *Options
 	bw   *Writer
 	dec  *Decoder
+	from *Peer         // the peer every message read here came from
 	wake chan struct{} // writer: pipe.Out became non-empty, or a PONG is due
 	room chan struct{} // reader: pipe.In has room again
 
@@ -63,6 +64,7 @@ func Serve(c net.Conn, p *Pipe, o *Options) error {
 		stop:       make(chan struct{}),
 	}
 	e.dec = NewDecoder(readerFunc(e.read), o.MaxMsgSize)
+	e.from = p.peer.Load()
 	if ci := p.Peer().Cipher; ci != nil {
 		e.cipher = ci
 		e.bw.SetCipher(ci)
@@ -167,6 +169,7 @@ func (e *conn) reader() {
 				break
 			}
 			if m.Head != nil {
+				m.from = e.from
 				batch = append(batch, m)
 			}
 		}

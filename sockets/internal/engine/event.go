@@ -44,5 +44,6 @@ type Event struct {
 	Kind     EventKind
 	Endpoint string // the socket's endpoint (as given to Listen or Dial)
 	Remote   string // the peer's address, when known
+	UserID   string // who the peer authenticated as (PLAIN, CURVE), on the side that checked it
 	Err      error  // the reason, for failures and disconnects
 }

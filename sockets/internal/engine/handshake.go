@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -23,7 +24,12 @@ const maxHandshakeFrame = 64 << 10
 type Peer struct {
 	Type     zmq4.SocketType
 	Identity []byte
-	Meta     map[string]string
+	Meta     map[string]string // as the peer announced it, less any "User-Id"
+	// UserID is who our security mechanism authenticated: a PLAIN user
+	// name, a CURVE client key (Z85). It is set on the side that checked
+	// the peer's credentials only; a peer cannot claim one in metadata.
+	UserID string
+	Remote string // the peer's network address ("" for inproc)
 	// Cipher, for a mechanism that encrypts, seals and opens every frame
 	// after the handshake; nil for NULL and PLAIN.
 	Cipher FrameCipher
@@ -76,6 +82,17 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 		return Peer{}, fmt.Errorf("%w: %w", ErrHandshake, err)
 	}
 	peer.Meta = zc.Peer.Meta
+	// Our PLAIN and CURVE servers write "User-Id" after the peer's own
+	// metadata; anything else of that name is the peer's claim.
+	switch sec.(type) {
+	case PlainServer, *PlainServer, *curveServerSession:
+		peer.UserID = zc.Peer.Meta["User-Id"]
+	}
+	for k := range peer.Meta {
+		if strings.EqualFold(k, "User-Id") {
+			delete(peer.Meta, k)
+		}
+	}
 	peer.Type = zmq4.SocketType(zc.Peer.Meta["Socket-Type"])
 	if id := zc.Peer.Meta["Identity"]; id != "" {
 		peer.Identity = []byte(id)

@@ -9,6 +9,24 @@ package engine
 type Msg struct {
 	Head []byte   // first frame (possibly empty)
 	Tail [][]byte // further frames; nil for a single-frame message
+
+	// from is the connection the message arrived on, set by its reader
+	// (nil for a message made here, or one that came over inproc): a pipe
+	// that dials outlives its connections, so the pipe alone cannot say
+	// which peer sent what it still holds.
+	from *Peer
+}
+
+// From is the peer of the connection m arrived on; nil when m did not
+// come in over a connection.
+func From(m Msg) *Peer { return m.from }
+
+// Local returns m without its connection of origin: what a socket hands
+// out or takes in is the application's message, and must not carry one
+// peer's name into another pipe.
+func Local(m Msg) Msg {
+	m.from = nil
+	return m
 }
 
 // MsgOf builds a Msg from frames. frames itself is not retained.

@@ -64,6 +64,10 @@ func (p *Pipe) Peer() Peer {
 	return Peer{}
 }
 
+// PeerRef is Peer without the copy: nil before the first handshake. The
+// Peer it points to does not change.
+func (p *Pipe) PeerRef() *Peer { return p.peer.Load() }
+
 // SetPeer records the peer of the current connection.
 func (p *Pipe) SetPeer(pr Peer) { p.peer.Store(&pr) }
 

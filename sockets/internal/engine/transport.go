@@ -303,6 +303,7 @@ func (l *Listener) serve(c net.Conn) {
 		l.host.Emit(Event{Kind: EventHandshakeFailed, Endpoint: l.addr, Remote: remote, Err: err})
 		return
 	}
+	pr.Remote = remote
 	p := NewPipe(l.addr, false, o.SendHWM, o.RecvHWM)
 	p.SetPeer(pr)
 	if !l.add(p) {
@@ -315,11 +316,11 @@ func (l *Listener) serve(c net.Conn) {
 		l.host.Emit(Event{Kind: EventRejected, Endpoint: l.addr, Remote: remote, Err: err})
 		return
 	}
-	l.host.Emit(Event{Kind: EventConnected, Endpoint: l.addr, Remote: remote})
+	l.host.Emit(Event{Kind: EventConnected, Endpoint: l.addr, Remote: remote, UserID: pr.UserID})
 	err = Serve(c, p, o)
 	p.Terminate()
 	l.host.Detach(p)
-	l.host.Emit(Event{Kind: eventFor(err), Endpoint: l.addr, Remote: remote, Err: err})
+	l.host.Emit(Event{Kind: eventFor(err), Endpoint: l.addr, Remote: remote, UserID: pr.UserID, Err: err})
 }
 
 func (l *Listener) add(p *Pipe) bool {
@@ -550,6 +551,7 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 		d.host.Emit(Event{Kind: EventHandshakeFailed, Endpoint: d.raw, Remote: remote, Err: err})
 		return nil
 	}
+	pr.Remote = remote
 	p := d.pipe
 	if p == nil {
 		p = NewPipe(d.raw, true, o.SendHWM, o.RecvHWM)
@@ -568,13 +570,13 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 		}
 	}
 	*backoff = o.ReconnectIvl
-	d.host.Emit(Event{Kind: EventConnected, Endpoint: d.raw, Remote: remote})
+	d.host.Emit(Event{Kind: EventConnected, Endpoint: d.raw, Remote: remote, UserID: pr.UserID})
 	err = Serve(c, p, o)
 	if d.pipe == nil {
 		p.Terminate()
 		d.host.Detach(p)
 	}
-	d.host.Emit(Event{Kind: eventFor(err), Endpoint: d.raw, Remote: remote, Err: err})
+	d.host.Emit(Event{Kind: eventFor(err), Endpoint: d.raw, Remote: remote, UserID: pr.UserID, Err: err})
 	return nil
 }
 

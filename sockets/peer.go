@@ -1,0 +1,105 @@
+package sockets
+
+import (
+	"context"
+	"strings"
+
+	"github.com/zmqkit/zmqkit/sockets/internal/engine"
+)
+
+// Peer is what the handshake of a connection told about the socket at its
+// other end: what libzmq gives as a message's metadata (zmq_msg_gets).
+//
+// UserID is the one field the peer cannot choose: it is set by our own
+// security mechanism, on the side that checked the peer's credentials (a
+// PLAIN or CURVE server), and is empty under NULL and on the client side.
+type Peer struct {
+	Type     Type   // the peer's socket type
+	Identity []byte // the routing id it announced, if any (do not modify)
+	// UserID is who the peer authenticated as: the PLAIN user name, or the
+	// CURVE client's public key in Z85 (as CurveKey writes it).
+	UserID string
+	Remote string // its network address (host:port, or the ipc path); "" for inproc
+
+	meta map[string]string
+}
+
+// Property returns a metadata property the peer announced in its
+// handshake ("Socket-Type", "Identity", an application's "X-…"), or "".
+// Names are compared without regard to case (RFC 23). "User-Id" is UserID.
+func (p Peer) Property(name string) string {
+	if strings.EqualFold(name, "User-Id") {
+		return p.UserID
+	}
+	for k, v := range p.meta {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// peerOf makes the public form; nil gives the zero Peer.
+func peerOf(pr *engine.Peer) Peer {
+	if pr == nil {
+		return Peer{}
+	}
+	return Peer{Type: pr.Type, Identity: pr.Identity, UserID: pr.UserID, Remote: pr.Remote, meta: pr.Meta}
+}
+
+// source is the peer m came from: the connection it arrived on, or, for a
+// message that came over inproc (which has no connection), the pipe's peer.
+func source(m engine.Msg, p *engine.Pipe) *engine.Peer {
+	if pr := engine.From(m); pr != nil {
+		return pr
+	}
+	if p != nil {
+		return p.PeerRef()
+	}
+	return nil
+}
+
+// RecvFrom is Recv that also says which peer sent the message, for a
+// server that must know who asks (with PLAIN or CURVE, Peer.UserID). The
+// peer is the one of the connection the message arrived on, even when a
+// Dial has since reconnected to another. For an XPUB's cancel on behalf of
+// a departed subscriber it is the zero Peer.
+func (s *Socket) RecvFrom(ctx context.Context) ([][]byte, Peer, error) {
+	m, from, err := s.recvMsg(ctx)
+	if err != nil {
+		return nil, Peer{}, err
+	}
+	return m.Frames(), peerOf(from), nil
+}
+
+type peerKey struct{}
+
+// NewPeerContext returns a copy of ctx that carries p, for code that
+// serves a request to learn who asked: RepOf.Serve hands its handler such
+// a context, and so does the rpc package's server.
+func NewPeerContext(ctx context.Context, p Peer) context.Context {
+	return context.WithValue(ctx, peerKey{}, p)
+}
+
+// PeerFromContext returns the Peer that NewPeerContext put in ctx.
+func PeerFromContext(ctx context.Context) (Peer, bool) {
+	p, ok := ctx.Value(peerKey{}).(Peer)
+	return p, ok
+}
+
+// PeerOf returns the peer a ROUTER knows by routing id (the first frame of
+// what its Recv returns), while it is connected. Other types have no
+// routing ids: false.
+func (s *Socket) PeerOf(routingID []byte) (Peer, bool) {
+	x, ok := s.b.(*routerSocket)
+	if !ok {
+		return Peer{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := x.byID[string(routingID)]
+	if p == nil || p.Terminated() {
+		return Peer{}, false
+	}
+	return peerOf(p.PeerRef()), true
+}

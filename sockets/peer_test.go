@@ -1,0 +1,223 @@
+package sockets_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zmqkit/zmqkit/codec"
+	"github.com/zmqkit/zmqkit/sockets"
+)
+
+// A PLAIN server learns from RecvFrom which user sent each message, and
+// where from; the peer's own metadata reads through Property.
+func TestRecvFromNamesThePlainUser(t *testing.T) {
+	ctx := semCtx(t, 10*time.Second)
+	pull := semNew(t, sockets.Pull, sockets.WithPlainServer(func(user, pass string) bool { return pass == "pw-"+user }))
+	addr := semListen(t, pull, "tcp")
+	senders := map[string]*sockets.Socket{}
+	for _, user := range []string{"alice", "bob"} {
+		push := semNew(t, sockets.Push, sockets.WithPlain(user, "pw-"+user), sockets.WithRoutingID([]byte("id-"+user)))
+		require.NoError(t, push.Dial(addr))
+		senders[user] = push
+	}
+	for user, push := range senders {
+		require.NoError(t, push.Send(ctx, []byte("from "+user)))
+	}
+	for range senders {
+		m, from, err := pull.RecvFrom(ctx)
+		require.NoError(t, err)
+		require.Len(t, m, 1)
+		user := string(m[0][len("from "):])
+		assert.Equal(t, user, from.UserID)
+		assert.Equal(t, user, from.Property("user-id"), "Property is case-blind and User-Id is UserID")
+		assert.Equal(t, sockets.Push, from.Type)
+		assert.Equal(t, "PUSH", from.Property("socket-type"))
+		assert.Equal(t, "id-"+user, string(from.Identity))
+		assert.Regexp(t, `^127\.0\.0\.1:\d+$`, from.Remote)
+		assert.Empty(t, from.Property("X-Nothing"))
+	}
+}
+
+// A CURVE ROUTER knows each client by its public key: from RecvFrom, and
+// from PeerOf for as long as the client is connected. The client side
+// authenticated nobody.
+func TestRecvFromAndPeerOfNameTheCurveClient(t *testing.T) {
+	ctx := semCtx(t, 10*time.Second)
+	srv, cli := curveKeys(t), curveKeys(t)
+	router := semNew(t, sockets.Router, sockets.WithCurveServer(srv, nil))
+	addr := semListen(t, router, "tcp")
+	dealer := semNew(t, sockets.Dealer, sockets.WithCurve(srv.Public, cli))
+	require.NoError(t, dealer.Dial(addr))
+	require.NoError(t, dealer.Send(ctx, []byte("hi")))
+
+	m, from, err := router.RecvFrom(ctx)
+	require.NoError(t, err)
+	require.Len(t, m, 2)
+	assert.Equal(t, sockets.CurveKey(cli.Public), from.UserID)
+	assert.Equal(t, sockets.Dealer, from.Type)
+	byID, ok := router.PeerOf(m[0])
+	require.True(t, ok)
+	assert.Equal(t, from.UserID, byID.UserID)
+	assert.Equal(t, from.Remote, byID.Remote)
+
+	require.NoError(t, router.Send(ctx, m[0], []byte("hello")))
+	_, back, err := dealer.RecvFrom(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, back.UserID, "the client checked no credentials")
+	assert.Equal(t, sockets.Router, back.Type)
+
+	_, ok = router.PeerOf([]byte("nobody"))
+	assert.False(t, ok)
+	_, ok = dealer.PeerOf(m[0])
+	assert.False(t, ok, "only a ROUTER has routing ids")
+	require.NoError(t, dealer.Close())
+	semEventually(t, 5*time.Second, func() bool { _, ok := router.PeerOf(m[0]); return !ok }, "PeerOf forgets a departed client")
+}
+
+// Under NULL a peer may announce any metadata, but "User-Id" is not its to
+// claim: UserID stays empty.
+func TestRecvFromIgnoresAClaimedUserID(t *testing.T) {
+	pull, _ := rbSocket(t, sockets.Pull)
+	addr, err := pull.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	r := rbDial(t, addr)
+	ready := rbCommand("READY", append(append(rbProp("Socket-Type", "PUSH"), rbProp("User-Id", "admin")...), rbProp("X-App", "v1")...))
+	require.NoError(t, r.write(rbGreeting("NULL", false), ready, rbFrame(0, []byte("job"))))
+	m, from, err := pull.RecvFrom(rbCtx(t, 5*time.Second))
+	require.NoError(t, err)
+	assert.Equal(t, [][]byte{[]byte("job")}, m)
+	assert.Empty(t, from.UserID)
+	assert.Empty(t, from.Property("User-Id"))
+	assert.Equal(t, "v1", from.Property("x-app"), "application metadata reads through")
+	assert.Equal(t, r.addr(), from.Remote)
+}
+
+// A dialing pipe outlives its connection: what the first peer sent and
+// nobody has read yet is still that peer's after the Dial has reconnected
+// to another one.
+func TestRecvFromKeepsTheSenderAcrossReconnects(t *testing.T) {
+	ctx := semCtx(t, 20*time.Second)
+	srv := curveKeys(t)
+	dir, err := os.MkdirTemp("", "zkpeer")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	ep := "ipc://" + filepath.Join(dir, "s")
+
+	// The CURVE server dials; its clients bind, one after the other.
+	pull := semNew(t, sockets.Pull, sockets.WithCurveServer(srv, nil), sockets.WithReconnect(10*time.Millisecond, 50*time.Millisecond))
+	require.NoError(t, pull.Dial(ep))
+	var keys []string
+	for i := 0; i < 2; i++ {
+		cli := curveKeys(t)
+		keys = append(keys, sockets.CurveKey(cli.Public))
+		push, err := sockets.NewPush(sockets.WithCurve(srv.Public, cli), sockets.WithLinger(5*time.Second))
+		require.NoError(t, err)
+		_, err = push.Listen(ep)
+		require.NoError(t, err)
+		for j := 0; j < 3; j++ {
+			require.NoError(t, push.Send(ctx, []byte(fmt.Sprintf("%d.%d", i, j))))
+		}
+		// The messages are in pull's pipe before the first client goes.
+		semEventually(t, 5*time.Second, func() bool { return pull.Stats().Connects == uint64(i+1) }, "client %d connected", i)
+		require.NoError(t, push.Close())
+		semEventually(t, 5*time.Second, func() bool { return pull.Stats().Disconnects == uint64(i+1) }, "client %d gone", i)
+	}
+	for i := 0; i < 2; i++ {
+		for j := 0; j < 3; j++ {
+			m, from, err := pull.RecvFrom(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, fmt.Sprintf("%d.%d", i, j), string(m[0]))
+			assert.Equal(t, keys[i], from.UserID, "message %d.%d", i, j)
+		}
+	}
+}
+
+// Over inproc there is no connection: the peer is the socket at the other
+// end, with no address and no credentials.
+func TestRecvFromOverInproc(t *testing.T) {
+	ctx := semCtx(t, 5*time.Second)
+	pull := semNew(t, sockets.Pull)
+	addr := semListen(t, pull, "inproc")
+	push := semNew(t, sockets.Push, sockets.WithRoutingID([]byte("me")))
+	require.NoError(t, push.Dial(addr))
+	require.NoError(t, push.Send(ctx, []byte("x")))
+	_, from, err := pull.RecvMsgFrom(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sockets.Push, from.Type)
+	assert.Equal(t, "me", string(from.Identity))
+	assert.Empty(t, from.Remote)
+	assert.Empty(t, from.UserID)
+}
+
+// A message a device takes in and passes on does not carry its first
+// sender's name into the next socket's pipe: the next receiver sees the
+// device.
+func TestForwardedMessageNamesTheForwarder(t *testing.T) {
+	ctx := semCtx(t, 5*time.Second)
+	in := semNew(t, sockets.Pull, sockets.WithPlainServer(nil))
+	inAddr := semListen(t, in, "tcp")
+	out := semNew(t, sockets.Pull)
+	outAddr := semListen(t, out, "inproc")
+	fwd := semNew(t, sockets.Push, sockets.WithRoutingID([]byte("fwd")))
+	require.NoError(t, fwd.Dial(outAddr))
+	src := semNew(t, sockets.Push, sockets.WithPlain("carol", ""))
+	require.NoError(t, src.Dial(inAddr))
+	require.NoError(t, src.Send(ctx, []byte("m")))
+	m, first, err := in.RecvMsgFrom(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "carol", first.UserID)
+	require.NoError(t, fwd.SendMsg(ctx, m))
+	_, next, err := out.RecvFrom(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, next.UserID)
+	assert.Equal(t, "fwd", string(next.Identity))
+}
+
+// Connected and disconnected events name the authenticated user.
+func TestEventsNameTheUser(t *testing.T) {
+	pull := semNew(t, sockets.Pull, sockets.WithPlainServer(nil))
+	addr := semListen(t, pull, "tcp")
+	push, err := sockets.NewPush(sockets.WithPlain("dave", "x"))
+	require.NoError(t, err)
+	require.NoError(t, push.Dial(addr))
+	assert.Equal(t, "dave", awaitEvent(t, pull, sockets.EventConnected).UserID)
+	require.NoError(t, push.Close())
+	assert.Equal(t, "dave", awaitEvent(t, pull, sockets.EventDisconnected).UserID)
+}
+
+// A RepOf handler's context names the caller.
+func TestRepOfHandlerKnowsTheCaller(t *testing.T) {
+	ctx := semCtx(t, 10*time.Second)
+	rep, err := sockets.NewRepOf(codec.String(), codec.String(), sockets.WithPlainServer(nil))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rep.Close() })
+	addr, err := rep.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- rep.Serve(sctx, func(ctx context.Context, q string) (string, error) {
+			p, ok := sockets.PeerFromContext(ctx)
+			if !ok {
+				return "", errors.New("no peer in the context")
+			}
+			return q + " " + p.UserID, nil
+		})
+	}()
+	defer func() { stop(); <-done }()
+	req, err := sockets.NewReqOf(codec.String(), codec.String(), sockets.WithPlain("erin", ""))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = req.Close() })
+	require.NoError(t, req.Dial(addr))
+	got, err := req.Call(ctx, "hello")
+	require.NoError(t, err)
+	assert.Equal(t, "hello erin", got)
+}
