@@ -34,7 +34,7 @@ var (
 type SideStats struct {
 	MsgsIn, BytesIn   uint64 // received from this side's socket
 	MsgsOut, BytesOut uint64 // sent out of this side's socket
-	Dropped           uint64 // dropped by the socket (slow subscriber, unroutable)
+	Dropped           uint64 // dropped by the socket (slow subscriber, unroutable, conflated)
 }
 
 // Stats is a snapshot of a proxy's counters.
@@ -359,7 +359,7 @@ func (p *Proxy) Stats() Stats {
 func side(s sockets.Stats) SideStats {
 	return SideStats{
 		MsgsIn: s.MsgsIn, BytesIn: s.BytesIn, MsgsOut: s.MsgsOut, BytesOut: s.BytesOut,
-		Dropped: s.Dropped + s.Unroutable,
+		Dropped: s.Dropped + s.Unroutable + s.Conflated,
 	}
 }
 

@@ -33,6 +33,7 @@ type Stats struct {
 	BytesIn, BytesOut uint64 // their payload bytes
 	Dropped           uint64 // messages dropped at a full peer (PUB, XPUB, ROUTER, REP)
 	Unroutable        uint64 // ROUTER messages for an unknown routing id
+	Conflated         uint64 // messages replaced by a newer one (WithConflate)
 	DroppedReplies    uint64 // REQ replies dropped: malformed, stale (relaxed) or with another request id (correlate)
 	Peers             int64  // pipes attached now
 	Connects          uint64 // handshakes completed
@@ -49,7 +50,7 @@ type Stats struct {
 
 type counters struct {
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
-	dropped, unroutable                atomic.Uint64
+	dropped, unroutable, conflated     atomic.Uint64
 	droppedReplies                     atomic.Uint64
 	peers                              atomic.Int64
 	connects, disconnects, handshake   atomic.Uint64
@@ -88,7 +89,7 @@ func (s *Socket) Stats() Stats {
 	return Stats{
 		MsgsIn: c.msgsIn.Load(), MsgsOut: c.msgsOut.Load(),
 		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
-		Dropped: c.dropped.Load(), Unroutable: c.unroutable.Load(),
+		Dropped: c.dropped.Load(), Unroutable: c.unroutable.Load(), Conflated: c.conflated.Load(),
 		DroppedReplies: c.droppedReplies.Load(), Peers: c.peers.Load(),
 		Connects: c.connects.Load(), Disconnects: c.disconnects.Load(),
 		HandshakeFailures: c.handshake.Load(), TooLarge: c.tooLarge.Load(),

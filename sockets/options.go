@@ -153,6 +153,26 @@ func WithImmediate(on bool) Option {
 	return func(c *config) error { c.Immediate = on; return nil }
 }
 
+// WithConflate makes the socket keep only the newest message per peer,
+// for a reader that wants the latest state rather than every update
+// (libzmq's ZMQ_CONFLATE): a newer message replaces an older one still
+// waiting, and Stats.Conflated counts those replaced. It works on the
+// queues that carry messages: inbound on PULL and SUB (a SUB filters by
+// subscription before it keeps one), outbound on PUSH and PUB, both on
+// DEALER; the high-water marks then do not apply, and Send never waits.
+// Unlike libzmq's, it keeps whole multipart messages.
+func WithConflate(on bool) Option {
+	return func(c *config) error {
+		if err := onlyFor(c, "WithConflate", Pull, Push, Sub, Pub, Dealer); err != nil {
+			return err
+		}
+		in := c.Type == Pull || c.Type == Sub || c.Type == Dealer
+		out := c.Type == Push || c.Type == Pub || c.Type == Dealer
+		c.ConflateIn, c.ConflateOut = on && in, on && out
+		return nil
+	}
+}
+
 // WithRouterMandatory makes a ROUTER report an unknown routing id with
 // ErrHostUnreachable, and wait at a full peer, instead of dropping
 // (ZMQ_ROUTER_MANDATORY; default off).

@@ -91,6 +91,7 @@ func New(t Type, opts ...Option) (*Socket, error) {
 			return nil, err
 		}
 	}
+	s.cfg.Conflated = &s.st.conflated
 	s.log = s.cfg.logger
 	if s.log == nil {
 		s.log = slog.New(discard{})

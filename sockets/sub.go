@@ -3,6 +3,7 @@ package sockets
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/zmqkit/zmqkit/sockets/internal/engine"
 )
@@ -17,21 +18,28 @@ type subSocket struct {
 	fq    fq
 	pipes []*engine.Pipe
 	subs  map[string]int // under s.mu
-	// The same set as a slice, and whether it holds "", so that matching a
-	// message does not iterate a map.
+	// topics is the same set for matching, which needs no lock: a
+	// conflating SUB filters as messages arrive, on the reader's goroutine.
+	topics atomic.Pointer[topicSet]
+}
+
+// topicSet is a snapshot of the subscriptions: a slice, and whether it
+// holds "", so that matching a message does not iterate a map.
+type topicSet struct {
 	prefixes []string
 	all      bool
 }
 
-// rebuild refreshes prefixes and all from subs. Called with s.mu held.
+// rebuild makes topics anew from subs. Called with s.mu held.
 func (x *subSocket) rebuild() {
-	x.prefixes, x.all = x.prefixes[:0], false
+	ts := &topicSet{prefixes: make([]string, 0, len(x.subs))}
 	for t := range x.subs {
 		if t == "" {
-			x.all = true
+			ts.all = true
 		}
-		x.prefixes = append(x.prefixes, t)
+		ts.prefixes = append(ts.prefixes, t)
 	}
+	x.topics.Store(ts)
 }
 
 func newSub(s *Socket, xsub bool) *subSocket {
@@ -62,6 +70,11 @@ func (x *subSocket) announce(p *engine.Pipe) {
 }
 
 func (x *subSocket) attach(p *engine.Pipe) error {
+	if x.s.cfg.ConflateIn && !x.xsub {
+		// Keeping only the newest message must mean the newest one this
+		// SUB wants: filter before the queue, not after.
+		p.In.SetIntercept(func(m engine.Msg) bool { return x.matches(m.Head) })
+	}
 	x.pipes = append(x.pipes, p)
 	x.fq.add(p)
 	x.announce(p)
@@ -120,10 +133,11 @@ func (x *subSocket) subscribe(topic string, on bool) {
 }
 
 func (x *subSocket) matches(data []byte) bool {
-	if x.all {
+	ts := x.topics.Load()
+	if ts.all {
 		return true
 	}
-	for _, t := range x.prefixes {
+	for _, t := range ts.prefixes {
 		if len(data) >= len(t) && string(data[:len(t)]) == t {
 			return true
 		}

@@ -22,6 +22,11 @@ type Options struct {
 	ReconnectIvl     time.Duration
 	ReconnectMax     time.Duration
 	Immediate        bool
+	// ConflateIn and ConflateOut make a pipe's queue from, or to, the peer
+	// keep only the newest message; what that replaces is counted in
+	// Conflated.
+	ConflateIn, ConflateOut bool
+	Conflated               *atomic.Uint64
 }
 
 // Pipe is the relation with one peer: a queue each way. A pipe created by
@@ -54,6 +59,18 @@ func NewPipe(endpoint string, outbound bool, sendHWM, recvHWM int) *Pipe {
 		Outbound: outbound,
 		done:     make(chan struct{}),
 	}
+}
+
+// newPipe is NewPipe with o's high-water marks and conflation.
+func newPipe(endpoint string, outbound bool, o *Options) *Pipe {
+	p := NewPipe(endpoint, outbound, o.SendHWM, o.RecvHWM)
+	if o.ConflateIn {
+		p.In.SetConflate(o.Conflated)
+	}
+	if o.ConflateOut {
+		p.Out.SetConflate(o.Conflated)
+	}
+	return p
 }
 
 // Peer is what the latest handshake told about the other side.

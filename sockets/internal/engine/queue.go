@@ -1,6 +1,9 @@
 package engine
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Result is the outcome of offering a message to a queue.
 type Result uint8
@@ -26,6 +29,9 @@ type Queue struct {
 	onReadable func()
 	onWritable func()
 	intercept  func(Msg) bool
+
+	conflate bool           // keep only the newest message
+	replaced *atomic.Uint64 // counts what conflation dropped (may be nil)
 }
 
 // NewQueue returns a queue that holds at most hwm messages (0: no limit).
@@ -44,6 +50,10 @@ func NewQueue(hwm int) *Queue {
 // stay, even above a lowered mark.
 func (q *Queue) SetHWM(hwm int) {
 	q.mu.Lock()
+	if q.conflate {
+		q.mu.Unlock()
+		return // one message at most, whatever the mark
+	}
 	wasFull := q.hwm > 0 && q.n >= q.hwm
 	if hwm < 0 {
 		hwm = 0
@@ -54,6 +64,29 @@ func (q *Queue) SetHWM(hwm int) {
 	q.mu.Unlock()
 	if wake && f != nil {
 		f()
+	}
+}
+
+// SetConflate makes the queue keep only its newest message (libzmq's
+// ZMQ_CONFLATE, but whole messages, every frame): storing onto a non-empty
+// queue replaces what is there, and the replaced message is counted in
+// replaced (nil: not counted). The queue is then never full; messages
+// already queued give way to the newest of them at once.
+func (q *Queue) SetConflate(replaced *atomic.Uint64) {
+	q.mu.Lock()
+	q.conflate, q.replaced, q.hwm = true, replaced, 0
+	var dropped int
+	for q.n > 1 {
+		q.take()
+		dropped++
+	}
+	q.mu.Unlock()
+	q.countReplaced(dropped)
+}
+
+func (q *Queue) countReplaced(n int) {
+	if n > 0 && q.replaced != nil {
+		q.replaced.Add(uint64(n))
 	}
 }
 
@@ -128,6 +161,20 @@ func (q *Queue) OfferBatch(ms []Msg) (n int, r Result, kept bool) {
 			q.mu.Unlock()
 			return n, Closed, false
 		}
+		if q.conflate {
+			// The newest of the batch replaces whatever is queued.
+			dropped := len(ms) - n - 1 + q.n
+			q.ring[q.head] = ms[len(ms)-1]
+			wake := q.n == 0
+			q.n = 1
+			f := q.onReadable
+			q.mu.Unlock()
+			q.countReplaced(dropped)
+			if wake && f != nil {
+				f()
+			}
+			return len(ms), Pushed, false
+		}
 		room := len(ms) - n
 		if q.hwm > 0 {
 			room = min(room, q.hwm-q.n)
@@ -169,6 +216,12 @@ func (q *Queue) pushLocked(m Msg) Result {
 	if q.hwm > 0 && q.n >= q.hwm {
 		q.mu.Unlock()
 		return Full
+	}
+	if q.conflate && q.n > 0 {
+		q.ring[q.head] = m
+		q.mu.Unlock()
+		q.countReplaced(1)
+		return Pushed
 	}
 	if q.n == len(q.ring) {
 		q.grow()

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -125,4 +126,49 @@ func TestDecoderMsgBuffered(t *testing.T) {
 	d := NewDecoder(bytes.NewReader(nil), 0)
 	d.buf, d.wpos = big, len(big)
 	assert.False(t, d.MsgBuffered(), "big frames are read into their own buffer, never counted as buffered")
+}
+
+func TestQueueConflate(t *testing.T) {
+	m := func(s string) Msg { return Msg{Head: []byte(s)} }
+	var replaced atomic.Uint64
+	q := NewQueue(1)
+	readable := 0
+	q.SetReadable(func() { readable++ })
+	q.SetConflate(&replaced)
+	q.SetHWM(1) // ignored: one message at most, never full
+	for _, s := range []string{"a", "b", "c"} {
+		assert.Equal(t, Pushed, q.TryPush(m(s)))
+	}
+	assert.Equal(t, 1, q.Len())
+	assert.Equal(t, 1, readable, "a replacement is no new arrival")
+	assert.Equal(t, []string{"c"}, msgs(q))
+	assert.EqualValues(t, 2, replaced.Load())
+
+	// A batch keeps its newest, onto an empty queue and onto a full one.
+	n, r, _ := q.OfferBatch([]Msg{m("d"), m("e"), m("f")})
+	assert.Equal(t, 3, n)
+	assert.Equal(t, Pushed, r)
+	assert.EqualValues(t, 4, replaced.Load())
+	n, _, _ = q.OfferBatch([]Msg{m("g"), m("h")})
+	assert.Equal(t, 2, n)
+	assert.EqualValues(t, 6, replaced.Load(), "f and g gave way")
+	assert.Equal(t, []string{"h"}, msgs(q))
+
+	// Through an interceptor: only what it keeps takes the place.
+	q.SetIntercept(func(m Msg) bool { return m.Head[0] != 'x' })
+	n, _, _ = q.OfferBatch([]Msg{m("i"), m("x1"), m("j"), m("x2")})
+	assert.Equal(t, 4, n)
+	assert.Equal(t, []string{"j"}, msgs(q))
+
+	// Conflating a queue that already holds several keeps the newest.
+	replaced.Store(0)
+	q2 := NewQueue(0)
+	for _, s := range []string{"a", "b", "c"} {
+		q2.TryPush(m(s))
+	}
+	q2.SetConflate(&replaced)
+	assert.EqualValues(t, 2, replaced.Load())
+	assert.Equal(t, []string{"c"}, msgs(q2))
+	q2.Close()
+	assert.Equal(t, Closed, q2.TryPush(m("z")))
 }

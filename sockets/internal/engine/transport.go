@@ -304,7 +304,7 @@ func (l *Listener) serve(c net.Conn) {
 		return
 	}
 	pr.Remote = remote
-	p := NewPipe(l.addr, false, o.SendHWM, o.RecvHWM)
+	p := newPipe(l.addr, false, o)
 	p.SetPeer(pr)
 	if !l.add(p) {
 		_ = c.Close()
@@ -390,7 +390,7 @@ func Dial(host Host, g *Group, endpoint string) (*Dialer, error) {
 	d := &Dialer{host: host, g: g, ep: ep, raw: endpoint, stop: make(chan struct{})}
 	o := host.EngineOptions()
 	if !o.Immediate {
-		d.pipe = NewPipe(endpoint, true, o.SendHWM, o.RecvHWM)
+		d.pipe = newPipe(endpoint, true, o)
 		if err := host.Attach(d.pipe); err != nil {
 			return nil, err
 		}
@@ -554,7 +554,7 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 	pr.Remote = remote
 	p := d.pipe
 	if p == nil {
-		p = NewPipe(d.raw, true, o.SendHWM, o.RecvHWM)
+		p = newPipe(d.raw, true, o)
 		p.SetPeer(pr)
 		if err := d.host.Attach(p); err != nil {
 			_ = c.Close()
@@ -623,12 +623,20 @@ func (d *Dialer) runInproc() error {
 	}
 	p := d.pipe
 	if p == nil {
-		p = NewPipe(d.raw, true, o.SendHWM, o.RecvHWM)
+		p = newPipe(d.raw, true, o)
 	}
 	// As in libzmq, an inproc queue holds both sides' worth: the sender's
 	// send HWM plus the receiver's receive HWM (0 on either side: no limit).
 	p.Out.SetHWM(sumHWM(o.SendHWM, lo.RecvHWM))
 	p.In.SetHWM(sumHWM(lo.SendHWM, o.RecvHWM))
+	// The two queues are both sides' at once: the listening side's
+	// conflation applies to them too (the dialing side's is set already).
+	if lo.ConflateIn {
+		p.Out.SetConflate(lo.Conflated)
+	}
+	if lo.ConflateOut {
+		p.In.SetConflate(lo.Conflated)
+	}
 	view := &Pipe{In: p.Out, Out: p.In, Endpoint: l.addr, Shared: true, done: make(chan struct{})}
 	view.SetPeer(Peer{Type: o.Type, Identity: o.Identity})
 	p.SetPeer(Peer{Type: lo.Type, Identity: lo.Identity})
