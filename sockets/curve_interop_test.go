@@ -127,3 +127,27 @@ func TestInteropCurveRefusals(t *testing.T) {
 		assert.True(t, hasHandshakeFailure(events), "%v", events)
 	})
 }
+
+// libzmq reads our application metadata with zmq_msg_gets, over CURVE.
+// (Its "User-Id" comes from a ZAP handler, which this peer does not run.)
+func TestInteropMetadata(t *testing.T) {
+	srv, cli := curveKeys(t), curveKeys(t)
+	py := iopStartPeer(t, iopSpec{
+		Type: "PULL", Bind: "tcp://127.0.0.1:*", Opts: pyCurveServerOpts(srv),
+		Steps: []iopStep{{"op": "recv_props", "names": []string{"X-Service", "Socket-Type"}}},
+	})
+	push := iopSocket(t, sockets.Push, sockets.WithCurve(srv.Public, cli), sockets.WithMetadata("X-Service", "billing"))
+	require.NoError(t, push.Dial(py.endpoint()))
+	require.NoError(t, push.Send(iopCtx(t), []byte("m")))
+	l := py.next()
+	require.Equal(t, "recv", l.Ev, l.raw)
+	str := func(p *string) string {
+		if p == nil {
+			return "<none>"
+		}
+		return *p
+	}
+	assert.Equal(t, "billing", str(l.Props["X-Service"]), l.raw)
+	assert.Equal(t, "PUSH", str(l.Props["Socket-Type"]), l.raw)
+	py.finish()
+}

@@ -147,7 +147,10 @@ type iopLine struct {
 	Count    int      `json:"count"`
 	Events   []string `json:"events"`
 	Msg      string   `json:"msg"`
-	raw      string
+	// Props are the message properties a recv_props step read (null: the
+	// property was not there).
+	Props map[string]*string `json:"props"`
+	raw   string
 }
 
 func (l iopLine) msg(t *testing.T) [][]byte {

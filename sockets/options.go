@@ -3,6 +3,7 @@ package sockets
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -151,6 +152,55 @@ func WithRoutingID(id []byte) Option {
 // exists only while connected (libzmq's ZMQ_IMMEDIATE; default off).
 func WithImmediate(on bool) Option {
 	return func(c *config) error { c.Immediate = on; return nil }
+}
+
+// WithMetadata adds an application property to what the socket announces
+// in every handshake (libzmq's ZMQ_METADATA): a peer reads it with
+// Peer.Property, a libzmq peer with zmq_msg_gets. As in libzmq the name
+// must begin with "X-"; it is at most 255 characters of letters, digits
+// and "-_.+" (RFC 23), and names are compared without regard to case, so
+// a second WithMetadata of the same name replaces the first. zmq4, which
+// writes the properties, reserves X-Socket-Type and X-Identity. The values
+// may add up to 32 KiB: a handshake frame is bounded (64 KiB here) so that
+// a peer cannot make us allocate at will before it is even admitted.
+func WithMetadata(name, value string) Option {
+	return func(c *config) error {
+		rest, ok := cutPrefixFold(name, "X-")
+		if !ok || rest == "" || len(name) > 255 {
+			return fmt.Errorf("%w: metadata name %q: want X- and a name, 255 characters at most", ErrBadOption, name)
+		}
+		for _, r := range name {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.+", r)) {
+				return fmt.Errorf("%w: metadata name %q: %q is not a letter, digit or one of -_.+", ErrBadOption, name, r)
+			}
+		}
+		if strings.EqualFold(rest, "Socket-Type") || strings.EqualFold(rest, "Identity") {
+			return fmt.Errorf("%w: metadata name %q is reserved", ErrBadOption, name)
+		}
+		m := make(map[string]string, len(c.Metadata)+1)
+		size := len(value)
+		for k, v := range c.Metadata {
+			if !strings.EqualFold(k, name) {
+				m[k] = v
+				size += len(v)
+			}
+		}
+		if size > maxMetadata {
+			return fmt.Errorf("%w: metadata %q: values of more than %d bytes in all", ErrBadOption, name, maxMetadata)
+		}
+		m[name] = value
+		c.Metadata = m
+		return nil
+	}
+}
+
+const maxMetadata = 32 << 10
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
+		return s, false
+	}
+	return s[len(prefix):], true
 }
 
 // WithConflate makes the socket keep only the newest message per peer,

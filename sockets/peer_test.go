@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,4 +221,50 @@ func TestRepOfHandlerKnowsTheCaller(t *testing.T) {
 	got, err := req.Call(ctx, "hello")
 	require.NoError(t, err)
 	assert.Equal(t, "hello erin", got)
+}
+
+// Application metadata travels in the handshake, under every mechanism,
+// and reads back through Property whatever the case of the name.
+func TestMetadataReachesThePeer(t *testing.T) {
+	srv, cli := curveKeys(t), curveKeys(t)
+	for _, sec := range []struct {
+		name     string
+		pul, pus []sockets.Option
+	}{
+		{"null", nil, nil},
+		{"plain", []sockets.Option{sockets.WithPlainServer(nil)}, []sockets.Option{sockets.WithPlain("u", "p")}},
+		{"curve", []sockets.Option{sockets.WithCurveServer(srv, nil)}, []sockets.Option{sockets.WithCurve(srv.Public, cli)}},
+	} {
+		t.Run(sec.name, func(t *testing.T) {
+			ctx := semCtx(t, 5*time.Second)
+			pull := semNew(t, sockets.Pull, append(sec.pul, sockets.WithMetadata("X-Role", "sink"))...)
+			addr := semListen(t, pull, "tcp")
+			push := semNew(t, sockets.Push, append(sec.pus, sockets.WithMetadata("X-Service", "old"),
+				sockets.WithMetadata("x-service", "billing"), sockets.WithMetadata("X-Region", "eu-1"))...)
+			require.NoError(t, push.Dial(addr))
+			require.NoError(t, push.Send(ctx, []byte("m")))
+			_, from, err := pull.RecvFrom(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, "billing", from.Property("X-Service"), "the later value of a name wins")
+			assert.Equal(t, "eu-1", from.Property("x-region"))
+			assert.Equal(t, "PUSH", from.Property("Socket-Type"), "the system properties are still there")
+		})
+	}
+}
+
+func TestMetadataOptionErrors(t *testing.T) {
+	for _, tc := range []struct{ name, value, why string }{
+		{"Service", "x", "want X-"},
+		{"X-", "x", "want X-"},
+		{"X-a b", "x", "is not a letter"},
+		{"X-Socket-Type", "x", "reserved"},
+		{"x-identity", "x", "reserved"},
+		{"X-" + strings.Repeat("n", 254), "x", "255 characters"},
+		{"X-Big", strings.Repeat("v", 40<<10), "32768 bytes"},
+	} {
+		_, err := sockets.New(sockets.Push, sockets.WithMetadata(tc.name, tc.value))
+		require.Error(t, err, tc.name)
+		assert.ErrorIs(t, err, sockets.ErrBadOption)
+		assert.Contains(t, err.Error(), tc.why)
+	}
 }

@@ -206,6 +206,21 @@ class Peer:
                     return
                 self.remaining_ms()
             raise RuntimeError("no line on stdin after %d rounds" % st.get("max", 500))
+        elif op == "recv_props":
+            # One message, and the named properties of its first frame
+            # (zmq_msg_gets): the peer's handshake metadata.
+            self.sock.setsockopt(zmq.RCVTIMEO, self.remaining_ms())
+            try:
+                m = self.sock.recv_multipart(copy=False)
+            except zmq.Again:
+                raise Timeout("recv timed out")
+            props = {}
+            for name in st["names"]:
+                try:
+                    props[name] = m[0].get(name)
+                except zmq.ZMQError:
+                    props[name] = None
+            emit(ev="recv", frames=tohex([f.bytes for f in m]), props=props)
         elif op == "wait_stdin":
             self.wait_stdin()
         elif op == "sleep":

@@ -42,6 +42,9 @@ type HandshakeConfig struct {
 	Identity []byte
 	Server   bool // the side that accepted the connection
 	Timeout  time.Duration
+	// Metadata are application properties ("X-" names, RFC 23) sent in
+	// our READY or INITIATE beside Socket-Type and Identity.
+	Metadata map[string]string
 }
 
 // Handshake runs zmq4's ZMTP greeting and security handshake over c and
@@ -68,6 +71,14 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 		session = ss.newSession()
 		sec = session
 	}
+	var authenticates bool
+	switch sec.(type) {
+	case PlainServer, *PlainServer, *curveServerSession:
+		authenticates = true
+	}
+	if len(cfg.Metadata) > 0 {
+		sec = withMetadata{sec, cfg.Metadata}
+	}
 	guard := &guardConn{Conn: c, greeting: 64}
 	zc, err := zmq4.Open(guard, sec, cfg.Type, zmq4.SocketIdentity(cfg.Identity), cfg.Server, nil)
 	if err != nil {
@@ -84,8 +95,7 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 	peer.Meta = zc.Peer.Meta
 	// Our PLAIN and CURVE servers write "User-Id" after the peer's own
 	// metadata; anything else of that name is the peer's claim.
-	switch sec.(type) {
-	case PlainServer, *PlainServer, *curveServerSession:
+	if authenticates {
 		peer.UserID = zc.Peer.Meta["User-Id"]
 	}
 	for k := range peer.Meta {
@@ -104,6 +114,22 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 }
 
 var nullSecurity = null.Security()
+
+// withMetadata adds application properties to what a mechanism announces:
+// every mechanism here, and zmq4's, sends the connection's Meta. zmq4
+// writes a name it does not know as "X-" and the name in lower case, so
+// the "X-" is taken off here (names are compared without case anyway).
+type withMetadata struct {
+	zmq4.Security
+	props map[string]string
+}
+
+func (w withMetadata) Handshake(c *zmq4.Conn, server bool) error {
+	for k, v := range w.props {
+		c.Meta[k[len("X-"):]] = v
+	}
+	return w.Security.Handshake(c, server)
+}
 
 // noteError records the reason of an ERROR command, well-formed or in
 // libzmq's form.

@@ -27,6 +27,8 @@ type Options struct {
 	// Conflated.
 	ConflateIn, ConflateOut bool
 	Conflated               *atomic.Uint64
+	// Metadata are the application properties the handshake announces.
+	Metadata map[string]string
 }
 
 // Pipe is the relation with one peer: a queue each way. A pipe created by

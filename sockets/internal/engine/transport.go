@@ -160,6 +160,7 @@ func handshake(c net.Conn, o *Options, server bool) (Peer, error) {
 		Identity: o.Identity,
 		Server:   server,
 		Timeout:  o.HandshakeTimeout,
+		Metadata: o.Metadata,
 	})
 	if err != nil {
 		return pr, err
