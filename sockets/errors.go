@@ -14,6 +14,10 @@ var (
 	// ErrNotSupported is returned for an operation the socket type lacks
 	// (Recv on PUB, Send on SUB, Subscribe on PUSH, …).
 	ErrNotSupported = errors.New("zmqkit: operation not supported by this socket type")
+	// ErrRequestLost is returned by a REQ's Recv when the connection its
+	// request left on has ended: no reply can come back over it (libzmq's
+	// REQ would wait forever). The REQ may send again at once.
+	ErrRequestLost = errors.New("zmqkit: the connection that took the request ended; no reply can come")
 	// ErrState is returned when REQ or REP calls come out of order.
 	ErrState = errors.New("zmqkit: operation not valid in the socket's current state")
 	// ErrHostUnreachable is returned by a mandatory ROUTER for an unknown

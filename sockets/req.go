@@ -29,6 +29,9 @@ type reqSocket struct {
 	// state, under s.mu: 0 idle, 1 sending, 2 awaiting a reply from pending.
 	state   int
 	pending *engine.Pipe
+	// seq is the request's number in pending.Out (Queue.Tail), to tell
+	// whether the connection that took it has ended (Pipe.Orphaned).
+	seq uint64
 	// id is the current request id (correlate), under s.mu; idSet says it
 	// has been seeded.
 	id    uint32
@@ -60,10 +63,17 @@ func (x *reqSocket) send(ctx context.Context, m engine.Msg) error {
 	if err != nil {
 		x.state = 0
 	} else {
-		x.state, x.pending = 2, p
+		x.state, x.pending, x.seq = 2, p, p.Out.Tail()
 	}
 	s.mu.Unlock()
 	return err
+}
+
+// lost reports that the pending request cannot be answered: its pipe is
+// gone (closed, here or by the peer, with nothing left to read), or the
+// connection that took the request has ended. Called with s.mu held.
+func (x *reqSocket) lost(inClosed bool) bool {
+	return inClosed || x.pending.Orphaned() >= x.seq
 }
 
 func (x *reqSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) {
@@ -83,7 +93,12 @@ func (x *reqSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) 
 		}
 		p := x.pending
 		ch := s.recvSig.wait()
-		m, ok, _ := p.In.TryPop()
+		m, ok, closed := p.In.TryPop()
+		if !ok && x.lost(closed) {
+			x.state, x.pending = 0, nil
+			s.mu.Unlock()
+			return engine.Msg{}, nil, ErrRequestLost
+		}
 		if ok {
 			if len(m.Head) != 0 || len(m.Tail) == 0 {
 				s.st.droppedReplies.Add(1)
@@ -153,7 +168,7 @@ func (x *reqSocket) sendOpts(ctx context.Context, m engine.Msg) error {
 	if err != nil {
 		x.state = 0
 	} else {
-		x.state, x.pending = 2, p
+		x.state, x.pending, x.seq = 2, p, p.Out.Tail()
 	}
 	s.mu.Unlock()
 	// A relaxed Recv may be waiting for this request to leave.
@@ -186,8 +201,13 @@ func (x *reqSocket) recvOpts(ctx context.Context) (engine.Msg, *engine.Peer, err
 		}
 		ch := s.recvSig.wait()
 		for {
-			m, ok, _ := x.pending.In.TryPop()
+			m, ok, closed := x.pending.In.TryPop()
 			if !ok {
+				if x.lost(closed) {
+					x.state, x.pending = 0, nil
+					s.mu.Unlock()
+					return engine.Msg{}, nil, ErrRequestLost
+				}
 				break
 			}
 			if body, ok := x.unwrap(m); ok {

@@ -119,19 +119,28 @@ func lastLine(stderr string) string {
 }
 
 // A REQ whose peer never answers (here a ROUTER, which prints the request
-// with its routing id in front) fails after --timeout.
+// with its routing id in front) fails after --timeout while the peer is
+// there, and at once when the peer goes away with the request.
 func TestInProcessReqWithoutReply(t *testing.T) {
 	ctx := testCtx(t, 10*time.Second)
-	rOut, rErr := newOutput(), newOutput()
-	recvDone := goRun(ctx, runRecv, []string{"--type", "router", "--bind", "tcp://127.0.0.1:0", "--count", "1"}, nil, rOut, rErr)
-	ep := rErr.waitEndpoint(t)
+	for _, tc := range []struct {
+		count, want string
+		recvCode    int
+	}{
+		{"2", "no reply to message 1 within 300ms", 1}, // the ROUTER waits for a second message
+		{"1", "no reply to message 1: the peer's connection ended before it answered", 0},
+	} {
+		rOut, rErr := newOutput(), newOutput()
+		recvDone := goRun(ctx, runRecv, []string{"--type", "router", "--bind", "tcp://127.0.0.1:0", "--count", tc.count, "--timeout", "1s"}, nil, rOut, rErr)
+		ep := rErr.waitEndpoint(t)
 
-	var sOut, sErr strings.Builder
-	code := runSend(ctx, []string{"--type", "req", "--connect", ep, "--count", "1", "--size", "3", "--timeout", "300ms"}, nil, &sOut, &sErr)
-	assert.Equal(t, 1, code)
-	assert.Equal(t, "no reply to message 1 within 300ms", lastLine(sErr.String()))
-	assert.Equal(t, 0, status(t, recvDone), rErr.String())
-	// Routing id (made up by the ROUTER: 0 then 4 bytes), REQ's empty
-	// delimiter frame, the body.
-	assert.Equal(t, []string{"\\x00\\x00\\x00\\x00\\x01\t\t1 x"}, rOut.lines())
+		var sOut, sErr strings.Builder
+		code := runSend(ctx, []string{"--type", "req", "--connect", ep, "--count", "1", "--size", "3", "--timeout", "300ms"}, nil, &sOut, &sErr)
+		assert.Equal(t, 1, code)
+		assert.Equal(t, tc.want, lastLine(sErr.String()))
+		assert.Equal(t, tc.recvCode, status(t, recvDone), rErr.String())
+		// Routing id (made up by the ROUTER: 0 then 4 bytes), REQ's empty
+		// delimiter frame, the body.
+		assert.Equal(t, []string{"\\x00\\x00\\x00\\x00\\x01\t\t1 x"}, rOut.lines())
+	}
 }

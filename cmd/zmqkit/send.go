@@ -214,8 +214,11 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		reply, err := s.Recv(rctx)
 		cancel()
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
 				return fmt.Errorf("no reply to message %d within %v", n, o.timeout)
+			case errors.Is(err, sockets.ErrRequestLost):
+				return fmt.Errorf("no reply to message %d: the peer's connection ended before it answered", n)
 			}
 			return err
 		}

@@ -22,7 +22,7 @@ func TestRun(t *testing.T) {
 	for _, want := range []string{
 		`lazy pirate: "hello" -> "server 1 says HELLO" (1 try)`,
 		"server 1 crashed",
-		"try 1 lost: context deadline exceeded",
+		"try 1 lost: ", // the deadline, or the connection that took it ended (which wins is timing)
 		`lazy pirate: "again" -> "server 2 says AGAIN" (2 tries)`,
 		"lazy pirate: a server that never answers: gave up after 3 tries in",
 		"try 1 failed: tcp://",

@@ -61,7 +61,9 @@ func TestClientRecoversWhenServerRestarts(t *testing.T) {
 	}()
 	select {
 	case err := <-retried: // a try was lost: the server is really gone
-		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		// It timed out, or went out on the dying connection and was
+		// reported lost as that connection ended.
+		assert.True(t, errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sockets.ErrRequestLost), "%v", err)
 	case <-ctx.Done():
 		t.Fatal("no retry")
 	}

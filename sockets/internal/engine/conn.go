@@ -77,6 +77,7 @@ func Serve(c net.Conn, p *Pipe, o *Options) error {
 	close(e.stop)
 	_ = c.Close()
 	<-e.readerDone
+	p.orphan()
 	p.Out.SetReadable(nil)
 	p.In.SetWritable(nil)
 	switch {

@@ -45,6 +45,9 @@ type Pipe struct {
 	Shared bool
 
 	peer atomic.Pointer[Peer]
+	// orphaned: Out's messages up to this one (see Queue.Gone) were taken
+	// by a connection that has since ended, so nothing answers them.
+	orphaned atomic.Uint64
 	// Data is for the socket that owns the pipe (routing state).
 	Data any
 
@@ -81,6 +84,19 @@ func (p *Pipe) Peer() Peer {
 		return *pr
 	}
 	return Peer{}
+}
+
+// Orphaned is the last of Out's messages (numbered as Queue.Tail numbers
+// them) that a connection took and then ended: a reply to it, or to any
+// before it, can no longer come back.
+func (p *Pipe) Orphaned() uint64 { return p.orphaned.Load() }
+
+// orphan records that the connection serving p has ended, with whatever
+// it took from Out, and wakes the reader side: a REQ waiting for a reply
+// learns that it will not come.
+func (p *Pipe) orphan() {
+	p.orphaned.Store(p.Out.Gone())
+	p.In.poke()
 }
 
 // PeerRef is Peer without the copy: nil before the first handshake. The

@@ -32,6 +32,11 @@ type Queue struct {
 
 	conflate bool           // keep only the newest message
 	replaced *atomic.Uint64 // counts what conflation dropped (may be nil)
+
+	// gone counts the messages that have left the queue, taken or
+	// dropped, since it was made: message i (from 1) has left once gone
+	// reaches i.
+	gone uint64
 }
 
 // NewQueue returns a queue that holds at most hwm messages (0: no limit).
@@ -77,7 +82,7 @@ func (q *Queue) SetConflate(replaced *atomic.Uint64) {
 	q.conflate, q.replaced, q.hwm = true, replaced, 0
 	var dropped int
 	for q.n > 1 {
-		q.take()
+		q.take() // counts in gone
 		dropped++
 	}
 	q.mu.Unlock()
@@ -164,6 +169,7 @@ func (q *Queue) OfferBatch(ms []Msg) (n int, r Result, kept bool) {
 		if q.conflate {
 			// The newest of the batch replaces whatever is queued.
 			dropped := len(ms) - n - 1 + q.n
+			q.gone += uint64(dropped)
 			q.ring[q.head] = ms[len(ms)-1]
 			wake := q.n == 0
 			q.n = 1
@@ -219,6 +225,7 @@ func (q *Queue) pushLocked(m Msg) Result {
 	}
 	if q.conflate && q.n > 0 {
 		q.ring[q.head] = m
+		q.gone++
 		q.mu.Unlock()
 		q.countReplaced(1)
 		return Pushed
@@ -271,6 +278,7 @@ func (q *Queue) TryPop() (m Msg, ok, closed bool) {
 func (q *Queue) take() Msg {
 	m := q.ring[q.head]
 	q.ring[q.head] = Msg{}
+	q.gone++
 	q.head++
 	if q.head == len(q.ring) {
 		q.head = 0
@@ -295,6 +303,32 @@ func (q *Queue) PopBatch(dst []Msg, max int) (out []Msg, empty, closed bool) {
 		f()
 	}
 	return dst, empty, closed
+}
+
+// poke runs the readable callback, for news other than a message.
+func (q *Queue) poke() {
+	q.mu.Lock()
+	f := q.onReadable
+	q.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
+// Tail is the number of messages ever stored: the one stored last is
+// message Tail (from 1).
+func (q *Queue) Tail() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.gone + uint64(q.n)
+}
+
+// Gone is how many messages have left the queue, taken or dropped: message
+// i has left once Gone reaches i.
+func (q *Queue) Gone() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.gone
 }
 
 // Len is the number of queued messages.
@@ -358,6 +392,7 @@ func (q *Queue) removeLocked(drop func(Msg) bool) (dropped int, wake bool) {
 		q.ring[(q.head+i)%len(q.ring)] = Msg{}
 	}
 	dropped = q.n - kept
+	q.gone += uint64(dropped)
 	q.n = kept
 	return dropped, wasFull && q.n < q.hwm
 }

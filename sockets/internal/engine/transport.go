@@ -678,6 +678,8 @@ func (d *Dialer) runInproc() error {
 		handedOver = true
 	}
 	view.Terminate()
+	view.orphan()
+	p.orphan()
 	l.remove(view)
 	l.host.Detach(view)
 	if d.pipe == nil {
