@@ -22,7 +22,7 @@ func (x *dealerSocket) send(ctx context.Context, m engine.Msg) error {
 	return err
 }
 
-func (x *dealerSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) {
-	m, p, err := x.fq.recv(ctx, nil)
-	return m, source(m, p), err
+func (x *dealerSocket) recv(ctx context.Context, from **engine.Peer) (engine.Msg, error) {
+	m, _, err := x.fq.recv(ctx, nil, from)
+	return m, err
 }

@@ -17,7 +17,7 @@ func MsgOf(frames ...[]byte) Msg { return engine.MsgOf(frames) }
 
 // SendMsg is Send for a Msg. The socket takes m's frames over.
 func (s *Socket) SendMsg(ctx context.Context, m Msg) error {
-	if err := s.b.send(ctx, engine.Local(m)); err != nil {
+	if err := s.b.send(ctx, m); err != nil {
 		return s.errorf("send", "", err)
 	}
 	s.st.msgsOut.Add(1)
@@ -27,22 +27,29 @@ func (s *Socket) SendMsg(ctx context.Context, m Msg) error {
 
 // RecvMsg is Recv returning a Msg.
 func (s *Socket) RecvMsg(ctx context.Context) (Msg, error) {
-	m, _, err := s.recvMsg(ctx)
-	return m, err
+	// recvMsg's body, written out: this is the hot path.
+	m, err := s.b.recv(ctx, nil)
+	if err != nil {
+		return Msg{}, s.errorf("recv", "", err)
+	}
+	s.st.msgsIn.Add(1)
+	s.st.bytesIn.Add(uint64(m.Size()))
+	return m, nil
 }
 
 // RecvMsgFrom is RecvFrom returning a Msg.
 func (s *Socket) RecvMsgFrom(ctx context.Context) (Msg, Peer, error) {
-	m, from, err := s.recvMsg(ctx)
+	var from *engine.Peer
+	m, err := s.recvMsg(ctx, &from)
 	return m, peerOf(from), err
 }
 
-func (s *Socket) recvMsg(ctx context.Context) (Msg, *engine.Peer, error) {
-	m, from, err := s.b.recv(ctx)
+func (s *Socket) recvMsg(ctx context.Context, from **engine.Peer) (Msg, error) {
+	m, err := s.b.recv(ctx, from)
 	if err != nil {
-		return Msg{}, nil, s.errorf("recv", "", err)
+		return Msg{}, s.errorf("recv", "", err)
 	}
 	s.st.msgsIn.Add(1)
 	s.st.bytesIn.Add(uint64(m.Size()))
-	return engine.Local(m), from, nil
+	return m, nil
 }

@@ -47,29 +47,17 @@ func peerOf(pr *engine.Peer) Peer {
 	return Peer{Type: pr.Type, Identity: pr.Identity, UserID: pr.UserID, Remote: pr.Remote, meta: pr.Meta}
 }
 
-// source is the peer m came from: the connection it arrived on, or, for a
-// message that came over inproc (which has no connection), the pipe's peer.
-func source(m engine.Msg, p *engine.Pipe) *engine.Peer {
-	if pr := engine.From(m); pr != nil {
-		return pr
-	}
-	if p != nil {
-		return p.PeerRef()
-	}
-	return nil
-}
-
 // RecvFrom is Recv that also says which peer sent the message, for a
 // server that must know who asks (with PLAIN or CURVE, Peer.UserID). The
 // peer is the one of the connection the message arrived on, even when a
 // Dial has since reconnected to another. For an XPUB's cancel on behalf of
 // a departed subscriber it is the zero Peer.
 func (s *Socket) RecvFrom(ctx context.Context) ([][]byte, Peer, error) {
-	m, from, err := s.recvMsg(ctx)
+	m, from, err := s.RecvMsgFrom(ctx)
 	if err != nil {
 		return nil, Peer{}, err
 	}
-	return m.Frames(), peerOf(from), nil
+	return m.Frames(), from, nil
 }
 
 type peerKey struct{}

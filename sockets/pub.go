@@ -217,39 +217,39 @@ func (x *pubSocket) send(_ context.Context, m engine.Msg) error {
 	return nil
 }
 
-func (x *pubSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) {
+func (x *pubSocket) recv(ctx context.Context, from **engine.Peer) (engine.Msg, error) {
 	if !x.xpub {
-		return engine.Msg{}, nil, ErrNotSupported
+		return engine.Msg{}, ErrNotSupported
 	}
 	s := x.s
 	for {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return engine.Msg{}, nil, ErrClosed
+			return engine.Msg{}, ErrClosed
 		}
 		if len(x.pending) > 0 {
 			m := x.pending[0]
 			x.pending = x.pending[1:]
 			s.mu.Unlock()
-			return m, nil, nil
+			return m, nil
 		}
 		ch := s.recvSig.wait()
 		if len(x.pending) > 0 {
 			s.mu.Unlock()
 			continue
 		}
-		m, p, ok := x.fq.tryRecv()
+		m, _, ok := x.fq.tryRecv(from)
 		closed := s.closed
 		s.mu.Unlock()
 		if closed {
-			return engine.Msg{}, nil, ErrClosed
+			return engine.Msg{}, ErrClosed
 		}
 		if ok {
-			return m, source(m, p), nil
+			return m, nil
 		}
 		if err := s.wait(ctx, ch); err != nil {
-			return engine.Msg{}, nil, err
+			return engine.Msg{}, err
 		}
 	}
 }

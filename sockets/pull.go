@@ -15,7 +15,7 @@ func (x *pullSocket) connected(*engine.Pipe) error { return nil }
 
 func (x *pullSocket) send(context.Context, engine.Msg) error { return ErrNotSupported }
 
-func (x *pullSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) {
-	m, p, err := x.fq.recv(ctx, nil)
-	return m, source(m, p), err
+func (x *pullSocket) recv(ctx context.Context, from **engine.Peer) (engine.Msg, error) {
+	m, _, err := x.fq.recv(ctx, nil, from)
+	return m, err
 }

@@ -19,6 +19,6 @@ func (x *pushSocket) send(ctx context.Context, m engine.Msg) error {
 	return err
 }
 
-func (x *pushSocket) recv(context.Context) (engine.Msg, *engine.Peer, error) {
-	return engine.Msg{}, nil, ErrNotSupported
+func (x *pushSocket) recv(context.Context, **engine.Peer) (engine.Msg, error) {
+	return engine.Msg{}, ErrNotSupported
 }

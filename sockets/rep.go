@@ -23,17 +23,17 @@ func (x *repSocket) attach(p *engine.Pipe) error  { x.fq.add(p); return nil }
 func (x *repSocket) detach(*engine.Pipe)          {}
 func (x *repSocket) connected(*engine.Pipe) error { return nil }
 
-func (x *repSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) {
+func (x *repSocket) recv(ctx context.Context, from **engine.Peer) (engine.Msg, error) {
 	s := x.fq.s
 	s.mu.Lock()
 	if x.state != 0 {
 		s.mu.Unlock()
-		return engine.Msg{}, nil, fmt.Errorf("%w: REP must send the reply before receiving again", ErrState)
+		return engine.Msg{}, fmt.Errorf("%w: REP must send the reply before receiving again", ErrState)
 	}
 	x.state = 1
 	s.mu.Unlock()
 	var env, body [][]byte
-	m, p, err := x.fq.recv(ctx, func(m engine.Msg, _ *engine.Pipe) bool {
+	_, p, err := x.fq.recv(ctx, func(m engine.Msg, _ *engine.Pipe) bool {
 		frames := m.Frames()
 		for i, f := range frames {
 			if len(f) == 0 {
@@ -45,15 +45,15 @@ func (x *repSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) 
 			}
 		}
 		return false // no delimiter: malformed, dropped as libzmq does
-	})
+	}, from)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
 		x.state = 0
-		return engine.Msg{}, nil, err
+		return engine.Msg{}, err
 	}
 	x.state, x.pending, x.env = 2, p, env
-	return engine.Msg{Head: body[0], Tail: body[1:len(body):len(body)]}, source(m, p), nil
+	return engine.Msg{Head: body[0], Tail: body[1:len(body):len(body)]}, nil
 }
 
 func (x *repSocket) send(_ context.Context, m engine.Msg) error {

@@ -76,28 +76,28 @@ func (x *reqSocket) lost(inClosed bool) bool {
 	return inClosed || x.pending.Orphaned() >= x.seq
 }
 
-func (x *reqSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) {
+func (x *reqSocket) recv(ctx context.Context, from **engine.Peer) (engine.Msg, error) {
 	s := x.s
 	if s.cfg.reqRelaxed || s.cfg.reqCorrelate {
-		return x.recvOpts(ctx)
+		return x.recvOpts(ctx, from)
 	}
 	for {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return engine.Msg{}, nil, ErrClosed
+			return engine.Msg{}, ErrClosed
 		}
 		if x.state != 2 {
 			s.mu.Unlock()
-			return engine.Msg{}, nil, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
+			return engine.Msg{}, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
 		}
 		p := x.pending
 		ch := s.recvSig.wait()
-		m, ok, closed := p.In.TryPop()
+		m, ok, closed := popFrom(p, from)
 		if !ok && x.lost(closed) {
 			x.state, x.pending = 0, nil
 			s.mu.Unlock()
-			return engine.Msg{}, nil, ErrRequestLost
+			return engine.Msg{}, ErrRequestLost
 		}
 		if ok {
 			if len(m.Head) != 0 || len(m.Tail) == 0 {
@@ -107,11 +107,11 @@ func (x *reqSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) 
 			}
 			x.state, x.pending = 0, nil
 			s.mu.Unlock()
-			return m.Pop(), source(m, p), nil
+			return m.Pop(), nil
 		}
 		s.mu.Unlock()
 		if err := s.wait(ctx, ch); err != nil {
-			return engine.Msg{}, nil, err
+			return engine.Msg{}, err
 		}
 	}
 }
@@ -177,13 +177,13 @@ func (x *reqSocket) sendOpts(ctx context.Context, m engine.Msg) error {
 }
 
 // recvOpts is recv for a relaxed or correlating REQ.
-func (x *reqSocket) recvOpts(ctx context.Context) (engine.Msg, *engine.Peer, error) {
+func (x *reqSocket) recvOpts(ctx context.Context, from **engine.Peer) (engine.Msg, error) {
 	s := x.s
 	for {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return engine.Msg{}, nil, ErrClosed
+			return engine.Msg{}, ErrClosed
 		}
 		switch {
 		case x.state == 1 && s.cfg.reqRelaxed:
@@ -192,35 +192,34 @@ func (x *reqSocket) recvOpts(ctx context.Context) (engine.Msg, *engine.Peer, err
 			ch := s.recvSig.wait()
 			s.mu.Unlock()
 			if err := s.wait(ctx, ch); err != nil {
-				return engine.Msg{}, nil, err
+				return engine.Msg{}, err
 			}
 			continue
 		case x.state != 2:
 			s.mu.Unlock()
-			return engine.Msg{}, nil, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
+			return engine.Msg{}, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
 		}
 		ch := s.recvSig.wait()
 		for {
-			m, ok, closed := x.pending.In.TryPop()
+			m, ok, closed := popFrom(x.pending, from)
 			if !ok {
 				if x.lost(closed) {
 					x.state, x.pending = 0, nil
 					s.mu.Unlock()
-					return engine.Msg{}, nil, ErrRequestLost
+					return engine.Msg{}, ErrRequestLost
 				}
 				break
 			}
 			if body, ok := x.unwrap(m); ok {
-				from := source(m, x.pending)
 				x.state, x.pending = 0, nil
 				s.mu.Unlock()
-				return body, from, nil
+				return body, nil
 			}
 			s.st.droppedReplies.Add(1)
 		}
 		s.mu.Unlock()
 		if err := s.wait(ctx, ch); err != nil {
-			return engine.Msg{}, nil, err
+			return engine.Msg{}, err
 		}
 	}
 }

@@ -68,18 +68,18 @@ func (x *routerSocket) detach(p *engine.Pipe) {
 
 func (x *routerSocket) connected(p *engine.Pipe) error { return x.identify(p) }
 
-func (x *routerSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) {
+func (x *routerSocket) recv(ctx context.Context, from **engine.Peer) (engine.Msg, error) {
 	m, p, err := x.fq.recv(ctx, func(_ engine.Msg, p *engine.Pipe) bool {
 		_, ok := p.Data.([]byte)
 		return ok
-	})
+	}, from)
 	if err != nil {
-		return m, nil, err
+		return m, err
 	}
 	x.s.mu.Lock()
 	id, _ := p.Data.([]byte)
 	x.s.mu.Unlock()
-	return m.Prepend(id), source(m, p), nil
+	return m.Prepend(id), nil
 }
 
 func (x *routerSocket) send(ctx context.Context, m engine.Msg) error {

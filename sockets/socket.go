@@ -41,9 +41,10 @@ type behavior interface {
 	// then dropped and retried later).
 	connected(p *engine.Pipe) error
 	send(ctx context.Context, m engine.Msg) error
-	// recv also says which peer the message came from (nil when no peer
-	// sent it, as an XPUB's cancel for a departed subscriber).
-	recv(ctx context.Context) (engine.Msg, *engine.Peer, error)
+	// recv, when from is not nil, also sets *from to the peer the message
+	// came from (nil when no peer sent it, as an XPUB's cancel for a
+	// departed subscriber). Plain Recv passes nil and pays nothing.
+	recv(ctx context.Context, from **engine.Peer) (engine.Msg, error)
 }
 
 // Socket is a ZeroMQ-style socket. It is safe for concurrent use.

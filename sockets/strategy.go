@@ -86,12 +86,19 @@ type fq struct {
 	ring
 }
 
-// tryRecv takes the next message in turn. Called with s.mu held.
-func (f *fq) tryRecv() (engine.Msg, *engine.Pipe, bool) {
+// tryRecv takes the next message in turn, and with from not nil, its
+// peer. Called with s.mu held.
+func (f *fq) tryRecv(from **engine.Peer) (engine.Msg, *engine.Pipe, bool) {
 	for i := 0; i < len(f.pipes); {
 		k := (f.next + i) % len(f.pipes)
 		p := f.pipes[k]
-		m, ok, closed := p.In.TryPop()
+		var m engine.Msg
+		var ok, closed bool
+		if from == nil {
+			m, ok, closed = p.In.TryPop()
+		} else {
+			m, ok, closed = popFrom(p, from)
+		}
 		if ok {
 			f.next = (k + 1) % len(f.pipes)
 			return m, p, true
@@ -105,8 +112,24 @@ func (f *fq) tryRecv() (engine.Msg, *engine.Pipe, bool) {
 	return engine.Msg{}, nil, false
 }
 
+// popFrom takes p's next message, and with from not nil, its peer: the
+// connection it arrived on, or for inproc (no connection), p's peer.
+func popFrom(p *engine.Pipe, from **engine.Peer) (m engine.Msg, ok, closed bool) {
+	if from == nil {
+		return p.In.TryPop()
+	}
+	var pr *engine.Peer
+	if m, pr, ok, closed = p.In.TryPopFrom(); ok {
+		if pr == nil {
+			pr = p.PeerRef()
+		}
+		*from = pr
+	}
+	return m, ok, closed
+}
+
 // recv waits for the next message; accept filters what is returned.
-func (f *fq) recv(ctx context.Context, accept func(engine.Msg, *engine.Pipe) bool) (engine.Msg, *engine.Pipe, error) {
+func (f *fq) recv(ctx context.Context, accept func(engine.Msg, *engine.Pipe) bool, from **engine.Peer) (engine.Msg, *engine.Pipe, error) {
 	s := f.s
 	for {
 		s.mu.Lock()
@@ -115,7 +138,7 @@ func (f *fq) recv(ctx context.Context, accept func(engine.Msg, *engine.Pipe) boo
 			return engine.Msg{}, nil, ErrClosed
 		}
 		for {
-			m, p, ok := f.tryRecv()
+			m, p, ok := f.tryRecv(from)
 			if !ok {
 				break
 			}
@@ -126,7 +149,7 @@ func (f *fq) recv(ctx context.Context, accept func(engine.Msg, *engine.Pipe) boo
 		}
 		ch := s.recvSig.wait()
 		for {
-			m, p, ok := f.tryRecv()
+			m, p, ok := f.tryRecv(from)
 			if !ok {
 				break
 			}

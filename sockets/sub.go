@@ -163,11 +163,11 @@ func (x *subSocket) send(_ context.Context, m engine.Msg) error {
 	return nil
 }
 
-func (x *subSocket) recv(ctx context.Context) (engine.Msg, *engine.Peer, error) {
-	m, p, err := x.fq.recv(ctx, func(m engine.Msg, _ *engine.Pipe) bool {
+func (x *subSocket) recv(ctx context.Context, from **engine.Peer) (engine.Msg, error) {
+	m, _, err := x.fq.recv(ctx, func(m engine.Msg, _ *engine.Pipe) bool {
 		return x.xsub || x.matches(m.Head)
-	})
-	return m, source(m, p), err
+	}, from)
+	return m, err
 }
 
 // Subscribe asks publishers for messages whose first frame starts with

@@ -31,7 +31,6 @@ type conn struct {
 	o    *Options
 	bw   *Writer
 	dec  *Decoder
-	from *Peer         // the peer every message read here came from
 	wake chan struct{} // writer: pipe.Out became non-empty, or a PONG is due
 	room chan struct{} // reader: pipe.In has room again
 
@@ -64,7 +63,9 @@ func Serve(c net.Conn, p *Pipe, o *Options) error {
 		stop:       make(chan struct{}),
 	}
 	e.dec = NewDecoder(readerFunc(e.read), o.MaxMsgSize)
-	e.from = p.peer.Load()
+	// A pipe that dials outlives its connections: what this one reads is
+	// marked as this peer's in the queue, message by message.
+	p.In.SetSource(p.peer.Load())
 	if ci := p.Peer().Cipher; ci != nil {
 		e.cipher = ci
 		e.bw.SetCipher(ci)
@@ -170,7 +171,6 @@ func (e *conn) reader() {
 				break
 			}
 			if m.Head != nil {
-				m.from = e.from
 				batch = append(batch, m)
 			}
 		}

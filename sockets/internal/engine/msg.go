@@ -6,27 +6,13 @@ package engine
 // Msg is one multipart message as it travels through a pipe. The first frame
 // is kept apart from the rest so that a single-frame message, by far the
 // common case, costs no slice allocation on its way through the queues.
+//
+// Msg is six words on purpose: with a context and a receiver it still
+// travels in registers. Where a message came from is kept beside it, in
+// the queue (Queue.SetSource), not in it.
 type Msg struct {
 	Head []byte   // first frame (possibly empty)
 	Tail [][]byte // further frames; nil for a single-frame message
-
-	// from is the connection the message arrived on, set by its reader
-	// (nil for a message made here, or one that came over inproc): a pipe
-	// that dials outlives its connections, so the pipe alone cannot say
-	// which peer sent what it still holds.
-	from *Peer
-}
-
-// From is the peer of the connection m arrived on; nil when m did not
-// come in over a connection.
-func From(m Msg) *Peer { return m.from }
-
-// Local returns m without its connection of origin: what a socket hands
-// out or takes in is the application's message, and must not carry one
-// peer's name into another pipe.
-func Local(m Msg) Msg {
-	m.from = nil
-	return m
 }
 
 // MsgOf builds a Msg from frames. frames itself is not retained.

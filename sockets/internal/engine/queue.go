@@ -37,6 +37,30 @@ type Queue struct {
 	// dropped, since it was made: message i (from 1) has left once gone
 	// reaches i.
 	gone uint64
+
+	// srcs, beside ring, is the peer each message came from: source at
+	// the time it was stored. It exists once SetSource is called (the
+	// queues a connection's reader fills); other queues skip it.
+	srcs   []*Peer
+	source *Peer
+}
+
+// SetSource marks the messages stored from now on as coming from pr.
+func (q *Queue) SetSource(pr *Peer) {
+	q.mu.Lock()
+	if q.srcs == nil {
+		q.srcs = make([]*Peer, len(q.ring))
+	}
+	q.source = pr
+	q.mu.Unlock()
+}
+
+// put stores m at ring index i, with its source.
+func (q *Queue) put(i int, m Msg) {
+	q.ring[i] = m
+	if q.srcs != nil {
+		q.srcs[i] = q.source
+	}
 }
 
 // NewQueue returns a queue that holds at most hwm messages (0: no limit).
@@ -170,7 +194,7 @@ func (q *Queue) OfferBatch(ms []Msg) (n int, r Result, kept bool) {
 			// The newest of the batch replaces whatever is queued.
 			dropped := len(ms) - n - 1 + q.n
 			q.gone += uint64(dropped)
-			q.ring[q.head] = ms[len(ms)-1]
+			q.put(q.head, ms[len(ms)-1])
 			wake := q.n == 0
 			q.n = 1
 			f := q.onReadable
@@ -194,7 +218,7 @@ func (q *Queue) OfferBatch(ms []Msg) (n int, r Result, kept bool) {
 			if q.n == len(q.ring) {
 				q.grow()
 			}
-			q.ring[(q.head+q.n)%len(q.ring)] = ms[n]
+			q.put((q.head+q.n)%len(q.ring), ms[n])
 			q.n++
 			n++
 		}
@@ -224,7 +248,7 @@ func (q *Queue) pushLocked(m Msg) Result {
 		return Full
 	}
 	if q.conflate && q.n > 0 {
-		q.ring[q.head] = m
+		q.put(q.head, m)
 		q.gone++
 		q.mu.Unlock()
 		q.countReplaced(1)
@@ -233,7 +257,7 @@ func (q *Queue) pushLocked(m Msg) Result {
 	if q.n == len(q.ring) {
 		q.grow()
 	}
-	q.ring[(q.head+q.n)%len(q.ring)] = m
+	q.put((q.head+q.n)%len(q.ring), m)
 	q.n++
 	wake := q.n == 1
 	f := q.onReadable
@@ -253,7 +277,36 @@ func (q *Queue) grow() {
 	for i := 0; i < q.n; i++ {
 		ring[i] = q.ring[(q.head+i)%len(q.ring)]
 	}
+	if q.srcs != nil {
+		srcs := make([]*Peer, size)
+		for i := 0; i < q.n; i++ {
+			srcs[i] = q.srcs[(q.head+i)%len(q.ring)]
+		}
+		q.srcs = srcs
+	}
 	q.ring, q.head = ring, 0
+}
+
+// TryPopFrom is TryPop that also says which peer the message came from
+// (nil when no source was set as it was stored).
+func (q *Queue) TryPopFrom() (m Msg, from *Peer, ok, closed bool) {
+	q.mu.Lock()
+	if q.n == 0 {
+		closed = q.closed
+		q.mu.Unlock()
+		return Msg{}, nil, false, closed
+	}
+	if q.srcs != nil {
+		from = q.srcs[q.head]
+	}
+	m = q.take()
+	wake := q.hwm > 0 && q.n == q.hwm-1
+	f := q.onWritable
+	q.mu.Unlock()
+	if wake && f != nil {
+		f()
+	}
+	return m, from, true, false
 }
 
 // TryPop removes the oldest message. ok is false when the queue is empty;
@@ -278,6 +331,9 @@ func (q *Queue) TryPop() (m Msg, ok, closed bool) {
 func (q *Queue) take() Msg {
 	m := q.ring[q.head]
 	q.ring[q.head] = Msg{}
+	if q.srcs != nil {
+		q.srcs[q.head] = nil
+	}
 	q.gone++
 	q.head++
 	if q.head == len(q.ring) {
@@ -382,14 +438,21 @@ func (q *Queue) removeLocked(drop func(Msg) bool) (dropped int, wake bool) {
 	wasFull := q.hwm > 0 && q.n >= q.hwm
 	kept := 0
 	for i := 0; i < q.n; i++ {
-		m := q.ring[(q.head+i)%len(q.ring)]
-		if !drop(m) {
-			q.ring[(q.head+kept)%len(q.ring)] = m
+		from := (q.head + i) % len(q.ring)
+		if m := q.ring[from]; !drop(m) {
+			to := (q.head + kept) % len(q.ring)
+			q.ring[to] = m
+			if q.srcs != nil {
+				q.srcs[to] = q.srcs[from]
+			}
 			kept++
 		}
 	}
 	for i := kept; i < q.n; i++ {
 		q.ring[(q.head+i)%len(q.ring)] = Msg{}
+		if q.srcs != nil {
+			q.srcs[(q.head+i)%len(q.ring)] = nil
+		}
 	}
 	dropped = q.n - kept
 	q.gone += uint64(dropped)

@@ -172,3 +172,48 @@ func TestQueueConflate(t *testing.T) {
 	q2.Close()
 	assert.Equal(t, Closed, q2.TryPush(m("z")))
 }
+
+// Each message keeps the source that was set when it was stored, through
+// growth, removal and conflation.
+func TestQueueSources(t *testing.T) {
+	m := func(s string) Msg { return Msg{Head: []byte(s)} }
+	a, b := &Peer{UserID: "a"}, &Peer{UserID: "b"}
+	q := NewQueue(0)
+	q.TryPush(m("before"))
+	q.SetSource(a)
+	for i := 0; i < 40; i++ {
+		q.TryPush(m("a"))
+	}
+	q.OfferBatch([]Msg{m("a-drop"), m("a")})
+	q.SetSource(b)
+	for i := 0; i < 40; i++ { // past the first ring of 64: it grows
+		q.OfferBatch([]Msg{m("b"), m("b-drop")})
+	}
+	assert.Equal(t, 41, q.RemoveIf(func(x Msg) bool { return bytes.HasSuffix(x.Head, []byte("-drop")) }))
+	var got []string
+	for {
+		x, from, ok, _ := q.TryPopFrom()
+		if !ok {
+			break
+		}
+		name := "nil"
+		if from != nil {
+			name = from.UserID
+		}
+		if string(x.Head) != name && !(string(x.Head) == "before" && name == "nil") {
+			t.Fatalf("%q came from %s", x.Head, name)
+		}
+		got = append(got, string(x.Head))
+	}
+	assert.Len(t, got, 1+41+40)
+
+	q.SetConflate(nil)
+	q.SetSource(a)
+	q.TryPush(m("x"))
+	q.SetSource(b)
+	q.TryPush(m("y"))
+	x, from, ok, _ := q.TryPopFrom()
+	assert.True(t, ok)
+	assert.Equal(t, "y", string(x.Head))
+	assert.Same(t, b, from, "the newest replaced the older with its source")
+}
