@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,7 +89,7 @@ func TestE2ECurve(t *testing.T) {
 	friendSecret := keyFile(t, dir, "friend.secret", sockets.CurveKey(friend.Secret))
 	clients := keyFile(t, dir, "clients", sockets.CurveKey(other.Public)+"\n"+sockets.CurveKey(friend.Public)+"\n")
 
-	recv := start(t, nil, "recv", "--type", "pull", "--bind", "tcp://127.0.0.1:0", "--count", "3", "--timeout", "10s",
+	recv := start(t, nil, "recv", "--type", "pull", "--bind", "tcp://127.0.0.1:0", "--count", "3", "--timeout", "10s", "--from",
 		"--curve-secret", srvSecret, "--curve-clients", clients)
 	ep := recv.stderr.waitEndpoint(t)
 
@@ -114,7 +115,16 @@ func TestE2ECurve(t *testing.T) {
 		"--curve-secret", friendSecret, "--curve-server", srvPublic)
 	require.Equal(t, 0, send.wait(t), send.stderr.String())
 	require.Equal(t, 0, recv.wait(t), recv.stderr.String())
-	assert.Equal(t, []string{"1 xxxx", "2 xxxx", "3 xxxx"}, recv.stdout.lines())
+	// --from: the sender's key (as this side checked it) and address first.
+	lines := recv.stdout.lines()
+	require.Len(t, lines, 3)
+	for i, l := range lines {
+		f := strings.Split(l, "\t")
+		require.Len(t, f, 3, l)
+		assert.Equal(t, sockets.CurveKey(friend.Public), string(unescape([]byte(f[0]))))
+		assert.Regexp(t, `^127\.0\.0\.1:\d+$`, f[1])
+		assert.Equal(t, fmt.Sprintf("%d xxxx", i+1), f[2])
+	}
 
 	t.Run("the binding side is the client", func(t *testing.T) {
 		// Roles belong to CURVE, not to who binds: send binds as the

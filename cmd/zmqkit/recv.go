@@ -20,8 +20,10 @@ backslash, \t tab, \n newline, \r carriage return, and \xNN for every other
 byte that is not part of a printable UTF-8 character. 'zmqkit send' reads
 this format back from stdin.
 
-ROUTER prints the sender's routing id as the first frame. REP sends each
-request back as its reply. SUB subscribes to every --subscribe prefix, or to
+ROUTER prints the sender's routing id as the first frame. With --from, two
+frames come before the message: who sent it, as the PLAIN user name or the
+CURVE client key this side checked (empty otherwise), and the address it
+came from (empty for inproc). REP sends each request back as its reply. SUB subscribes to every --subscribe prefix, or to
 everything when there is none.
 
 Runs until --count messages have arrived (0: until SIGINT or SIGTERM, which
@@ -34,6 +36,7 @@ type recvOptions struct {
 	count   int
 	subs    []string
 	timeout time.Duration
+	from    bool
 	curve   curveFlags
 	sec     []sockets.Option // from curve
 }
@@ -49,6 +52,7 @@ func parseRecv(args []string, stdout io.Writer) (*recvOptions, error) {
 		return nil
 	})
 	fs.DurationVar(&o.timeout, "timeout", 0, "fail when no message comes for this long (0: wait forever);\nalso bounds writing out REP replies at the end")
+	fs.BoolVar(&o.from, "from", false, "print the sender's user id and address before each message")
 	o.curve.register(fs, "", "the socket", false)
 	if err := parseFlags(fs, recvSynopsis, args, stdout); err != nil {
 		return nil, err
@@ -109,7 +113,7 @@ func recv(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	var line []byte
 	for n := 0; o.count == 0 || n < o.count; n++ {
 		rctx, cancel := withTimeout(ctx, o.timeout)
-		m, err := s.Recv(rctx)
+		m, from, err := s.RecvFrom(rctx)
 		cancel()
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
@@ -117,7 +121,11 @@ func recv(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 			}
 			return err
 		}
-		line = appendLine(line[:0], m)
+		if o.from {
+			line = appendLine(line[:0], append([][]byte{[]byte(from.UserID), []byte(from.Remote)}, m...))
+		} else {
+			line = appendLine(line[:0], m)
+		}
 		if _, err := stdout.Write(line); err != nil {
 			return fmt.Errorf("writing stdout: %w", err)
 		}
