@@ -19,7 +19,10 @@ type Peer struct {
 	// UserID is who the peer authenticated as: the PLAIN user name, or the
 	// CURVE client's public key in Z85 (as CurveKey writes it).
 	UserID string
-	Remote string // its network address (host:port, or the ipc path); "" for inproc
+	// Remote is its address as the system reports it: host:port for
+	// tcp; for ipc the path on the dialing side and "@" on the listening
+	// one (unix sockets name only the bound end); "" for inproc.
+	Remote string
 
 	meta map[string]string
 }

@@ -312,20 +312,8 @@ func (q *Queue) TryPopFrom() (m Msg, from *Peer, ok, closed bool) {
 // TryPop removes the oldest message. ok is false when the queue is empty;
 // closed then tells whether it will stay so.
 func (q *Queue) TryPop() (m Msg, ok, closed bool) {
-	q.mu.Lock()
-	if q.n == 0 {
-		closed = q.closed
-		q.mu.Unlock()
-		return Msg{}, false, closed
-	}
-	m = q.take()
-	wake := q.hwm > 0 && q.n == q.hwm-1
-	f := q.onWritable
-	q.mu.Unlock()
-	if wake && f != nil {
-		f()
-	}
-	return m, true, false
+	m, _, ok, closed = q.TryPopFrom()
+	return m, ok, closed
 }
 
 func (q *Queue) take() Msg {
