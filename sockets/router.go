@@ -18,21 +18,29 @@ type routerSocket struct {
 	fq     fq
 	byID   map[string]*engine.Pipe
 	nextID uint32
+	// named holds the routing ids DialRouted chose, by endpoint, under s.mu.
+	named map[string][]byte
 }
 
 func newRouter(s *Socket) *routerSocket {
-	return &routerSocket{s: s, fq: fq{s: s}, byID: make(map[string]*engine.Pipe), nextID: 1}
+	return &routerSocket{s: s, fq: fq{s: s}, byID: make(map[string]*engine.Pipe), nextID: 1, named: make(map[string][]byte)}
 }
 
 func (x *routerSocket) identify(p *engine.Pipe) error {
 	id := p.Peer().Identity
+	named, isNamed := x.named[p.Endpoint]
+	if p.Outbound && isNamed {
+		id = named
+	}
 	if len(id) == 0 {
 		b := make([]byte, 5)
 		binary.BigEndian.PutUint32(b[1:], x.nextID)
 		x.nextID++
 		id = b
 	}
-	if old, dup := x.byID[string(id)]; dup && old != p {
+	// A pipe already terminated (its Dial undone, its peer gone) is on its
+	// way out and holds its id no longer.
+	if old, dup := x.byID[string(id)]; dup && old != p && !old.Terminated() {
 		if !x.s.cfg.routerHandover {
 			return fmt.Errorf("%w %q", ErrDuplicateID, id)
 		}
@@ -49,7 +57,7 @@ func (x *routerSocket) identify(p *engine.Pipe) error {
 }
 
 func (x *routerSocket) attach(p *engine.Pipe) error {
-	if p.Outbound && p.Peer().Type == "" {
+	if _, named := x.named[p.Endpoint]; p.Outbound && p.Peer().Type == "" && !named {
 		x.fq.add(p) // a Dial pipe gets its id once connected
 		return nil
 	}
@@ -67,6 +75,44 @@ func (x *routerSocket) detach(p *engine.Pipe) {
 }
 
 func (x *routerSocket) connected(p *engine.Pipe) error { return x.identify(p) }
+
+// DialRouted is Dial for a ROUTER that names the peer at endpoint itself:
+// the peer has routing id routingID from the start, whatever id it
+// announces, so Send can address it at once (messages wait in the pipe
+// until it is connected, as for any Dial) and through every reconnect
+// (libzmq's ZMQ_CONNECT_ROUTING_ID). The id must be new to the socket.
+func (s *Socket) DialRouted(endpoint string, routingID []byte) error {
+	x, ok := s.b.(*routerSocket)
+	switch {
+	case !ok:
+		return s.errorf("dial", endpoint, fmt.Errorf("%w: only a ROUTER names its peers", ErrNotSupported))
+	case len(routingID) == 0 || len(routingID) > 255:
+		return s.errorf("dial", endpoint, fmt.Errorf("%w: a routing id is 1 to 255 bytes, not %d", ErrBadOption, len(routingID)))
+	}
+	s.mu.Lock()
+	p, taken := x.byID[string(routingID)]
+	taken = taken && !p.Terminated()
+	for _, id := range x.named {
+		taken = taken || string(id) == string(routingID)
+	}
+	_, dialed := s.dialers[endpoint]
+	if taken || dialed {
+		s.mu.Unlock()
+		if dialed {
+			return s.errorf("dial", endpoint, fmt.Errorf("%w: already connected", ErrBadEndpoint))
+		}
+		return s.errorf("dial", endpoint, fmt.Errorf("%w %q", ErrDuplicateID, routingID))
+	}
+	x.named[endpoint] = append([]byte(nil), routingID...)
+	s.mu.Unlock()
+	if err := s.Dial(endpoint); err != nil {
+		s.mu.Lock()
+		delete(x.named, endpoint)
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
 
 func (x *routerSocket) recv(ctx context.Context, from **engine.Peer) (engine.Msg, error) {
 	m, p, err := x.fq.recv(ctx, func(_ engine.Msg, p *engine.Pipe) bool {

@@ -226,6 +226,9 @@ func (s *Socket) Disconnect(endpoint string) error {
 	s.mu.Lock()
 	d, ok := s.dialers[endpoint]
 	delete(s.dialers, endpoint)
+	if x, router := s.b.(*routerSocket); router {
+		delete(x.named, endpoint)
+	}
 	s.mu.Unlock()
 	if !ok {
 		return s.errorf("disconnect", endpoint, fmt.Errorf("%w: not connected there", ErrBadEndpoint))
