@@ -34,23 +34,27 @@ type Stats struct {
 	Dropped           uint64 // messages dropped at a full peer (PUB, XPUB, ROUTER, REP)
 	Unroutable        uint64 // ROUTER messages for an unknown routing id
 	Conflated         uint64 // messages replaced by a newer one (WithConflate)
-	DroppedReplies    uint64 // REQ replies dropped: malformed, stale (relaxed) or with another request id (correlate)
-	Peers             int64  // pipes attached now
-	Connects          uint64 // handshakes completed
-	Disconnects       uint64 // connections that ended (any reason)
-	HandshakeFailures uint64 // connections dropped during the handshake
-	TooLarge          uint64 // connections dropped for an oversize message
-	HeartbeatTimeouts uint64 // connections dropped for silence
-	ProtocolErrors    uint64 // connections dropped for malformed frames
-	Rejected          uint64 // peers refused after the handshake
-	ConnectRetries    uint64 // failed Dial attempts
-	EventsDropped     uint64 // monitor events lost to a full Events channel
-	DecodeErrors      uint64 // messages a typed socket could not decode
+	// SubscriptionsRefused counts subscriptions a PUB or XPUB turned down
+	// (WithSubscriptionFilter).
+	SubscriptionsRefused uint64
+	DroppedReplies       uint64 // REQ replies dropped: malformed, stale (relaxed) or with another request id (correlate)
+	Peers                int64  // pipes attached now
+	Connects             uint64 // handshakes completed
+	Disconnects          uint64 // connections that ended (any reason)
+	HandshakeFailures    uint64 // connections dropped during the handshake
+	TooLarge             uint64 // connections dropped for an oversize message
+	HeartbeatTimeouts    uint64 // connections dropped for silence
+	ProtocolErrors       uint64 // connections dropped for malformed frames
+	Rejected             uint64 // peers refused after the handshake
+	ConnectRetries       uint64 // failed Dial attempts
+	EventsDropped        uint64 // monitor events lost to a full Events channel
+	DecodeErrors         uint64 // messages a typed socket could not decode
 }
 
 type counters struct {
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
 	dropped, unroutable, conflated     atomic.Uint64
+	subsRefused                        atomic.Uint64
 	droppedReplies                     atomic.Uint64
 	peers                              atomic.Int64
 	connects, disconnects, handshake   atomic.Uint64
@@ -90,7 +94,8 @@ func (s *Socket) Stats() Stats {
 		MsgsIn: c.msgsIn.Load(), MsgsOut: c.msgsOut.Load(),
 		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
 		Dropped: c.dropped.Load(), Unroutable: c.unroutable.Load(), Conflated: c.conflated.Load(),
-		DroppedReplies: c.droppedReplies.Load(), Peers: c.peers.Load(),
+		SubscriptionsRefused: c.subsRefused.Load(),
+		DroppedReplies:       c.droppedReplies.Load(), Peers: c.peers.Load(),
 		Connects: c.connects.Load(), Disconnects: c.disconnects.Load(),
 		HandshakeFailures: c.handshake.Load(), TooLarge: c.tooLarge.Load(),
 		HeartbeatTimeouts: c.heartbeat.Load(), ProtocolErrors: c.protocol.Load(),

@@ -21,6 +21,7 @@ type config struct {
 	reqRelaxed     bool
 	reqCorrelate   bool
 	xpubVerbose    bool
+	subFilter      func(Peer, []byte) bool
 	subscribe      []string
 	logger         *slog.Logger
 	eventBuffer    int
@@ -305,6 +306,24 @@ func WithXPubVerbose(on bool) Option {
 			return err
 		}
 		c.xpubVerbose = on
+		return nil
+	}
+}
+
+// WithSubscriptionFilter makes a PUB or XPUB ask allow about every
+// subscription as it arrives, with the subscriber's Peer (with PLAIN or
+// CURVE, Peer.UserID says who it is): a refused one is not applied, so
+// nothing of that topic goes to that subscriber, an XPUB's Recv does not
+// see it, and Stats.SubscriptionsRefused counts it. ZMTP has no way to tell
+// the subscriber; it simply receives nothing for it. allow runs on the
+// connection's reader: it must be quick and must not block. topic is only
+// valid during the call.
+func WithSubscriptionFilter(allow func(p Peer, topic []byte) bool) Option {
+	return func(c *config) error {
+		if err := onlyFor(c, "WithSubscriptionFilter", Pub, XPub); err != nil {
+			return err
+		}
+		c.subFilter = allow
 		return nil
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -267,4 +268,45 @@ func TestMetadataOptionErrors(t *testing.T) {
 		assert.ErrorIs(t, err, sockets.ErrBadOption)
 		assert.Contains(t, err.Error(), tc.why)
 	}
+}
+
+// A publisher can refuse subscriptions by who asks: each PLAIN user may
+// subscribe to its own prefix only.
+func TestSubscriptionFilterByUser(t *testing.T) {
+	ctx := semCtx(t, 10*time.Second)
+	var asked []string
+	var mu sync.Mutex
+	pub := semNew(t, sockets.XPub, sockets.WithPlainServer(nil),
+		sockets.WithSubscriptionFilter(func(p sockets.Peer, topic []byte) bool {
+			mu.Lock()
+			asked = append(asked, p.UserID+":"+string(topic))
+			mu.Unlock()
+			return strings.HasPrefix(string(topic), p.UserID+".")
+		}))
+	addr := semListen(t, pub, "tcp")
+	alice := semNew(t, sockets.Sub, sockets.WithPlain("alice", ""), sockets.WithSubscribe("alice."), sockets.WithSubscribe("bob."))
+	require.NoError(t, alice.Dial(addr))
+	semEventually(t, 5*time.Second, func() bool { return pub.Stats().SubscriptionsRefused == 1 }, "alice's bob. refused")
+	m, from, err := pub.RecvFrom(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, semF("\x01alice."), m, "the XPUB sees only what it allowed")
+	assert.Equal(t, "alice", from.UserID)
+
+	bob := semNew(t, sockets.Sub, sockets.WithPlain("bob", ""), sockets.WithSubscribe("bob."))
+	require.NoError(t, bob.Dial(addr))
+	m, from, err = pub.RecvFrom(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, semF("\x01bob."), m, "bob's is the first bob. subscription that counts")
+	assert.Equal(t, "bob", from.UserID)
+
+	require.NoError(t, pub.Send(ctx, []byte("bob.1")))
+	require.NoError(t, pub.Send(ctx, []byte("alice.1")))
+	assert.Equal(t, semF("alice.1"), semRecv(t, ctx, alice), "bob.1 never went to alice")
+	assert.Equal(t, semF("bob.1"), semRecv(t, ctx, bob))
+	mu.Lock()
+	assert.ElementsMatch(t, []string{"alice:alice.", "alice:bob.", "bob:bob."}, asked)
+	mu.Unlock()
+
+	_, err = sockets.New(sockets.Sub, sockets.WithSubscriptionFilter(nil))
+	assert.ErrorIs(t, err, sockets.ErrBadOption)
 }

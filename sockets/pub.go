@@ -125,7 +125,7 @@ func newPub(s *Socket, xpub bool) *pubSocket {
 func (x *pubSocket) attach(p *engine.Pipe) error {
 	subs := &subscriptions{}
 	p.Data = subs
-	p.In.SetIntercept(func(m engine.Msg) bool { return x.incoming(subs, m) })
+	p.In.SetIntercept(func(m engine.Msg) bool { return x.incoming(p, subs, m) })
 	x.pipes = append(x.pipes, p)
 	if x.xpub {
 		x.fq.add(p)
@@ -135,12 +135,16 @@ func (x *pubSocket) attach(p *engine.Pipe) error {
 
 // incoming runs as a subscriber's message arrives; it reports whether the
 // message goes on to Recv.
-func (x *pubSocket) incoming(subs *subscriptions, m engine.Msg) bool {
+func (x *pubSocket) incoming(p *engine.Pipe, subs *subscriptions, m engine.Msg) bool {
 	topic, sub, ok := subscription(m)
 	if !ok {
 		return x.xpub // XSUB may send other messages upstream
 	}
 	if sub {
+		if allow := x.s.cfg.subFilter; allow != nil && !allow(peerOf(p.PeerRef()), topic) {
+			x.s.st.subsRefused.Add(1)
+			return false // as if never asked: its cancel finds nothing either
+		}
 		first := subs.add(topic)
 		x.gmu.Lock()
 		if first {
