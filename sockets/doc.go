@@ -1,0 +1,58 @@
+// Package sockets is zmqkit's socket layer: ZeroMQ's socket types over ZMTP
+// 3.x, so that a socket here and one made with libzmq (C, pyzmq, any
+// binding) are peers.
+//
+// # Sockets
+//
+// New makes a socket of a Type (PUSH, PULL, PUB, SUB, XPUB, XSUB, REQ, REP,
+// DEALER, ROUTER, PAIR); NewPush and the others are shorthands. Listen binds
+// an endpoint (tcp://host:port, ipc:///path, inproc://name) and Dial
+// connects to one, in the background and again after every loss; a socket
+// may do both, on many endpoints. Send and Recv take a context, which bounds
+// any wait, and are safe for concurrent use; Close wakes every waiter with
+// ErrClosed and waits at most the linger period to write out what is queued.
+// Messages are multipart: Send takes frames, Recv returns them, and SendMsg
+// and RecvMsg move a Msg without allocating, for code that forwards.
+//
+// Each type routes as its ZeroMQ RFC says (round-robin, fair-queued,
+// fan-out by prefix, strict request/reply, routing ids) and meets a full
+// peer as libzmq does: PUSH, DEALER and PAIR wait, PUB drops for that
+// subscriber only, ROUTER drops unless WithRouterMandatory. What is
+// dropped is counted in Stats.
+//
+// Options follow libzmq's names and defaults (high-water marks, heartbeats,
+// reconnect interval, routing ids, ZMQ_IMMEDIATE, ZMQ_CONFLATE, REQ_RELAXED
+// and REQ_CORRELATE, ROUTER_MANDATORY and ROUTER_HANDOVER, XPUB_VERBOSE),
+// with two deliberate differences: linger is 5 s, not forever, and a message
+// may be at most 256 MiB unless WithMaxMsgSize says otherwise. An option
+// given to a type it means nothing to is an error, not a silent no-op.
+//
+// # Security
+//
+// WithPlainServer and WithPlain are ZMTP PLAIN (RFC 24) with an
+// authentication function in place of a ZAP handler; WithCurveServer and
+// WithCurve are CurveZMQ (RFC 26), keys in libzmq's Z85 form (CurveKey,
+// ParseCurveKey). RecvFrom and RecvMsgFrom say who sent each message: a
+// Peer with the socket type, routing id and address of the connection it
+// came in on, its handshake metadata, and UserID, the PLAIN user or CURVE
+// key that this side checked, which a peer cannot claim for itself. A
+// ROUTER answers PeerOf for a routing id, RepOf handlers find the caller
+// with PeerFromContext, and a PUB or XPUB may refuse subscriptions by
+// subscriber with WithSubscriptionFilter. WithMetadata adds properties of
+// one's own to the handshake.
+//
+// # Watching
+//
+// Stats returns counters (messages and bytes each way, drops, connects and
+// disconnects, and every kind of bad input that cost a peer its
+// connection); Events delivers connection life as it happens, after
+// libzmq's zmq_socket_monitor. Whatever a peer sends, however malformed,
+// costs at most its own connection, which is dropped, counted and reported.
+//
+// # Typed sockets
+//
+// PushOf, PullOf, PubOf, SubOf, ReqOf, RepOf, DealerOf, RouterOf and PairOf
+// carry values of one Go type through a codec.Codec; a message that does
+// not decode is an error for that message, counted in Stats.DecodeErrors,
+// not the end of the socket.
+package sockets
