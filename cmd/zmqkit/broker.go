@@ -62,6 +62,9 @@ func broker(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log = log.With("service", "broker")
+	for _, w := range curve.warnings {
+		log.Warn(w)
+	}
 	b, err := majordomo.NewBroker(majordomo.WithHeartbeat(*heartbeat, *liveness), majordomo.WithLogger(log),
 		majordomo.WithSocketOptions(sec...))
 	if err != nil {

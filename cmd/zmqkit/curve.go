@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -28,6 +30,9 @@ public or secret key it needs from those).
 type curveFlags struct {
 	prefix                  string // of the flag names: "frontend-", "backend-" or ""
 	secret, server, clients string
+	// warnings, once options has run: a secret key read from a file that
+	// others may read. The command reports them and goes on.
+	warnings []string
 }
 
 // register adds --<prefix>curve-secret, -server and -clients; with env,
@@ -108,6 +113,12 @@ func (c *curveFlags) options() ([]sockets.Option, error) {
 // key reads the one key of flag name.
 func (c *curveFlags) key(name, v string, secret bool) ([32]byte, error) {
 	flagName := c.flagName(name)
+	if secret && strings.HasPrefix(v, "@") {
+		if fi, err := os.Stat(v[1:]); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			c.warnings = append(c.warnings, fmt.Sprintf("%s: %s may be read by other users (mode %04o); chmod 600 it",
+				flagName, v[1:], fi.Mode().Perm()))
+		}
+	}
 	v, err := fromFile(flagName, v)
 	if err != nil {
 		return [32]byte{}, err
@@ -212,6 +223,13 @@ func labelledKeys(flagName, text, want string) (found []string, labelled bool, e
 		return nil, true, usagef("%s: the file holds a secret key beside several public keys; give the public keys alone", flagName)
 	}
 	return found, labelled, nil
+}
+
+// warn prints each warning as a line "zmqkit <cmd>: warning: ...".
+func warn(stderr io.Writer, cmd string, warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "zmqkit %s: warning: %s\n", cmd, w)
+	}
 }
 
 // parseKey reads one Z85 key. The error shows a public key but never a

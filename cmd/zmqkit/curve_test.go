@@ -391,3 +391,28 @@ curve
 		})
 	}
 }
+
+// A secret key in a file other users may read is used, with a warning.
+func TestCurveSecretFileModeWarning(t *testing.T) {
+	dir := t.TempDir()
+	k := curveKeys(t)
+	open := keyFile(t, dir, "open.keys", "secret: "+sockets.CurveKey(k.Secret)+"\n")
+	require.NoError(t, os.Chmod(open[1:], 0o644))
+	closed := keyFile(t, dir, "closed.keys", "secret: "+sockets.CurveKey(k.Secret)+"\n")
+	for _, tc := range []struct {
+		file string
+		warn bool
+	}{{open, true}, {closed, false}} {
+		code, _, errOut := runCmd(t, "send", "--type", "push", "--connect", "tcp://127.0.0.1:1", "--count", "1",
+			"--timeout", "50ms", "--curve-secret", tc.file, "--curve-server", sockets.CurveKey(k.Public))
+		assert.Equal(t, 1, code, errOut)
+		lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
+		if !tc.warn {
+			assert.Len(t, lines, 1, errOut)
+			continue
+		}
+		require.Len(t, lines, 2, errOut)
+		assert.Equal(t, "zmqkit send: warning: --curve-secret: "+tc.file[1:]+" may be read by other users (mode 0644); chmod 600 it", lines[0])
+		assert.NotContains(t, errOut, sockets.CurveKey(k.Secret)[1:])
+	}
+}

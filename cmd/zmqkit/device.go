@@ -212,6 +212,9 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 		return err
 	}
 	log = log.With("device", kind.name)
+	for _, w := range append(df.frontCurve.warnings, df.backCurve.warnings...) {
+		log.Warn(w)
+	}
 
 	var opened []*sockets.Socket
 	defer func() {

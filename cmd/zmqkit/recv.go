@@ -89,6 +89,7 @@ func recv(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	if err != nil {
 		return err
 	}
+	warn(stderr, "recv", o.curve.warnings)
 	opts := append([]sockets.Option{sockets.WithLinger(lingerFor(o.timeout))}, o.sec...)
 	if o.typ == sockets.Sub {
 		if len(o.subs) == 0 {

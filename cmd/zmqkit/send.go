@@ -114,6 +114,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	warn(stderr, "send", o.curve.warnings)
 	t := o.typ
 	if t == sockets.Pub {
 		t = sockets.XPub // to see subscriptions arrive; see sendSynopsis
