@@ -23,6 +23,9 @@ type Peer struct {
 	// tcp; for ipc the path on the dialing side and "@" on the listening
 	// one (unix sockets name only the bound end); "" for inproc.
 	Remote string
+	// RoutingID is the id a ROUTER knows the peer by, in what Peers and
+	// PeerOf return on a ROUTER (do not modify); nil elsewhere.
+	RoutingID []byte
 
 	meta map[string]string
 }
@@ -92,5 +95,28 @@ func (s *Socket) PeerOf(routingID []byte) (Peer, bool) {
 	if p == nil || p.Terminated() {
 		return Peer{}, false
 	}
-	return peerOf(p.PeerRef()), true
+	pr := peerOf(p.PeerRef())
+	pr.RoutingID, _ = p.Data.([]byte)
+	return pr, true
+}
+
+// Peers returns the peers connected now, in no particular order: a pipe
+// that dials is listed while its connection is up. It is a snapshot, for
+// an operator's view or a health check; Events tells of changes.
+func (s *Socket) Peers() []Peer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, router := s.b.(*routerSocket)
+	out := make([]Peer, 0, len(s.pipes))
+	for p := range s.pipes {
+		if !p.Live() || p.Terminated() {
+			continue
+		}
+		pr := peerOf(p.PeerRef())
+		if router {
+			pr.RoutingID, _ = p.Data.([]byte)
+		}
+		out = append(out, pr)
+	}
+	return out
 }

@@ -310,3 +310,44 @@ func TestSubscriptionFilterByUser(t *testing.T) {
 	_, err = sockets.New(sockets.Sub, sockets.WithSubscriptionFilter(nil))
 	assert.ErrorIs(t, err, sockets.ErrBadOption)
 }
+
+// Peers lists who is connected now: a ROUTER with its routing ids, a
+// dialing socket only while its connection is up.
+func TestPeersListsTheConnected(t *testing.T) {
+	for _, tr := range semTransports {
+		t.Run(tr, func(t *testing.T) {
+			// inproc has no handshake, so no security: no user ids there.
+			router := semNew(t, sockets.Router, sockets.WithPlainServer(nil))
+			addr := semListen(t, router, tr)
+			dealers := map[string]*sockets.Socket{}
+			for _, id := range []string{"a", "b"} {
+				d, err := sockets.New(sockets.Dealer, sockets.WithRoutingID([]byte(id)), sockets.WithPlain("user-"+id, ""), sockets.WithLinger(0))
+				require.NoError(t, err)
+				require.NoError(t, d.Dial(addr))
+				dealers[id] = d
+			}
+			byID := func() map[string]string {
+				m := map[string]string{}
+				for _, p := range router.Peers() {
+					m[string(p.RoutingID)] = p.UserID
+				}
+				return m
+			}
+			want := map[string]string{"a": "user-a", "b": "user-b"}
+			if tr == "inproc" {
+				want = map[string]string{"a": "", "b": ""}
+			}
+			semEventually(t, 5*time.Second, func() bool { return len(byID()) == 2 }, "both connected: %v", byID())
+			assert.Equal(t, want, byID())
+			require.NoError(t, dealers["a"].Close())
+			semEventually(t, 5*time.Second, func() bool { return len(byID()) == 1 }, "a gone: %v", byID())
+			assert.Contains(t, byID(), "b")
+			require.NoError(t, dealers["b"].Close())
+		})
+	}
+
+	// A Dial pipe with nobody there is not a peer.
+	d := semNew(t, sockets.Dealer)
+	require.NoError(t, d.Dial(semFreeTCP(t)))
+	assert.Empty(t, d.Peers())
+}

@@ -66,6 +66,7 @@ func Serve(c net.Conn, p *Pipe, o *Options) error {
 	// A pipe that dials outlives its connections: what this one reads is
 	// marked as this peer's in the queue, message by message.
 	p.In.SetSource(p.peer.Load())
+	p.live.Store(true)
 	if ci := p.Peer().Cipher; ci != nil {
 		e.cipher = ci
 		e.bw.SetCipher(ci)

@@ -48,6 +48,7 @@ type Pipe struct {
 	// orphaned: Out's messages up to this one (see Queue.Gone) were taken
 	// by a connection that has since ended, so nothing answers them.
 	orphaned atomic.Uint64
+	live     atomic.Bool // a connection serves the pipe now
 	// Data is for the socket that owns the pipe (routing state).
 	Data any
 
@@ -95,9 +96,13 @@ func (p *Pipe) Orphaned() uint64 { return p.orphaned.Load() }
 // it took from Out, and wakes the reader side: a REQ waiting for a reply
 // learns that it will not come.
 func (p *Pipe) orphan() {
+	p.live.Store(false)
 	p.orphaned.Store(p.Out.Gone())
 	p.In.poke()
 }
+
+// Live reports whether a connection serves the pipe now.
+func (p *Pipe) Live() bool { return p.live.Load() }
 
 // PeerRef is Peer without the copy: nil before the first handshake. The
 // Peer it points to does not change.

@@ -667,6 +667,8 @@ func (d *Dialer) runInproc() error {
 		}
 		return nil
 	}
+	view.live.Store(true)
+	p.live.Store(true)
 	l.host.Emit(Event{Kind: EventConnected, Endpoint: l.addr})
 	d.host.Emit(Event{Kind: EventConnected, Endpoint: d.raw})
 	handedOver := false
