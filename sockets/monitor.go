@@ -38,7 +38,7 @@ type Stats struct {
 	// (WithSubscriptionFilter).
 	SubscriptionsRefused uint64
 	DroppedReplies       uint64 // REQ replies dropped: malformed, stale (relaxed) or with another request id (correlate)
-	Peers                int64  // pipes attached now
+	Peers                int64  // pipes attached now (a Dial's pipe also while it reconnects; Socket.Peers lists the connected)
 	Connects             uint64 // handshakes completed
 	Disconnects          uint64 // connections that ended (any reason)
 	HandshakeFailures    uint64 // connections dropped during the handshake

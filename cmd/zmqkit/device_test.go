@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -381,4 +382,19 @@ func TestDeviceErrors(t *testing.T) {
 	lines := p.stderr.lines()
 	require.NotEmpty(t, lines)
 	assert.Equal(t, fmt.Sprintf("zmqkit queue: --frontend %s: address already in use", addr), lines[len(lines)-1])
+}
+
+// A side that dials a peer that is not there has no peers, though its
+// socket holds a pipe for the messages meant for it.
+func TestDeviceMetricsCountOnlyConnectedPeers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	nobody := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	d := startDevice(t, nil, "streamer", "--frontend", "tcp://127.0.0.1:0", "--backend", ">tcp://"+nobody,
+		"--metrics", "127.0.0.1:0")
+	m := scrape(t, d.metrics)
+	assert.Contains(t, m, `zmqkit_socket_peers{device="streamer",side="backend"} 0`)
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, 0, d.wait(t))
 }

@@ -57,7 +57,8 @@ func (c *deviceCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.paused, prometheus.GaugeValue, paused, c.device)
 	for side, s := range c.socks {
 		ss := s.Stats()
-		ch <- prometheus.MustNewConstMetric(c.peers, prometheus.GaugeValue, float64(ss.Peers), c.device, side)
+		// Stats.Peers counts a Dial's pipe while it reconnects, too.
+		ch <- prometheus.MustNewConstMetric(c.peers, prometheus.GaugeValue, float64(len(s.Peers())), c.device, side)
 		for ev, v := range map[string]uint64{
 			"connected": ss.Connects, "disconnected": ss.Disconnects, "handshake_failed": ss.HandshakeFailures,
 			"message_too_large": ss.TooLarge, "heartbeat_timeout": ss.HeartbeatTimeouts, "protocol_error": ss.ProtocolErrors,
