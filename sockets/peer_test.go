@@ -351,3 +351,64 @@ func TestPeersListsTheConnected(t *testing.T) {
 	require.NoError(t, d.Dial(semFreeTCP(t)))
 	assert.Empty(t, d.Peers())
 }
+
+// The typed sockets say who sent a value too.
+func TestTypedRecvFrom(t *testing.T) {
+	ctx := semCtx(t, 10*time.Second)
+	pull, err := sockets.NewPullOf(codec.String(), sockets.WithPlainServer(nil))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pull.Close() })
+	addr, err := pull.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	push, err := sockets.NewPushOf(codec.String(), sockets.WithPlain("fay", ""))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = push.Close() })
+	require.NoError(t, push.Dial(addr))
+	require.NoError(t, push.Send(ctx, "v"))
+	v, from, err := pull.RecvFrom(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "v", v)
+	assert.Equal(t, "fay", from.UserID)
+
+	router, err := sockets.NewRouterOf(codec.String(), sockets.WithPlainServer(nil))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = router.Close() })
+	raddr, err := router.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	dealer, err := sockets.NewDealerOf(codec.String(), sockets.WithPlain("gus", ""))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = dealer.Close() })
+	require.NoError(t, dealer.Dial(raddr))
+	require.NoError(t, dealer.Send(ctx, "q"))
+	r, rfrom, err := router.RecvFrom(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "q", r.Value)
+	assert.Equal(t, "gus", rfrom.UserID)
+	require.NoError(t, router.Send(ctx, r.ID, "a"))
+	a, dfrom, err := dealer.RecvFrom(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "a", a)
+	assert.Equal(t, sockets.Router, dfrom.Type)
+
+	pub, err := sockets.NewPubOf(codec.String())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pub.Close() })
+	paddr, err := pub.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	sub, err := sockets.NewSubOf(codec.String(), sockets.WithSubscribe("t"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Close() })
+	require.NoError(t, sub.Dial(paddr))
+	for {
+		require.NoError(t, pub.Publish(ctx, "t", "news"))
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		p, pfrom, err := sub.RecvFrom(sctx)
+		cancel()
+		if err == nil {
+			assert.Equal(t, "news", p.Value)
+			assert.Equal(t, sockets.Pub, pfrom.Type)
+			break
+		}
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	}
+}

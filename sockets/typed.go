@@ -87,12 +87,28 @@ func (t typed[T]) frameCountError(frames [][]byte, want string) error {
 }
 
 func (t typed[T]) recvValue(ctx context.Context) (T, error) {
-	var zero T
 	frames, err := t.Socket.Recv(ctx)
 	if err != nil {
+		var zero T
 		return zero, err
 	}
+	return t.decodeOne(frames)
+}
+
+// recvValueFrom is recvValue that also says who sent the value.
+func (t typed[T]) recvValueFrom(ctx context.Context) (T, Peer, error) {
+	frames, from, err := t.Socket.RecvFrom(ctx)
+	if err != nil {
+		var zero T
+		return zero, Peer{}, err
+	}
+	v, err := t.decodeOne(frames)
+	return v, from, err
+}
+
+func (t typed[T]) decodeOne(frames [][]byte) (T, error) {
 	if len(frames) != 1 {
+		var zero T
 		return zero, t.frameCountError(frames, "1 frame")
 	}
 	return t.decode(frames[0])
@@ -170,6 +186,9 @@ func NewPullOf[T any](c codec.Codec[T], opts ...Option) (*PullOf[T], error) {
 // Recv returns the next value.
 func (p *PullOf[T]) Recv(ctx context.Context) (T, error) { return p.recvValue(ctx) }
 
+// RecvFrom is Recv that also says who sent the value (see Socket.RecvFrom).
+func (p *PullOf[T]) RecvFrom(ctx context.Context) (T, Peer, error) { return p.recvValueFrom(ctx) }
+
 // All iterates over received values: for v, err := range pull.All(ctx).
 // A decode error is yielded and iteration goes on; any other error ends it.
 func (p *PullOf[T]) All(ctx context.Context) iter.Seq2[T, error] { return all(ctx, p.recvValue) }
@@ -195,6 +214,9 @@ func (p *PairOf[T]) Send(ctx context.Context, v T) error { return p.sendValue(ct
 // Recv returns the next value.
 func (p *PairOf[T]) Recv(ctx context.Context) (T, error) { return p.recvValue(ctx) }
 
+// RecvFrom is Recv that also says who sent the value (see Socket.RecvFrom).
+func (p *PairOf[T]) RecvFrom(ctx context.Context) (T, Peer, error) { return p.recvValueFrom(ctx) }
+
 // All iterates over received values (see PullOf.All).
 func (p *PairOf[T]) All(ctx context.Context) iter.Seq2[T, error] { return all(ctx, p.recvValue) }
 
@@ -218,6 +240,9 @@ func (d *DealerOf[T]) Send(ctx context.Context, v T) error { return d.sendValue(
 
 // Recv returns the next value.
 func (d *DealerOf[T]) Recv(ctx context.Context) (T, error) { return d.recvValue(ctx) }
+
+// RecvFrom is Recv that also says who sent the value (see Socket.RecvFrom).
+func (d *DealerOf[T]) RecvFrom(ctx context.Context) (T, Peer, error) { return d.recvValueFrom(ctx) }
 
 // All iterates over received values (see PullOf.All).
 func (d *DealerOf[T]) All(ctx context.Context) iter.Seq2[T, error] { return all(ctx, d.recvValue) }
@@ -252,6 +277,20 @@ func (r *RouterOf[T]) Recv(ctx context.Context) (Routed[T], error) {
 	if err != nil {
 		return Routed[T]{}, err
 	}
+	return r.routed(frames)
+}
+
+// RecvFrom is Recv that also says who the sender is (see Socket.RecvFrom).
+func (r *RouterOf[T]) RecvFrom(ctx context.Context) (Routed[T], Peer, error) {
+	frames, from, err := r.Socket.RecvFrom(ctx)
+	if err != nil {
+		return Routed[T]{}, Peer{}, err
+	}
+	v, err := r.routed(frames)
+	return v, from, err
+}
+
+func (r *RouterOf[T]) routed(frames [][]byte) (Routed[T], error) {
 	if len(frames) != 2 {
 		return Routed[T]{ID: frames[0]}, r.frameCountError(frames[1:], "1 frame after the routing id")
 	}
@@ -306,6 +345,21 @@ func (s *SubOf[T]) Recv(ctx context.Context) (Published[T], error) {
 	if err != nil {
 		return Published[T]{}, err
 	}
+	return s.published(frames)
+}
+
+// RecvFrom is Recv that also says which publisher sent the value (see
+// Socket.RecvFrom).
+func (s *SubOf[T]) RecvFrom(ctx context.Context) (Published[T], Peer, error) {
+	frames, from, err := s.Socket.RecvFrom(ctx)
+	if err != nil {
+		return Published[T]{}, Peer{}, err
+	}
+	v, err := s.published(frames)
+	return v, from, err
+}
+
+func (s *SubOf[T]) published(frames [][]byte) (Published[T], error) {
 	switch len(frames) {
 	case 1:
 		v, err := s.decode(frames[0])
