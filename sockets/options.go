@@ -22,6 +22,7 @@ type config struct {
 	reqCorrelate   bool
 	xpubVerbose    bool
 	subFilter      func(Peer, []byte) bool
+	pubNoDrop      bool
 	subscribe      []string
 	logger         *slog.Logger
 	eventBuffer    int
@@ -306,6 +307,23 @@ func WithXPubVerbose(on bool) Option {
 			return err
 		}
 		c.xpubVerbose = on
+		return nil
+	}
+}
+
+// WithPubNoDrop makes a PUB or XPUB wait, instead of dropping, when a
+// matching subscriber is at its high-water mark: Send returns once every
+// matching subscriber has taken the message, or with ctx's error having
+// given it to none (libzmq's ZMQ_XPUB_NODROP, whose send fails with EAGAIN
+// instead of waiting). The publisher then goes at the pace of its slowest
+// subscriber; without it, a slow subscriber loses messages and the others
+// do not wait.
+func WithPubNoDrop(on bool) Option {
+	return func(c *config) error {
+		if err := onlyFor(c, "WithPubNoDrop", Pub, XPub); err != nil {
+			return err
+		}
+		c.pubNoDrop = on
 		return nil
 	}
 }

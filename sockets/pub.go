@@ -201,8 +201,11 @@ func (x *pubSocket) detach(p *engine.Pipe) {
 
 func (x *pubSocket) connected(p *engine.Pipe) error { x.forget(p); return nil }
 
-func (x *pubSocket) send(_ context.Context, m engine.Msg) error {
+func (x *pubSocket) send(ctx context.Context, m engine.Msg) error {
 	s := x.s
+	if s.cfg.pubNoDrop {
+		return x.sendAll(ctx, m)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -219,6 +222,43 @@ func (x *pubSocket) send(_ context.Context, m engine.Msg) error {
 		}
 	}
 	return nil
+}
+
+// sendAll is send with WithPubNoDrop: it waits until every matching
+// subscriber has room, then gives m to all of them at once, so that none
+// misses it and none gets it twice.
+func (x *pubSocket) sendAll(ctx context.Context, m engine.Msg) error {
+	s := x.s
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return ErrClosed
+		}
+		ch := s.sendSig.wait()
+		ready := true
+		for _, p := range x.pipes {
+			if p.Data.(*subscriptions).match(m.Head) && !p.Out.HasRoom() {
+				ready = false
+				break
+			}
+		}
+		if ready {
+			for _, p := range x.pipes {
+				// A queue that closed meanwhile (its subscriber left)
+				// takes nothing; the others all have room.
+				if p.Data.(*subscriptions).match(m.Head) {
+					p.Out.Offer(m)
+				}
+			}
+			s.mu.Unlock()
+			return nil
+		}
+		s.mu.Unlock()
+		if err := s.wait(ctx, ch); err != nil {
+			return err
+		}
+	}
 }
 
 func (x *pubSocket) recv(ctx context.Context, from **engine.Peer) (engine.Msg, error) {

@@ -359,6 +359,15 @@ func (q *Queue) poke() {
 	}
 }
 
+// HasRoom reports whether a push would be stored now: the queue is below
+// its mark (or conflating), or closed, when the push is refused at once
+// rather than waited for.
+func (q *Queue) HasRoom() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed || q.hwm == 0 || q.n < q.hwm
+}
+
 // Tail is the number of messages ever stored: the one stored last is
 // message Tail (from 1).
 func (q *Queue) Tail() uint64 {
