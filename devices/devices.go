@@ -99,8 +99,11 @@ func WithControl(s *sockets.Socket) Option {
 }
 
 // WithDrain sets how long Run, once told to stop, goes on forwarding what
-// its sockets have already received (default 5 s; 0: stop at once). New
-// messages are not waited for. A paused proxy does not drain.
+// has reached its sockets (default 5 s; 0: stop at once): what they hold,
+// and what still arrives until both sides have been quiet for 100 ms, so
+// that bytes already on the host but not yet read are not lost. A peer
+// that never stops sending keeps the drain going for the whole period. A
+// paused proxy does not drain.
 func WithDrain(d time.Duration) Option {
 	return func(p *Proxy) error {
 		if d < 0 {
@@ -211,8 +214,14 @@ func (p *Proxy) Run(ctx context.Context) error {
 	return err
 }
 
-// drainQueued forwards, within p.drain, the messages the sockets already
-// hold: a graceful stop loses nothing that had reached the proxy.
+// drainIdle is how long the drain waits for one more message: bytes that
+// reached the host just before the stop still sit in the kernel, or in a
+// connection's reader, for a moment before the socket holds them.
+const drainIdle = 100 * time.Millisecond
+
+// drainQueued forwards, within p.drain, the messages that have reached the
+// proxy's sockets: what they hold, and what comes in until they have been
+// quiet for drainIdle. A graceful stop loses nothing that had arrived.
 func (p *Proxy) drainQueued(forward, backward bool) {
 	p.mu.Lock()
 	paused := p.paused
@@ -224,7 +233,9 @@ func (p *Proxy) drainQueued(forward, backward bool) {
 	defer cancel()
 	moved := 0
 	move := func(src, dst *sockets.Socket) bool {
-		m, err := src.RecvMsg(cancelled) // a try: only what is there already
+		rctx, cancelRecv := context.WithTimeout(ctx, drainIdle)
+		m, err := src.RecvMsg(rctx)
+		cancelRecv()
 		if err != nil {
 			return false
 		}
