@@ -45,10 +45,7 @@ func TestConflatePushNeverWaits(t *testing.T) {
 	for _, tr := range semTransports {
 		t.Run(tr, func(t *testing.T) {
 			ctx := semCtx(t, 10*time.Second)
-			ep := semEndpoint(t, tr)
-			if tr == "tcp" {
-				ep = semFreeTCP(t)
-			}
+			ep := semDialEndpoint(t, tr)
 			push := semNew(t, sockets.Push, sockets.WithConflate(true), sockets.WithSendHWM(1))
 			require.NoError(t, push.Dial(ep))
 			for i := 1; i <= 5; i++ {
@@ -95,6 +92,15 @@ func TestConflateSubOverInproc(t *testing.T) {
 	}
 	assert.Equal(t, semF("a.2"), semRecv(t, ctx, sub))
 	assert.EqualValues(t, 1, sub.Stats().Conflated)
+}
+
+// semDialEndpoint is an endpoint of transport tr to Dial before anyone
+// listens there (and to Listen on later, as often as needed).
+func semDialEndpoint(t *testing.T, tr string) string {
+	if tr == "tcp" {
+		return semFreeTCP(t)
+	}
+	return semEndpoint(t, tr)
 }
 
 // semFreeTCP is a tcp endpoint on a port that was free a moment ago, for a

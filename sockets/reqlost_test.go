@@ -22,10 +22,7 @@ func TestReqLostWhenTheConnectionEnds(t *testing.T) {
 		for _, tr := range semTransports {
 			t.Run(mode.name+"/"+tr, func(t *testing.T) {
 				ctx := semCtx(t, 20*time.Second)
-				ep := semEndpoint(t, tr)
-				if tr == "tcp" {
-					ep = semFreeTCP(t)
-				}
+				ep := semDialEndpoint(t, tr)
 				req := semNew(t, sockets.Req, append(mode.opts, sockets.WithReconnect(10*time.Millisecond, 50*time.Millisecond))...)
 				require.NoError(t, req.Dial(ep))
 

@@ -17,10 +17,7 @@ func TestDialRoutedNamesThePeer(t *testing.T) {
 	for _, tr := range semTransports {
 		t.Run(tr, func(t *testing.T) {
 			ctx := semCtx(t, 20*time.Second)
-			ep := semEndpoint(t, tr)
-			if tr == "tcp" {
-				ep = semFreeTCP(t)
-			}
+			ep := semDialEndpoint(t, tr)
 			client := semNew(t, sockets.Router, sockets.WithRoutingID([]byte("client")),
 				sockets.WithReconnect(10*time.Millisecond, 50*time.Millisecond))
 			require.NoError(t, client.DialRouted(ep, []byte("server")))
