@@ -416,3 +416,105 @@ func TestCurveSecretFileModeWarning(t *testing.T) {
 		assert.NotContains(t, errOut, sockets.CurveKey(k.Secret)[1:])
 	}
 }
+
+// A forwarder admits subscriptions by CURVE key as --backend-topics says:
+// everyone may take news., alice weather. too; what is refused is logged,
+// counted, and never delivered.
+func TestForwarderBackendTopics(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	srv, alice, bob := curveKeys(t), curveKeys(t), curveKeys(t)
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "topics")
+	require.NoError(t, os.WriteFile(rules, []byte("# who may subscribe to what\n*  news.\n"+
+		sockets.CurveKey(alice.Public)+"  weather.\n"), 0o600))
+	d := startDevice(t, nil, "forwarder", "--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0",
+		"--backend-curve-secret", keyFile(t, dir, "srv.keys", "secret: "+sockets.CurveKey(srv.Secret)+"\n"),
+		"--backend-topics", rules, "--metrics", "127.0.0.1:0")
+	pub := sock(t, sockets.Pub)
+	require.NoError(t, pub.Dial(d.eps["frontend"]))
+	subA := sock(t, sockets.Sub, sockets.WithCurve(srv.Public, alice),
+		sockets.WithSubscribe("news."), sockets.WithSubscribe("weather."), sockets.WithSubscribe("sports."))
+	subB := sock(t, sockets.Sub, sockets.WithCurve(srv.Public, bob),
+		sockets.WithSubscribe("news."), sockets.WithSubscribe("weather."))
+	require.NoError(t, subA.Dial(d.eps["backend"]))
+	require.NoError(t, subB.Dial(d.eps["backend"]))
+
+	// What is allowed gets through (subscriptions travel upstream first).
+	// through publishes topic until s gets it; other probes are skipped.
+	through := func(s *sockets.Socket, topic string) {
+		for i := 0; ; i++ {
+			require.Less(t, i, 400, "%s never got through", topic)
+			require.NoError(t, pub.Send(ctx, []byte(topic), []byte("probe")))
+			rctx, cancel := context.WithTimeout(ctx, 25*time.Millisecond)
+			m, err := s.Recv(rctx)
+			cancel()
+			if err == nil && string(m[0]) == topic {
+				return
+			}
+		}
+	}
+	through(subB, "news.b")
+	through(subA, "news.a")
+	through(subA, "weather.a")
+	for _, s := range []*sockets.Socket{subA, subB} { // leftover probes
+		for {
+			rctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			m, err := s.Recv(rctx)
+			cancel()
+			if err != nil {
+				break
+			}
+			require.Equal(t, "probe", string(m[1]))
+		}
+	}
+	// alice's sports. and bob's weather. were refused.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(scrape(t, d.metrics), `zmqkit_socket_events_total{device="forwarder",event="subscription_refused",side="backend"} 2`) {
+		require.True(t, time.Now().Before(deadline), "two refusals counted:\n%s", d.stderr.String())
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.NoError(t, pub.Send(ctx, []byte("sports.1"), []byte("x")))
+	require.NoError(t, pub.Send(ctx, []byte("weather.1"), []byte("x")))
+	require.NoError(t, pub.Send(ctx, []byte("news.end"), []byte("x")))
+	for _, tc := range []struct {
+		s    *sockets.Socket
+		want []string
+	}{{subA, []string{"weather.1", "news.end"}}, {subB, []string{"news.end"}}} {
+		for _, want := range tc.want {
+			m, err := tc.s.Recv(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, want, string(m[0]))
+		}
+	}
+	log := d.stderr.String()
+	assert.Contains(t, log, `"msg":"subscription refused"`)
+	assert.Contains(t, log, sockets.CurveKey(bob.Public))
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, 0, d.wait(t))
+}
+
+func TestForwarderBackendTopicsErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
+		return p
+	}
+	key := sockets.CurveKey(curveKeys(t).Public)
+	fwd := []string{"forwarder", "--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0", "--backend-topics"}
+	for _, tc := range []struct{ name, file, want string }{
+		{"missing", filepath.Join(dir, "none"), "no such file"},
+		{"no prefix", write("a", "*\n"), `line 1: "*" names no topic prefix`},
+		{"bad key", write("b", "# c\nnotakey news.\n"), `line 2: "notakey" is neither '*' nor a CURVE public key`},
+		{"keys without CURVE", write("c", key+" news.\n"), "only a CURVE server backend knows"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := runCmd(t, append(fwd, tc.file)...)
+			assert.Equal(t, 2, code)
+			oneLine(t, errOut, "zmqkit forwarder: ", tc.want)
+		})
+	}
+	code, _, errOut := runCmd(t, "streamer", "--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0", "--backend-topics", "x")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "flag provided but not defined: -backend-topics")
+}

@@ -61,6 +61,7 @@ type deviceFlags struct {
 	metrics                             string
 	logLevel, logFormat                 string
 	frontCurve, backCurve               curveFlags
+	topics                              string // forwarder: --backend-topics
 }
 
 // envString registers a string flag whose default comes from ZMQKIT_<NAME>.
@@ -175,8 +176,13 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	if err := df.register(fs); err != nil {
 		return err
 	}
+	help := deviceCurveHelp
+	if kind.back == sockets.XPub {
+		envString(fs, &df.topics, "backend-topics", "", "admit subscriptions on the backend only as `FILE` allows (see below)")
+		help += topicsHelp
+	}
 	synopsis := fmt.Sprintf("Usage: zmqkit %s --frontend EP[,EP...] --backend EP[,EP...] [--capture EP] [--control EP] [--hwm N] [--metrics ADDR] [--log-level LEVEL] [--log-format text|json] [CURVE flags]\n\n%s.\n\n%s",
-		kind.name, strings.ToUpper(kind.summary[:1])+kind.summary[1:], deviceCurveHelp)
+		kind.name, strings.ToUpper(kind.summary[:1])+kind.summary[1:], help)
 	if err := parseFlags(fs, synopsis, args, stdout); err != nil {
 		return err
 	}
@@ -214,6 +220,22 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	log = log.With("device", kind.name)
 	for _, w := range append(df.frontCurve.warnings, df.backCurve.warnings...) {
 		log.Warn(w)
+	}
+	if df.topics != "" {
+		rules, err := parseTopicRules(df.topics)
+		if err != nil {
+			return err
+		}
+		if len(rules.byKey) > 0 && df.backCurve.mode() != "server" {
+			return usagef("--backend-topics %s names CURVE keys, which only a CURVE server backend knows (--backend-curve-secret)", df.topics)
+		}
+		backSec = append(backSec, sockets.WithSubscriptionFilter(func(p sockets.Peer, topic []byte) bool {
+			if rules.allow(p, topic) {
+				return true
+			}
+			log.Info("subscription refused", "side", "backend", "user", p.UserID, "remote", p.Remote, "topic", formatLine([][]byte{topic}))
+			return false
+		}))
 	}
 
 	var opened []*sockets.Socket
