@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/zmqkit/zmqkit/sockets"
 )
@@ -33,6 +34,9 @@ type curveFlags struct {
 	// warnings, once options has run: a secret key read from a file that
 	// others may read. The command reports them and goes on.
 	warnings []string
+	// allowed is the client list in force (a CURVE server with
+	// --curve-clients); reloadClients replaces it.
+	allowed atomic.Pointer[map[[32]byte]bool]
 }
 
 // register adds --<prefix>curve-secret, -server and -clients; with env,
@@ -105,9 +109,26 @@ func (c *curveFlags) options() ([]sockets.Option, error) {
 		if err != nil {
 			return nil, err
 		}
-		auth = func(k [32]byte) bool { return allowed[k] }
+		c.allowed.Store(&allowed)
+		auth = func(k [32]byte) bool { return (*c.allowed.Load())[k] }
 	}
 	return []sockets.Option{sockets.WithCurveServer(keys, auth)}, nil
+}
+
+// reloadClients reads a --curve-clients @file again (SIGHUP), for the
+// handshakes to come; clients already connected stay. It reports whether
+// there was a file to read; on an error the list in force stays.
+func (c *curveFlags) reloadClients() (bool, int, error) {
+	clients := strings.TrimSpace(c.clients)
+	if c.allowed.Load() == nil || !strings.HasPrefix(clients, "@") {
+		return false, 0, nil
+	}
+	allowed, err := c.keys("clients", clients)
+	if err != nil {
+		return true, 0, err
+	}
+	c.allowed.Store(&allowed)
+	return true, len(allowed), nil
 }
 
 // key reads the one key of flag name.

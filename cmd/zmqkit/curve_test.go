@@ -489,6 +489,19 @@ func TestForwarderBackendTopics(t *testing.T) {
 	log := d.stderr.String()
 	assert.Contains(t, log, `"msg":"subscription refused"`)
 	assert.Contains(t, log, sockets.CurveKey(bob.Public))
+
+	// SIGHUP reads the rules again: bob may now take weather. too, once he
+	// asks again.
+	require.NoError(t, os.WriteFile(rules, []byte("*  news.\n"+sockets.CurveKey(alice.Public)+"  weather.\n"+
+		sockets.CurveKey(bob.Public)+"  weather.\n"), 0o600))
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGHUP))
+	for !strings.Contains(d.stderr.String(), `"flag":"--backend-topics","keys":2`) { // the "reloaded" line
+		require.True(t, time.Now().Before(deadline.Add(10*time.Second)), "no reload:\n%s", d.stderr.String())
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.NoError(t, subB.Unsubscribe("weather."))
+	require.NoError(t, subB.Subscribe("weather."))
+	through(subB, "weather.b")
 	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, 0, d.wait(t))
 }
@@ -517,4 +530,44 @@ func TestForwarderBackendTopicsErrors(t *testing.T) {
 	code, _, errOut := runCmd(t, "streamer", "--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0", "--backend-topics", "x")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "flag provided but not defined: -backend-topics")
+}
+
+// A --…-curve-clients @file is read again on SIGHUP: a client refused
+// before is admitted after, and a file that does not parse leaves the
+// list in force.
+func TestDeviceReloadsClientsOnSIGHUP(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	srv, a, b := curveKeys(t), curveKeys(t), curveKeys(t)
+	dir := t.TempDir()
+	clients := filepath.Join(dir, "clients")
+	require.NoError(t, os.WriteFile(clients, []byte(sockets.CurveKey(a.Public)+"\n"), 0o600))
+	d := startDevice(t, nil, "streamer", "--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0",
+		"--frontend-curve-secret", sockets.CurveKey(srv.Secret), "--frontend-curve-clients", "@"+clients)
+	pull := sock(t, sockets.Pull)
+	require.NoError(t, pull.Dial(d.eps["backend"]))
+	push := sock(t, sockets.Push, sockets.WithCurve(srv.Public, b), sockets.WithReconnect(20*time.Millisecond, 50*time.Millisecond))
+	require.NoError(t, push.Dial(d.eps["frontend"]))
+	awaitEvent(t, push, sockets.EventHandshakeFailed) // b is not on the list
+
+	reload := func(want string) {
+		t.Helper()
+		mark := len(d.stderr.String())
+		require.NoError(t, d.cmd.Process.Signal(syscall.SIGHUP))
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(d.stderr.String()[mark:], want) {
+			require.True(t, time.Now().Before(deadline), "no %q:\n%s", want, d.stderr.String())
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	require.NoError(t, os.WriteFile(clients, []byte("not a key\n"), 0o600))
+	reload(`"msg":"reload failed; the client list in force stays"`)
+	require.NoError(t, os.WriteFile(clients, []byte(sockets.CurveKey(a.Public)+"\n"+sockets.CurveKey(b.Public)+"\n"), 0o600))
+	reload(`"flag":"--frontend-curve-clients","keys":2`) // the "reloaded" line
+
+	require.NoError(t, push.Send(ctx, []byte("in at last")))
+	m, err := pull.Recv(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "in at last", string(m[0]))
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, 0, d.wait(t))
 }

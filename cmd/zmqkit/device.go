@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -165,7 +167,9 @@ characters, as 'zmqkit keygen' prints them; any key flag takes @file instead,
 to read the value from that file, so that secrets stay out of the process
 list: bare keys (one per line or comma-separated), the output of 'zmqkit
 keygen', or a CZMQ certificate (each flag takes the public or secret key it
-needs). The capture and control sockets do not use CURVE.
+needs). A client list read from @file is read again on SIGHUP, for the
+handshakes to come (clients already connected stay). The capture and
+control sockets do not use CURVE.
 `
 
 // runDevice parses flags, wires the device, serves until ctx ends, then
@@ -221,16 +225,22 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	for _, w := range append(df.frontCurve.warnings, df.backCurve.warnings...) {
 		log.Warn(w)
 	}
+	var rules atomic.Pointer[topicRules]
+	readRules := func() (*topicRules, error) {
+		r, err := parseTopicRules(df.topics)
+		if err == nil && len(r.byKey) > 0 && df.backCurve.mode() != "server" {
+			err = usagef("--backend-topics %s names CURVE keys, which only a CURVE server backend knows (--backend-curve-secret)", df.topics)
+		}
+		return r, err
+	}
 	if df.topics != "" {
-		rules, err := parseTopicRules(df.topics)
+		r, err := readRules()
 		if err != nil {
 			return err
 		}
-		if len(rules.byKey) > 0 && df.backCurve.mode() != "server" {
-			return usagef("--backend-topics %s names CURVE keys, which only a CURVE server backend knows (--backend-curve-secret)", df.topics)
-		}
+		rules.Store(r)
 		backSec = append(backSec, sockets.WithSubscriptionFilter(func(p sockets.Peer, topic []byte) bool {
-			if rules.allow(p, topic) {
+			if rules.Load().allow(p, topic) {
 				return true
 			}
 			log.Info("subscription refused", "side", "backend", "user", p.UserID, "remote", p.Remote, "topic", formatLine([][]byte{topic}))
@@ -315,6 +325,45 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 		log.Info("serving metrics", "addr", ln.Addr().String())
 		go func() { _ = srv.Serve(ln) }()
 	}
+
+	// SIGHUP reads the client lists and the topic rules again, for the
+	// handshakes and subscriptions to come.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	hupDone := make(chan struct{})
+	defer func() { signal.Stop(hup); close(hupDone) }()
+	go func() {
+		for {
+			select {
+			case <-hup:
+			case <-hupDone:
+				return
+			}
+			reloaded := false
+			for _, c := range []*curveFlags{&df.frontCurve, &df.backCurve} {
+				ok, n, err := c.reloadClients()
+				reloaded = reloaded || ok
+				switch {
+				case err != nil:
+					log.Error("reload failed; the client list in force stays", "flag", c.flagName("clients"), "err", err)
+				case ok:
+					log.Info("reloaded", "flag", c.flagName("clients"), "keys", n)
+				}
+			}
+			if df.topics != "" {
+				reloaded = true
+				if r, err := readRules(); err != nil {
+					log.Error("reload failed; the topic rules in force stay", "flag", "--backend-topics", "err", err)
+				} else {
+					rules.Store(r)
+					log.Info("reloaded", "flag", "--backend-topics", "keys", len(r.byKey))
+				}
+			}
+			if !reloaded {
+				log.Info("SIGHUP: nothing to reload (no @file client list, no --backend-topics)")
+			}
+		}
+	}()
 
 	log.Info("running")
 	err = proxy.Run(ctx)

@@ -27,7 +27,10 @@ subscriber's key; "" stands for the empty prefix, which admits every topic
 (including the subscription to everything). Prefixes are escaped as 'zmqkit
 recv' prints frames (\t, \xNN, ...). Refusals are logged and counted
 (zmqkit_socket_events_total{event="subscription_refused"}); the subscriber
-is not told, it just receives nothing for them. The file is read at start.
+is not told, it just receives nothing for them. The file is read at start
+and again on SIGHUP; the new rules apply to subscriptions made afterwards
+(a file that does not parse then leaves the rules in force, and says why in
+the log).
 `
 
 // topicRules is a parsed --backend-topics file.
