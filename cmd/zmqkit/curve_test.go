@@ -571,3 +571,28 @@ func TestDeviceReloadsClientsOnSIGHUP(t *testing.T) {
 	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, 0, d.wait(t))
 }
+
+// The broker reads its @file client list again on SIGHUP too, and a SIGHUP
+// with nothing to read is only logged: the process goes on.
+func TestBrokerSIGHUP(t *testing.T) {
+	srv, a := curveKeys(t), curveKeys(t)
+	dir := t.TempDir()
+	clients := keyFile(t, dir, "clients", sockets.CurveKey(a.Public)+"\n")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--curve-secret", sockets.CurveKey(srv.Secret), "--curve-clients", clients}, `"flag":"--curve-clients","keys":1`},
+		{nil, `"msg":"SIGHUP: nothing to reload"`},
+	} {
+		d := startDevice(t, nil, append([]string{"broker", "--bind", "tcp://127.0.0.1:0"}, tc.args...)...)
+		require.NoError(t, d.cmd.Process.Signal(syscall.SIGHUP))
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(d.stderr.String(), tc.want) {
+			require.True(t, time.Now().Before(deadline), "no %q:\n%s", tc.want, d.stderr.String())
+			time.Sleep(5 * time.Millisecond)
+		}
+		require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+		assert.Equal(t, 0, d.wait(t), "SIGHUP did not end it")
+	}
+}

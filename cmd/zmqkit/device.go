@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -328,42 +327,20 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 
 	// SIGHUP reads the client lists and the topic rules again, for the
 	// handshakes and subscriptions to come.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	hupDone := make(chan struct{})
-	defer func() { signal.Stop(hup); close(hupDone) }()
-	go func() {
-		for {
-			select {
-			case <-hup:
-			case <-hupDone:
-				return
-			}
-			reloaded := false
-			for _, c := range []*curveFlags{&df.frontCurve, &df.backCurve} {
-				ok, n, err := c.reloadClients()
-				reloaded = reloaded || ok
-				switch {
-				case err != nil:
-					log.Error("reload failed; the client list in force stays", "flag", c.flagName("clients"), "err", err)
-				case ok:
-					log.Info("reloaded", "flag", c.flagName("clients"), "keys", n)
-				}
-			}
-			if df.topics != "" {
-				reloaded = true
-				if r, err := readRules(); err != nil {
-					log.Error("reload failed; the topic rules in force stay", "flag", "--backend-topics", "err", err)
-				} else {
-					rules.Store(r)
-					log.Info("reloaded", "flag", "--backend-topics", "keys", len(r.byKey))
-				}
-			}
-			if !reloaded {
-				log.Info("SIGHUP: nothing to reload (no @file client list, no --backend-topics)")
-			}
+	defer onSIGHUP(log, func() bool {
+		front := reloadClientList(log, &df.frontCurve)
+		back := reloadClientList(log, &df.backCurve)
+		if df.topics == "" {
+			return front || back
 		}
-	}()
+		if r, err := readRules(); err != nil {
+			log.Error("reload failed; the topic rules in force stay", "flag", "--backend-topics", "err", err)
+		} else {
+			rules.Store(r)
+			log.Info("reloaded", "flag", "--backend-topics", "keys", len(r.byKey))
+		}
+		return true
+	})()
 
 	log.Info("running")
 	err = proxy.Run(ctx)
