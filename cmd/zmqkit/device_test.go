@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -128,9 +129,17 @@ func TestDeviceStreamerAndMetrics(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []int{n / 2, n / 2}, counts, "round-robin over the two workers")
+	// The device counts a message once a queue has taken it, which can be
+	// after the worker already has it: scrape until the counters catch up.
+	in := fmt.Sprintf(`zmqkit_device_messages_total{device="streamer",direction="in",side="frontend"} %d`, n)
+	out := fmt.Sprintf(`zmqkit_device_messages_total{device="streamer",direction="out",side="backend"} %d`, n)
 	m := scrape(t, d.metrics)
-	assert.Contains(t, m, fmt.Sprintf(`zmqkit_device_messages_total{device="streamer",direction="in",side="frontend"} %d`, n))
-	assert.Contains(t, m, fmt.Sprintf(`zmqkit_device_messages_total{device="streamer",direction="out",side="backend"} %d`, n))
+	for deadline := time.Now().Add(5 * time.Second); !(strings.Contains(m, in) && strings.Contains(m, out)) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		m = scrape(t, d.metrics)
+	}
+	assert.Contains(t, m, in)
+	assert.Contains(t, m, out)
 	assert.Contains(t, m, "go_goroutines")
 	resp, err := http.Get("http://" + d.metrics + "/healthz")
 	require.NoError(t, err)
@@ -316,14 +325,22 @@ func TestDeviceSteeredOverControlSocket(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "two", string(m[0]))
 
-	stats := command("STATISTICS")
-	require.Len(t, stats, 8)
-	got := make([]uint64, 8)
-	for i, f := range stats {
-		got[i] = binary.LittleEndian.Uint64(f)
-	}
+	// A socket counts a message once its queue has taken it, which can be
+	// after the peer already has it: ask until the counters catch up.
 	n, b := uint64(probes+2), uint64(5*probes+6)
-	assert.Equal(t, []uint64{n, b, 0, 0, 0, 0, n, b}, got)
+	want := []uint64{n, b, 0, 0, 0, 0, n, b}
+	got := make([]uint64, 8)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		stats := command("STATISTICS")
+		require.Len(t, stats, 8)
+		for i, f := range stats {
+			got[i] = binary.LittleEndian.Uint64(f)
+		}
+		if slices.Equal(got, want) || time.Now().After(deadline) {
+			break
+		}
+	}
+	assert.Equal(t, want, got)
 	assert.Equal(t, [][]byte{{}}, command("TERMINATE"))
 	assert.Equal(t, 0, d.wait(t), "TERMINATE ends the process cleanly")
 }
