@@ -468,11 +468,8 @@ func TestForwarderBackendTopics(t *testing.T) {
 		}
 	}
 	// alice's sports. and bob's weather. were refused.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(scrape(t, d.metrics), `zmqkit_socket_events_total{device="forwarder",event="subscription_refused",side="backend"} 2`) {
-		require.True(t, time.Now().Before(deadline), "two refusals counted:\n%s", d.stderr.String())
-		time.Sleep(5 * time.Millisecond)
-	}
+	refused := `zmqkit_socket_events_total{device="forwarder",event="subscription_refused",side="backend"} 2`
+	require.Contains(t, scrapeUntil(t, d.metrics, refused), refused, "two refusals counted:\n%s", d.stderr.String())
 	require.NoError(t, pub.Send(ctx, []byte("sports.1"), []byte("x")))
 	require.NoError(t, pub.Send(ctx, []byte("weather.1"), []byte("x")))
 	require.NoError(t, pub.Send(ctx, []byte("news.end"), []byte("x")))
@@ -494,11 +491,9 @@ func TestForwarderBackendTopics(t *testing.T) {
 	// asks again.
 	require.NoError(t, os.WriteFile(rules, []byte("*  news.\n"+sockets.CurveKey(alice.Public)+"  weather.\n"+
 		sockets.CurveKey(bob.Public)+"  weather.\n"), 0o600))
+	mark := len(d.stderr.String())
 	require.NoError(t, d.cmd.Process.Signal(syscall.SIGHUP))
-	for !strings.Contains(d.stderr.String(), `"flag":"--backend-topics","keys":2`) { // the "reloaded" line
-		require.True(t, time.Now().Before(deadline.Add(10*time.Second)), "no reload:\n%s", d.stderr.String())
-		time.Sleep(5 * time.Millisecond)
-	}
+	d.stderr.waitFor(t, mark, `"flag":"--backend-topics","keys":2`, 10*time.Second) // the "reloaded" line
 	require.NoError(t, subB.Unsubscribe("weather."))
 	require.NoError(t, subB.Subscribe("weather."))
 	through(subB, "weather.b")
@@ -553,11 +548,7 @@ func TestDeviceReloadsClientsOnSIGHUP(t *testing.T) {
 		t.Helper()
 		mark := len(d.stderr.String())
 		require.NoError(t, d.cmd.Process.Signal(syscall.SIGHUP))
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(d.stderr.String()[mark:], want) {
-			require.True(t, time.Now().Before(deadline), "no %q:\n%s", want, d.stderr.String())
-			time.Sleep(5 * time.Millisecond)
-		}
+		d.stderr.waitFor(t, mark, want, 10*time.Second)
 	}
 	require.NoError(t, os.WriteFile(clients, []byte("not a key\n"), 0o600))
 	reload(`"msg":"reload failed; the client list in force stays"`)
@@ -587,11 +578,7 @@ func TestBrokerSIGHUP(t *testing.T) {
 	} {
 		d := startDevice(t, nil, append([]string{"broker", "--bind", "tcp://127.0.0.1:0"}, tc.args...)...)
 		require.NoError(t, d.cmd.Process.Signal(syscall.SIGHUP))
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(d.stderr.String(), tc.want) {
-			require.True(t, time.Now().Before(deadline), "no %q:\n%s", tc.want, d.stderr.String())
-			time.Sleep(5 * time.Millisecond)
-		}
+		d.stderr.waitFor(t, 0, tc.want, 10*time.Second)
 		require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
 		assert.Equal(t, 0, d.wait(t), "SIGHUP did not end it")
 	}

@@ -108,11 +108,8 @@ func TestDeviceStreamerAndMetrics(t *testing.T) {
 		waitPeers(t, p, 1)
 	}
 	// Both workers are connected: wait until the device's backend sees them.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(scrape(t, d.metrics), `zmqkit_socket_peers{device="streamer",side="backend"} 2`) {
-		require.True(t, time.Now().Before(deadline))
-		time.Sleep(5 * time.Millisecond)
-	}
+	peers := `zmqkit_socket_peers{device="streamer",side="backend"} 2`
+	require.Contains(t, scrapeUntil(t, d.metrics, peers), peers)
 	const n = 100
 	for i := 0; i < n; i++ {
 		require.NoError(t, push.Send(ctx, []byte(fmt.Sprint(i))))
@@ -133,11 +130,7 @@ func TestDeviceStreamerAndMetrics(t *testing.T) {
 	// after the worker already has it: scrape until the counters catch up.
 	in := fmt.Sprintf(`zmqkit_device_messages_total{device="streamer",direction="in",side="frontend"} %d`, n)
 	out := fmt.Sprintf(`zmqkit_device_messages_total{device="streamer",direction="out",side="backend"} %d`, n)
-	m := scrape(t, d.metrics)
-	for deadline := time.Now().Add(5 * time.Second); !(strings.Contains(m, in) && strings.Contains(m, out)) && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-		m = scrape(t, d.metrics)
-	}
+	m := scrapeUntil(t, d.metrics, in, out)
 	assert.Contains(t, m, in)
 	assert.Contains(t, m, out)
 	assert.Contains(t, m, "go_goroutines")
@@ -160,6 +153,25 @@ func scrape(t *testing.T, addr string) string {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// scrapeUntil scrapes until every one of wants is in the page, or for 10 s,
+// and returns the last page: counters a device updates on its own goroutines
+// can lag what the test has already seen arrive.
+func scrapeUntil(t *testing.T, addr string, wants ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m := scrape(t, addr)
+		all := true
+		for _, w := range wants {
+			all = all && strings.Contains(m, w)
+		}
+		if all || time.Now().After(deadline) {
+			return m
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func TestDeviceForwarderFiltersAndServesLateSubscribers(t *testing.T) {

@@ -124,6 +124,21 @@ func (o *output) waitLine(t *testing.T, prefix string, d time.Duration) string {
 	}
 }
 
+// waitFor waits until what was written after the first from bytes
+// contains want (a log line of a running process, say).
+func (o *output) waitFor(t *testing.T, from int, want string, d time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for !strings.Contains(o.String()[from:], want) {
+		select {
+		case <-o.changed:
+		case <-deadline.C:
+			require.FailNowf(t, "output not seen", "no %q within %v; got %q", want, d, o.String())
+		}
+	}
+}
+
 // waitEndpoint waits for the "listening <endpoint>" line of a command.
 func (o *output) waitEndpoint(t *testing.T) string {
 	t.Helper()

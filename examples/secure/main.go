@@ -48,12 +48,9 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	var alice, bob, mallory user
-	for _, u := range []struct {
-		u    *user
-		name string
-	}{{&alice, "alice"}, {&bob, "bob"}, {&mallory, "mallory"}} {
-		u.u.name = u.name
-		if u.u.keys, err = sockets.NewCurveKeypair(); err != nil {
+	for u, name := range map[*user]string{&alice: "alice", &bob: "bob", &mallory: "mallory"} {
+		u.name = name
+		if u.keys, err = sockets.NewCurveKeypair(); err != nil {
 			return err
 		}
 	}
