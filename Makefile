@@ -27,6 +27,7 @@ fuzz:
 	done
 	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME) ./sockets/internal/engine/
 	$(GO) test -run '^$$' -fuzz '^FuzzWriterRoundTrip$$' -fuzztime $(FUZZTIME) ./sockets/internal/engine/
+	$(GO) test -run '^$$' -fuzz '^FuzzHandshake$$' -fuzztime $(FUZZTIME) ./sockets/internal/engine/
 
 build:
 	$(GO) build -o bin/zmqkit ./cmd/zmqkit

@@ -46,6 +46,16 @@ var (
 	// ErrHeartbeatTimeout is the reason a connection is dropped when the peer
 	// stays silent past the heartbeat timeout or its TTL.
 	ErrHeartbeatTimeout = engine.ErrHeartbeatTimeout
+	// ErrStalled is the reason a connection is dropped when a message under
+	// way stops making progress (WithProgressTimeout).
+	ErrStalled = engine.ErrStalled
+	// ErrFrameBudget is the reason a connection is dropped when a large
+	// frame it sends would take the socket's budget for frames in progress
+	// past its bound (WithLargeFrameBudget).
+	ErrFrameBudget = engine.ErrBudget
+	// ErrTooManyConnections is the reason a listening socket turns a
+	// connection away at WithMaxConnections.
+	ErrTooManyConnections = engine.ErrTooManyConnections
 	// ErrHandshake wraps every reason a ZMTP handshake fails.
 	ErrHandshake = engine.ErrHandshake
 	// ErrIncompatible is the reason a handshake fails when the peer's socket

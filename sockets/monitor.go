@@ -25,6 +25,7 @@ const (
 	EventRejected         = engine.EventRejected
 	EventProtocolError    = engine.EventProtocolError
 	EventClosed           = engine.EventClosed
+	EventStalled          = engine.EventStalled
 )
 
 // Stats is a snapshot of a socket's counters.
@@ -44,6 +45,7 @@ type Stats struct {
 	HandshakeFailures    uint64 // connections dropped during the handshake
 	TooLarge             uint64 // connections dropped for an oversize message
 	HeartbeatTimeouts    uint64 // connections dropped for silence
+	Stalled              uint64 // connections dropped for a message that stopped making progress (WithProgressTimeout)
 	ProtocolErrors       uint64 // connections dropped for malformed frames
 	Rejected             uint64 // peers refused after the handshake
 	ConnectRetries       uint64 // failed Dial attempts
@@ -59,6 +61,7 @@ type counters struct {
 	peers                              atomic.Int64
 	connects, disconnects, handshake   atomic.Uint64
 	tooLarge, heartbeat, protocol      atomic.Uint64
+	stalled                            atomic.Uint64
 	rejected, retries, eventsDropped   atomic.Uint64
 	decodeErrors                       atomic.Uint64
 }
@@ -80,6 +83,9 @@ func (c *counters) count(ev engine.Event) {
 	case EventProtocolError:
 		c.protocol.Add(1)
 		c.disconnects.Add(1)
+	case EventStalled:
+		c.stalled.Add(1)
+		c.disconnects.Add(1)
 	case EventRejected:
 		c.rejected.Add(1)
 	case EventConnectRetried:
@@ -98,7 +104,7 @@ func (s *Socket) Stats() Stats {
 		DroppedReplies:       c.droppedReplies.Load(), Peers: c.peers.Load(),
 		Connects: c.connects.Load(), Disconnects: c.disconnects.Load(),
 		HandshakeFailures: c.handshake.Load(), TooLarge: c.tooLarge.Load(),
-		HeartbeatTimeouts: c.heartbeat.Load(), ProtocolErrors: c.protocol.Load(),
+		HeartbeatTimeouts: c.heartbeat.Load(), ProtocolErrors: c.protocol.Load(), Stalled: c.stalled.Load(),
 		Rejected: c.rejected.Load(), ConnectRetries: c.retries.Load(),
 		EventsDropped: c.eventsDropped.Load(), DecodeErrors: c.decodeErrors.Load(),
 	}

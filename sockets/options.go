@@ -26,6 +26,8 @@ type config struct {
 	subscribe      []string
 	logger         *slog.Logger
 	eventBuffer    int
+	progressSet    int   // 0: the default; 1: set; -1: off
+	budget         int64 // WithLargeFrameBudget; 0: the default, < 0: none
 }
 
 func defaultConfig(t zmq4.SocketType) config {
@@ -34,12 +36,33 @@ func defaultConfig(t zmq4.SocketType) config {
 			Type:             t,
 			SendHWM:          1000,
 			RecvHWM:          1000,
+			SendBytes:        DefaultBufferBytes,
+			RecvBytes:        DefaultBufferBytes,
 			MaxMsgSize:       DefaultMaxMsgSize,
 			HandshakeTimeout: 30 * time.Second,
 			ReconnectIvl:     100 * time.Millisecond,
 		},
 		linger:      DefaultLinger,
 		eventBuffer: 256,
+	}
+}
+
+// resolve fills in the defaults that depend on other options.
+func (c *config) resolve() {
+	if c.progressSet == 0 {
+		c.ProgressTimeout = c.HandshakeTimeout
+	} else if c.progressSet < 0 {
+		c.ProgressTimeout = 0
+	}
+	limit := c.budget
+	if limit == 0 {
+		limit = 1 << 30
+		if c.MaxMsgSize > 0 {
+			limit = 2 * c.MaxMsgSize
+		}
+	}
+	if limit > 0 {
+		c.Budget = &engine.Budget{Limit: limit}
 	}
 }
 
@@ -75,6 +98,102 @@ func WithRecvHWM(n int) Option {
 			return fmt.Errorf("%w: receive HWM %d < 0", ErrBadOption, n)
 		}
 		c.RecvHWM = n
+		return nil
+	}
+}
+
+// DefaultBufferBytes bounds, by default, what each pipe's queue holds in
+// bytes, each way: besides the HWM's 1000 messages, at most this many bytes
+// of messages, each frame counted with engine.FrameOverhead (32 bytes) on top
+// of its payload, so that a message of 65,535 empty frames counts as the
+// 2 MiB of bookkeeping it really is. libzmq bounds its queues by messages
+// only; at its default HWM a peer sending messages of DefaultMaxMsgSize
+// could make it hold 1000 × 256 MiB. 32 MiB keeps 1000 messages of up to
+// 32 KiB within the HWM, so it is the HWM that binds for typical traffic;
+// a message larger than the bound still passes an empty queue.
+const DefaultBufferBytes = 32 << 20
+
+// WithSendBufferBytes bounds, per peer, the bytes of messages waiting to be
+// sent (0: no bound beyond the send HWM). When either bound is reached the
+// socket acts as at its HWM (waits, or drops for PUB and ROUTER). Default
+// DefaultBufferBytes; libzmq has no such bound.
+func WithSendBufferBytes(n int64) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("%w: send buffer bytes %d < 0", ErrBadOption, n)
+		}
+		c.SendBytes = n
+		return nil
+	}
+}
+
+// WithRecvBufferBytes bounds, per peer, the bytes of received messages
+// waiting for Recv (0: no bound beyond the receive HWM). When either bound
+// is reached the connection stops reading until Recv makes room, so the
+// peer is pushed back through TCP. Default DefaultBufferBytes.
+func WithRecvBufferBytes(n int64) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("%w: receive buffer bytes %d < 0", ErrBadOption, n)
+		}
+		c.RecvBytes = n
+		return nil
+	}
+}
+
+// WithProgressTimeout bounds how slowly a message may arrive: once a
+// message has begun, each next 64 KiB of it (or its end) must arrive within
+// d, or the connection is dropped with EventStalled (ErrStalled). Without
+// it a peer could hold a half-sent frame, and the memory taken for it, for
+// ever, or trickle it at a few bytes a second (heartbeats only look for
+// silence). d == 0 turns it off. Default: the handshake timeout (30 s
+// unless WithHandshakeTimeout), so a peer must send at least 64 KiB per
+// 30 s once it has started a message. libzmq has no such bound.
+func WithProgressTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		switch {
+		case d < 0:
+			return fmt.Errorf("%w: progress timeout %v < 0", ErrBadOption, d)
+		case d == 0:
+			c.progressSet = -1
+		default:
+			c.progressSet, c.ProgressTimeout = 1, d
+		}
+		return nil
+	}
+}
+
+// WithLargeFrameBudget bounds the bytes that large frames (16 KiB and
+// more) still arriving may hold, across every connection of the socket
+// together. A frame is read into memory as its bytes arrive and charged
+// here until it is whole (then it counts against the receiving peer's
+// WithRecvBufferBytes); a frame that would take the budget past n drops its
+// connection with EventMessageTooLarge (ErrFrameBudget). n < 0 removes the
+// bound. Default: twice the maximum message size (512 MiB with
+// DefaultMaxMsgSize; 1 GiB when WithMaxMsgSize removed the limit), so one
+// peer sending a message of the largest size never hits it. libzmq has no
+// such bound.
+func WithLargeFrameBudget(n int64) Option {
+	return func(c *config) error {
+		if n == 0 {
+			return fmt.Errorf("%w: large frame budget 0 (use < 0 for none)", ErrBadOption)
+		}
+		c.budget = n
+		return nil
+	}
+}
+
+// WithMaxConnections bounds the connections each Listen endpoint holds at
+// once, counting those still in their handshake (0: no bound, the
+// default, as libzmq). A connection over the bound is closed as soon as it
+// is accepted, counted in Stats.Rejected and reported as EventRejected
+// with ErrTooManyConnections.
+func WithMaxConnections(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("%w: max connections %d < 0", ErrBadOption, n)
+		}
+		c.MaxConns = n
 		return nil
 	}
 }

@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -92,6 +93,7 @@ func New(t Type, opts ...Option) (*Socket, error) {
 			return nil, err
 		}
 	}
+	s.cfg.resolve()
 	s.cfg.Conflated = &s.st.conflated
 	s.log = s.cfg.logger
 	if s.log == nil {
@@ -157,6 +159,9 @@ func (s *Socket) Listen(endpoint string) (string, error) {
 	}
 	s.mu.Unlock()
 	l, err := engine.Listen(s, &s.g, endpoint)
+	if errors.Is(err, engine.ErrClosing) {
+		return "", ErrClosed
+	}
 	if err != nil {
 		return "", s.errorf("listen", endpoint, err)
 	}
@@ -208,6 +213,9 @@ func (s *Socket) Dial(endpoint string) error {
 	}
 	s.mu.Unlock()
 	d, err := engine.Dial(s, &s.g, endpoint)
+	if errors.Is(err, engine.ErrClosing) {
+		return ErrClosed
+	}
 	if err != nil {
 		return s.errorf("dial", endpoint, err)
 	}
@@ -296,6 +304,7 @@ func (s *Socket) Close() error {
 	for _, p := range pipes {
 		p.Terminate()
 	}
+	s.g.Close()
 	done := make(chan struct{})
 	go func() { s.g.Wait(); close(done) }()
 	if s.cfg.linger > 0 {

@@ -61,7 +61,7 @@ func (c *deviceCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.peers, prometheus.GaugeValue, float64(len(s.Peers())), c.device, side)
 		for ev, v := range map[string]uint64{
 			"connected": ss.Connects, "disconnected": ss.Disconnects, "handshake_failed": ss.HandshakeFailures,
-			"message_too_large": ss.TooLarge, "heartbeat_timeout": ss.HeartbeatTimeouts, "protocol_error": ss.ProtocolErrors,
+			"message_too_large": ss.TooLarge, "heartbeat_timeout": ss.HeartbeatTimeouts, "protocol_error": ss.ProtocolErrors, "stalled": ss.Stalled,
 			"rejected": ss.Rejected, "connect_retried": ss.ConnectRetries, "subscription_refused": ss.SubscriptionsRefused,
 		} {
 			counter(c.events, v, c.device, side, ev)

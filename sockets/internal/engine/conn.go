@@ -15,12 +15,20 @@ import (
 var (
 	ErrHeartbeatTimeout = errors.New("heartbeat timeout: no traffic from the peer")
 	ErrPeerError        = errors.New("peer sent ERROR")
-	errDrained          = errors.New("pipe closed and drained")
+	// ErrStalled: a message was under way and its next ProgressStep bytes
+	// (or its end) did not come within the progress timeout. A peer that
+	// trickles a frame, or stops half-way, costs its connection, not
+	// memory held for ever.
+	ErrStalled = errors.New("message stalled: too little of it arrived within the progress timeout")
+	errDrained = errors.New("pipe closed and drained")
 )
 
 const (
 	writeBufSize = 64 << 10
 	batchSize    = 256
+	// idleShrink is how long a connection waits with nothing to read
+	// before its read buffer, grown under load, is swapped for a small one.
+	idleShrink = 500 * time.Millisecond
 )
 
 // conn moves one pipe's messages over one connection: a reader goroutine
@@ -42,8 +50,15 @@ type conn struct {
 	pongMu sync.Mutex
 	pongs  [][]byte // contexts of PINGs to answer
 
-	peerTTL     atomic.Int64 // ns; the peer asked us to time out after this
-	lastTimeout time.Duration
+	peerTTL atomic.Int64 // ns; the peer asked us to time out after this
+
+	// The read deadline in force and what it stands for; the progress of
+	// the message under way (see read).
+	deadline  time.Time
+	why       deadlineKind
+	inMsg     bool
+	markBytes int64
+	markAt    time.Time
 
 	cipher FrameCipher // set when the mechanism encrypts (CURVE)
 }
@@ -56,13 +71,14 @@ func Serve(c net.Conn, p *Pipe, o *Options) error {
 		c:          c,
 		p:          p,
 		o:          o,
-		bw:         NewWriter(c, writeBufSize),
+		bw:         newPooledWriter(c),
 		wake:       make(chan struct{}, 1),
 		room:       make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
 		stop:       make(chan struct{}),
 	}
 	e.dec = NewDecoder(readerFunc(e.read), o.MaxMsgSize)
+	e.dec.Budget = o.Budget
 	// A pipe that dials outlives its connections: what this one reads is
 	// marked as this peer's in the queue, message by message.
 	p.In.SetSource(p.peer.Load())
@@ -85,7 +101,8 @@ func Serve(c net.Conn, p *Pipe, o *Options) error {
 	switch {
 	case errors.Is(werr, errDrained):
 		return nil
-	case werr == nil || e.readFailed || errors.Is(e.readErr, ErrHeartbeatTimeout) || errors.Is(e.readErr, ErrTooLarge):
+	case werr == nil || e.readFailed || errors.Is(e.readErr, ErrHeartbeatTimeout) || errors.Is(e.readErr, ErrTooLarge) ||
+		errors.Is(e.readErr, ErrStalled) || errors.Is(e.readErr, ErrBudget):
 		return e.readErr
 	default:
 		return werr
@@ -127,22 +144,87 @@ func (e *conn) readTimeout() time.Duration {
 	return t
 }
 
-// read is the decoder's byte source: it arms the silence deadline.
-func (e *conn) read(b []byte) (int, error) {
-	t := e.readTimeout()
-	if t > 0 || e.lastTimeout > 0 {
-		var d time.Time
-		if t > 0 {
-			d = time.Now().Add(t)
-		}
-		_ = e.c.SetReadDeadline(d)
-		e.lastTimeout = t
+// batchPool holds the writers' batches of messages while they are idle.
+var batchPool = sync.Pool{New: func() any {
+	b := make([]Msg, 0, batchSize)
+	return &b
+}}
+
+func getBatch() *[]Msg { return batchPool.Get().(*[]Msg) }
+
+func putBatch(bp *[]Msg) {
+	if bp == nil {
+		return
 	}
+	clear((*bp)[:cap(*bp)])
+	*bp = (*bp)[:0]
+	batchPool.Put(bp)
+}
+
+type deadlineKind uint8
+
+const (
+	deadlineNone deadlineKind = iota
+	deadlineSilence
+	deadlineProgress
+	deadlineIdle
+)
+
+// read is the decoder's byte source. It arms the read deadline for what
+// the connection waits for: between messages, the peer's silence past the
+// heartbeat timeout, and after idleShrink a smaller read buffer (ErrIdle);
+// inside a message, also the progress timeout (ErrStalled).
+func (e *conn) read(b []byte) (int, error) {
+	var dl time.Time
+	why := deadlineNone
+	t := e.readTimeout()
+	pt := e.o.ProgressTimeout
+	var now time.Time
+	if t > 0 || pt > 0 || e.dec.Shrinkable() {
+		now = time.Now()
+	}
+	if t > 0 {
+		dl, why = now.Add(t), deadlineSilence
+	}
+	if pt > 0 && e.dec.InMsg() {
+		if total := e.dec.Total(); !e.inMsg || total-e.markBytes >= ProgressStep {
+			e.inMsg, e.markBytes, e.markAt = true, total, now
+		}
+		if pd := e.markAt.Add(pt); why == deadlineNone || pd.Before(dl) {
+			dl, why = pd, deadlineProgress
+		}
+	} else {
+		e.inMsg = false
+		if e.dec.Shrinkable() {
+			// Re-armed at most every idleShrink/2: under load most reads
+			// start with an empty buffer, and each SetReadDeadline costs.
+			id := now.Add(idleShrink)
+			if e.why == deadlineIdle && e.deadline.After(now.Add(idleShrink/2)) {
+				id = e.deadline
+			}
+			if why == deadlineNone || id.Before(dl) {
+				dl, why = id, deadlineIdle
+			}
+		}
+	}
+	if !dl.Equal(e.deadline) {
+		_ = e.c.SetReadDeadline(dl)
+		e.deadline = dl
+	}
+	e.why = why
 	n, err := e.c.Read(b)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			err = ErrHeartbeatTimeout
+			e.deadline = time.Unix(1, 0) // passed: re-arm on the next read
+			switch why {
+			case deadlineIdle:
+				err = ErrIdle
+			case deadlineProgress:
+				err = fmt.Errorf("%w (%v)", ErrStalled, pt)
+			default:
+				err = ErrHeartbeatTimeout
+			}
 		}
 	}
 	return n, err
@@ -175,6 +257,11 @@ func (e *conn) reader() {
 				batch = append(batch, m)
 			}
 		}
+		// The batch gets memory of its own; the read buffer is free again.
+		// (Opened CURVE frames have theirs already.)
+		if e.cipher == nil {
+			e.dec.Detach(batch)
+		}
 		if !e.deliver(batch) {
 			e.readErr = io.EOF
 			return
@@ -204,6 +291,7 @@ func (e *conn) readMsg() (Msg, bool, error) {
 			return Msg{}, false, fmt.Errorf("%w: a MESSAGE is a single frame", ErrBadFlags)
 		}
 		flags, frame, err := e.cipher.Open(sealed.Head)
+		e.dec.Release() // the plaintext is a copy
 		if err != nil {
 			return Msg{}, false, err
 		}
@@ -337,13 +425,17 @@ func (e *conn) writer() error {
 	}
 	var ttl [2]byte
 	binary.BigEndian.PutUint16(ttl[:], uint16(min(e.o.HeartbeatTTL/(100*time.Millisecond), 0xffff)))
-	batch := make([]Msg, 0, batchSize)
+	var bp *[]Msg // from batchPool while there is traffic
+	defer func() { putBatch(bp) }()
 	for {
 		if err := e.writeCommands(); err != nil {
 			return err
 		}
-		var empty, closed bool
-		batch, empty, closed = e.p.Out.PopBatch(batch[:0], batchSize)
+		if bp == nil {
+			bp = getBatch()
+		}
+		batch, empty, closed := e.p.Out.PopBatch((*bp)[:0], batchSize)
+		*bp = batch
 		for i := range batch {
 			if err := e.bw.WriteMsg(batch[i]); err != nil {
 				return err
@@ -368,6 +460,11 @@ func (e *conn) writer() error {
 		if closed {
 			return errDrained
 		}
+		// Idle: the staging buffer and the batch go back to their pools
+		// meanwhile.
+		e.bw.Release()
+		putBatch(bp)
+		bp = nil
 		select {
 		case <-e.wake:
 		case <-e.readerDone:

@@ -16,6 +16,7 @@ const (
 	EventRejected                              // the socket refused a handshaken peer (duplicate identity, second PAIR peer)
 	EventProtocolError                         // the peer broke the framing rules
 	EventClosed                                // a Listen endpoint was closed
+	EventStalled                               // a message under way stopped making progress (see ErrStalled)
 )
 
 var eventNames = [...]string{
@@ -30,6 +31,7 @@ var eventNames = [...]string{
 	EventRejected:         "rejected",
 	EventProtocolError:    "protocol-error",
 	EventClosed:           "closed",
+	EventStalled:          "stalled",
 }
 
 func (k EventKind) String() string {

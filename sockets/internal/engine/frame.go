@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 )
 
 // ZMTP 3.x frame flags (RFC 23 and 37).
@@ -33,26 +34,77 @@ const sealOverhead = 8 + 8 + 16 + 1
 // maxCommand bounds a command frame (PING context, SUBSCRIBE topic, …).
 const maxCommand = 1 << 20
 
-// Frames up to bigFrame bytes are sliced from shared read buffers, chunks,
-// and handed out aliasing them, so a chunk is never reused: a new one is
-// taken when it is used up and the old one lives as long as a frame in it
-// does. Chunks start at minChunk bytes. While the peer keeps the connection
-// full (a read fills all the room it was given) each next chunk is twice as
-// big, up to maxChunk, so a stream is read in big reads; when reads come back
-// short the size falls back, so a quiet connection's few messages pin little
-// memory.
+// Frames below bigFrame bytes are read through the decoder's read buffer
+// and handed out aliasing it; the reader copies each batch of messages it
+// keeps out of that buffer into one allocation of their exact size
+// (Detach), so what a queued message pins is what it counts, and the read
+// buffer is reused. The buffer starts at minBuf bytes; while the peer keeps
+// the connection full (a read fills all the room it was given) it doubles,
+// up to maxBuf, so a stream is read in big reads; a connection that goes
+// idle gets a small one again (Shrink). Frames of bigFrame bytes or more
+// are read into buffers of their own, charged to the socket's Budget.
 const (
-	minChunk = 64 << 10
-	maxChunk = 256 << 10
+	minBuf   = 4 << 10
+	maxBuf   = 256 << 10
 	bigFrame = 16 << 10
+	// bigAlloc is the largest big frame allocated whole as soon as its
+	// header arrives; a larger one is read in chunks of this size until
+	// three quarters of it have arrived (the peer has shown that it
+	// sends), then into one buffer of its exact size. Until then a
+	// connection holds what it was sent (half-way through a 256 MiB frame,
+	// 128 MiB, as libzmq), at the switch 1.75 times the frame for a
+	// moment, then the frame: never the doubling buffer's 2× for good.
+	bigAlloc = 256 << 10
+	// ProgressStep: a message in progress must bring this many more bytes,
+	// or its end, within the progress timeout (see conn.read).
+	ProgressStep = 64 << 10
 )
+
+// ErrBudget reports a large frame that would take the socket's budget for
+// frames in progress past its bound.
+var ErrBudget = errors.New("large frames in progress exceed the socket's budget")
+
+// Budget bounds the bytes that the large frames still arriving hold,
+// across every connection of a socket. Its zero value (or nil) has no bound.
+type Budget struct {
+	Limit int64
+	used  atomic.Int64
+}
+
+// Used is what frames in progress hold now.
+func (b *Budget) Used() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.used.Load()
+}
+
+func (b *Budget) take(n int64) error {
+	if b == nil || b.Limit <= 0 {
+		return nil
+	}
+	if b.used.Add(n) > b.Limit {
+		b.used.Add(-n)
+		return fmt.Errorf("%w: %d more bytes over %d", ErrBudget, n, b.Limit)
+	}
+	return nil
+}
+
+func (b *Budget) give(n int64) {
+	if b != nil && b.Limit > 0 && n > 0 {
+		b.used.Add(-n)
+	}
+}
 
 // Decoder reads ZMTP frames from a stream.
 type Decoder struct {
 	r          io.Reader
 	buf        []byte
 	rpos, wpos int
-	chunk      int // size of the next chunk
+	grow       bool // a read filled its room: the next buffer is bigger
+	// held: frames handed out since the last Detach or Release alias buf,
+	// which must then not be written over.
+	held bool
 	// MaxMsgSize is the largest message payload accepted, in bytes; <= 0 means
 	// no limit (then a big frame's memory still grows only as its bytes arrive).
 	MaxMsgSize int64
@@ -60,11 +112,58 @@ type Decoder struct {
 	// data or command frame: both are bounded by MaxMsgSize plus the seal,
 	// commands not by maxCommand.
 	Encrypted bool
+	// Budget, if set, is charged for large frames while they arrive.
+	Budget *Budget
+
+	total   int64 // bytes read from r so far
+	reading bool  // inside ReadMsg
+	started bool  // a frame header of the message being read was taken
 }
 
 // NewDecoder reads frames from r.
 func NewDecoder(r io.Reader, maxMsgSize int64) *Decoder {
-	return &Decoder{r: r, buf: make([]byte, minChunk), chunk: minChunk, MaxMsgSize: maxMsgSize}
+	return &Decoder{r: r, buf: make([]byte, minBuf), MaxMsgSize: maxMsgSize}
+}
+
+// ErrIdle may be returned by the decoder's reader when it has waited a
+// while with nothing to read: the decoder then gives up a big read buffer
+// for a small one, if nothing is pending, and reads again.
+var ErrIdle = errors.New("idle")
+
+// Total is the number of bytes read from the stream so far.
+func (d *Decoder) Total() int64 { return d.total }
+
+// InMsg reports whether part of a message has arrived and the rest is
+// awaited: the peer owes us bytes, not just its next message.
+func (d *Decoder) InMsg() bool { return d.reading && (d.started || d.wpos > d.rpos) }
+
+// Shrinkable reports whether an idle wait may swap the read buffer for a
+// small one: nothing buffered, nothing handed out of it, and it is big.
+func (d *Decoder) Shrinkable() bool {
+	return !d.held && d.wpos == d.rpos && len(d.buf) > minBuf
+}
+
+// BufSize is the size of the read buffer.
+func (d *Decoder) BufSize() int { return len(d.buf) }
+
+// makeRoom gives the buffer room for n bytes from rpos and a useful read:
+// in place when nothing handed out aliases it, else in a new buffer (the
+// old one lives on with the frames in it until they are detached).
+func (d *Decoder) makeRoom(n int) {
+	size := len(d.buf)
+	if d.grow {
+		size = min(2*size, maxBuf)
+		d.grow = false
+	}
+	size = max(size, n)
+	if !d.held && size <= len(d.buf) {
+		d.wpos = copy(d.buf, d.buf[d.rpos:d.wpos])
+		d.rpos = 0
+		return
+	}
+	nb := make([]byte, size)
+	d.wpos = copy(nb, d.buf[d.rpos:d.wpos])
+	d.buf, d.rpos, d.held = nb, 0, false
 }
 
 // fill makes at least n bytes available at d.buf[d.rpos:].
@@ -72,27 +171,27 @@ func (d *Decoder) fill(n int) error {
 	if d.wpos-d.rpos >= n {
 		return nil
 	}
-	// A new chunk when the frame does not fit, or when so little room is left
-	// that the read would be a small one: every read syscall gets at least an
-	// eighth of a chunk of room.
-	if len(d.buf)-d.rpos < n || len(d.buf)-d.wpos < d.chunk/8 {
-		nb := make([]byte, max(d.chunk, n))
-		d.wpos = copy(nb, d.buf[d.rpos:d.wpos])
-		d.buf, d.rpos = nb, 0
+	// Room when the frame does not fit, or when so little is left that the
+	// read would be a small one: every read gets at least an eighth of the
+	// buffer.
+	if len(d.buf)-d.rpos < n || len(d.buf)-d.wpos < len(d.buf)/8 {
+		d.makeRoom(n)
 	}
 	for d.wpos-d.rpos < n {
 		room := len(d.buf) - d.wpos
 		m, err := d.r.Read(d.buf[d.wpos:])
 		d.wpos += m
-		switch {
-		case m == room:
-			d.chunk = min(2*d.chunk, maxChunk)
-		case m < room/2:
-			d.chunk = max(d.chunk/2, minChunk)
+		d.total += int64(m)
+		if m == room && len(d.buf) < maxBuf {
+			d.grow = true
 		}
 		if err != nil {
 			if d.wpos-d.rpos >= n {
 				return nil
+			}
+			if err == ErrIdle {
+				d.shrink()
+				continue
 			}
 			if err == io.EOF && d.wpos-d.rpos > 0 {
 				return io.ErrUnexpectedEOF
@@ -101,6 +200,64 @@ func (d *Decoder) fill(n int) error {
 		}
 	}
 	return nil
+}
+
+// shrink swaps a big, empty read buffer for a small one.
+func (d *Decoder) shrink() {
+	if d.Shrinkable() {
+		d.buf, d.rpos, d.wpos, d.grow = make([]byte, minBuf), 0, 0, false
+	}
+}
+
+// Detach copies the frames of ms that alias the read buffer into one new
+// allocation, so that the messages own their memory and the buffer can be
+// reused. Call it on every batch of messages kept from ReadMsg, before the
+// next ReadMsg; without it the decoder never writes over frames it handed
+// out (it takes a new buffer instead).
+func (d *Decoder) Detach(ms []Msg) {
+	if !d.held {
+		return
+	}
+	total := 0
+	for i := range ms {
+		if n := len(ms[i].Head); n < bigFrame {
+			total += n
+		}
+		for _, f := range ms[i].Tail {
+			if len(f) < bigFrame {
+				total += len(f)
+			}
+		}
+	}
+	if total > 0 {
+		own := make([]byte, total)
+		off := 0
+		move := func(f []byte) []byte {
+			if len(f) == 0 || len(f) >= bigFrame {
+				return f
+			}
+			n := copy(own[off:], f)
+			f = own[off : off+n : off+n]
+			off += n
+			return f
+		}
+		for i := range ms {
+			ms[i].Head = move(ms[i].Head)
+			for j, f := range ms[i].Tail {
+				ms[i].Tail[j] = move(f)
+			}
+		}
+	}
+	d.Release()
+}
+
+// Release says that no frame handed out so far is in use any more (they
+// were copied, or dropped): the read buffer may be written over.
+func (d *Decoder) Release() {
+	d.held = false
+	if d.rpos == d.wpos {
+		d.rpos, d.wpos = 0, 0
+	}
 }
 
 // MsgBuffered reports whether a whole message (or command) is already in
@@ -170,6 +327,11 @@ func (d *Decoder) readFrame(limit int64) (flags byte, body []byte, err error) {
 	if size > 1<<62 {
 		return 0, nil, fmt.Errorf("%w: frame of %d bytes", ErrTooLarge, size)
 	}
+	d.started = true
+	if size == 0 {
+		// Not a slice of the buffer: an empty frame pins no memory.
+		return flags, []byte{}, nil
+	}
 	if size < bigFrame {
 		n := int(size)
 		if err = d.fill(n); err != nil {
@@ -177,48 +339,89 @@ func (d *Decoder) readFrame(limit int64) (flags byte, body []byte, err error) {
 		}
 		body = d.buf[d.rpos : d.rpos+n : d.rpos+n]
 		d.rpos += n
+		d.held = true
 		return flags, body, nil
 	}
 	body, err = d.readBig(int64(size))
 	return flags, body, err
 }
 
-// readBig reads a frame into a buffer of its own that grows as the bytes
-// arrive, so an announced size costs memory only once it is really sent.
-func (d *Decoder) readBig(size int64) ([]byte, error) {
-	const step = 4 << 20
-	first := size
-	if first > step {
-		first = step
-	}
-	body := make([]byte, first)
-	got := copy(body, d.buf[d.rpos:d.wpos])
-	d.rpos += got
-	for int64(got) < size {
-		if got == len(body) {
-			next := int64(2 * len(body))
-			if next > size {
-				next = size
-			}
-			nb := make([]byte, next)
-			copy(nb, body)
-			body = nb
+// readBig reads a frame of at least bigFrame bytes into memory of its own,
+// taken as its bytes arrive (see bigAlloc) and charged to the budget until
+// the frame is whole.
+func (d *Decoder) readBig(size int64) (body []byte, err error) {
+	var charged int64
+	defer func() { d.Budget.give(charged) }()
+	take := func(n int64) error {
+		if err := d.Budget.take(n); err != nil {
+			return err
 		}
-		m, err := d.r.Read(body[got:])
-		got += m
-		if err != nil && int64(got) < size {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
+		charged += n
+		return nil
+	}
+	var got int64
+	if size > bigAlloc {
+		var chunks [][]byte
+		for got < size/4*3 {
+			n := min(int64(bigAlloc), size-got)
+			if err := take(n); err != nil {
+				return nil, err
 			}
+			c := make([]byte, n)
+			if err := d.readInto(c); err != nil {
+				return nil, err
+			}
+			chunks = append(chunks, c)
+			got += n
+		}
+		if err := take(size); err != nil {
 			return nil, err
 		}
+		body = make([]byte, size)
+		off := 0
+		for _, c := range chunks {
+			off += copy(body[off:], c)
+		}
+		clear(chunks)
+	} else {
+		if err := take(size); err != nil {
+			return nil, err
+		}
+		body = make([]byte, size)
+	}
+	if err := d.readInto(body[got:]); err != nil {
+		return nil, err
 	}
 	return body, nil
+}
+
+// readInto fills p with the stream's next bytes: what is buffered first,
+// then reads straight into p.
+func (d *Decoder) readInto(p []byte) error {
+	got := copy(p, d.buf[d.rpos:d.wpos])
+	d.rpos += got
+	for got < len(p) {
+		m, err := d.r.Read(p[got:])
+		got += m
+		d.total += int64(m)
+		if err != nil && got < len(p) {
+			switch err {
+			case ErrIdle:
+				continue
+			case io.EOF:
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // ReadMsg reads the next message, or the next command (cmd is then true and
 // m.Head is the command frame).
 func (d *Decoder) ReadMsg() (m Msg, cmd bool, err error) {
+	d.reading, d.started = true, false
+	defer func() { d.reading, d.started = false, false }()
 	limit := d.MaxMsgSize
 	switch {
 	case limit <= 0:

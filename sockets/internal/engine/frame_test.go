@@ -21,7 +21,7 @@ func encode(t testing.TB, msgs ...Msg) []byte {
 }
 
 func TestFrameRoundTrip(t *testing.T) {
-	big := bytes.Repeat([]byte("z"), 3*maxChunk+17)
+	big := bytes.Repeat([]byte("z"), 3*bigAlloc+17)
 	msgs := []Msg{
 		{Head: []byte("one")},
 		{Head: []byte{}},
@@ -114,20 +114,87 @@ func (f *fullReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestDecoderChunksGrowUnderLoadAndShrinkWhenQuiet(t *testing.T) {
+func TestDecoderBufferGrowsUnderLoadAndShrinksWhenIdle(t *testing.T) {
 	frame := encode(t, Msg{Head: make([]byte, 1022)}) // 1024 bytes on the wire
 	r := &fullReader{frame: frame}
 	d := NewDecoder(r, 0)
+	assert.Equal(t, minBuf, d.BufSize(), "a new connection starts small")
+	batch := make([]Msg, 1)
 	for range 2000 {
-		_, _, err := d.ReadMsg()
+		m, _, err := d.ReadMsg()
 		require.NoError(t, err)
+		batch[0] = m
+		d.Detach(batch)
 	}
-	assert.Equal(t, maxChunk, d.chunk, "a connection that fills every read gets the biggest chunks")
+	assert.Equal(t, maxBuf, d.BufSize(), "a connection that fills every read gets the biggest buffer")
 
-	r.short = true
-	for range 600 {
-		_, _, err := d.ReadMsg()
-		require.NoError(t, err)
-	}
-	assert.Equal(t, minChunk, d.chunk, "short reads bring the chunk size back down")
+	// An idle wait (the reader's ErrIdle) at a message boundary gives the
+	// big buffer up.
+	idle := &idleOnce{r: bytes.NewReader(frame)}
+	d.r = idle
+	d.rpos, d.wpos = 0, 0 // everything read: at a message boundary
+	_, _, err := d.ReadMsg()
+	require.NoError(t, err)
+	assert.True(t, idle.done)
+	assert.Equal(t, minBuf, d.BufSize(), "idle: back to a small buffer")
 }
+
+// idleOnce reports ErrIdle once, then reads from r.
+type idleOnce struct {
+	r    io.Reader
+	done bool
+}
+
+func (i *idleOnce) Read(p []byte) (int, error) {
+	if !i.done {
+		i.done = true
+		return 0, ErrIdle
+	}
+	return i.r.Read(p)
+}
+
+func TestDecoderDetachOwnsMemory(t *testing.T) {
+	// Detached messages do not alias the read buffer: reading on, which
+	// reuses it, leaves them as they were; empty frames pin nothing.
+	var msgs []Msg
+	for i := range 50 {
+		msgs = append(msgs, Msg{Head: bytes.Repeat([]byte{byte(i)}, 100), Tail: [][]byte{{}, []byte("x")}})
+	}
+	d := NewDecoder(bytes.NewReader(encode(t, msgs...)), 0)
+	var got []Msg
+	for range msgs {
+		m, _, err := d.ReadMsg()
+		require.NoError(t, err)
+		one := []Msg{m}
+		d.Detach(one)
+		got = append(got, one[0])
+	}
+	for i := range msgs {
+		require.Equal(t, msgs[i].Frames(), got[i].Frames(), "message %d", i)
+		assert.Zero(t, cap(got[i].Tail[0]), "empty frame")
+	}
+}
+
+func TestDecoderBigFrameChargesBudget(t *testing.T) {
+	big := encode(t, Msg{Head: bytes.Repeat([]byte("b"), 3*bigAlloc)})
+	b := &Budget{Limit: 5 * bigAlloc} // two chunks, then the whole: 2 + 3
+	d := NewDecoder(bytes.NewReader(big), 0)
+	d.Budget = b
+	m, _, err := d.ReadMsg()
+	require.NoError(t, err)
+	assert.Len(t, m.Head, 3*bigAlloc)
+	assert.Zero(t, b.Used(), "a whole frame gives its charge back")
+
+	// Two peers half-way through a big frame each: the second one over
+	// the budget costs its connection.
+	b = &Budget{Limit: bigAlloc + bigAlloc/2}
+	d = NewDecoder(io.MultiReader(bytes.NewReader(big[:bigAlloc+9]), blockingEOF{}), 0)
+	d.Budget = b
+	_, _, err = d.ReadMsg()
+	require.ErrorIs(t, err, ErrBudget, "the second chunk passes the budget")
+	assert.Zero(t, b.Used())
+}
+
+type blockingEOF struct{}
+
+func (blockingEOF) Read([]byte) (int, error) { return 0, io.EOF }

@@ -20,6 +20,23 @@ var ErrHandshake = errors.New("handshake failed")
 // commands and metadata); libzmq's READY is a few hundred bytes.
 const maxHandshakeFrame = 64 << 10
 
+// MaxHandshakeBytes is everything a peer can make us read before its
+// handshake is done (and, under PLAIN and CURVE, before it is
+// authenticated): the 64-byte greeting and at most two commands of
+// maxHandshakeFrame bytes with their headers (HELLO and INITIATE, or
+// WELCOME and READY; NULL needs one READY). zmq4 holds at most one command
+// at a time, so this bounds what an unauthenticated peer costs a
+// connection. No handshake command carries MORE: a frame header with MORE
+// set ends the handshake at once (zmq4 would otherwise keep appending
+// frames until the handshake timeout).
+const MaxHandshakeBytes = 64 + 2*(9+maxHandshakeFrame)
+
+// maxProperties bounds the metadata properties a peer may announce: what
+// a connection keeps of its handshake for its lifetime. libzmq sends two or
+// three, applications a few "X-" ones; a 64 KiB READY could hold ten
+// thousand.
+const maxProperties = 64
+
 // Peer is what the handshake learned about the other side.
 type Peer struct {
 	Type     zmq4.SocketType
@@ -79,7 +96,7 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 	if len(cfg.Metadata) > 0 {
 		sec = withMetadata{sec, cfg.Metadata}
 	}
-	guard := &guardConn{Conn: c, greeting: 64}
+	guard := &guardConn{Conn: c, greeting: 64, budget: MaxHandshakeBytes}
 	zc, err := zmq4.Open(guard, sec, cfg.Type, zmq4.SocketIdentity(cfg.Identity), cfg.Server, nil)
 	if err != nil {
 		if guard.refusal != nil && !errors.Is(err, ErrAuth) && !errors.Is(err, ErrPeerError) {
@@ -91,6 +108,9 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 			return Peer{}, fmt.Errorf("%w: %v", ErrHandshake, guard.err)
 		}
 		return Peer{}, fmt.Errorf("%w: %w", ErrHandshake, err)
+	}
+	if len(zc.Peer.Meta) > maxProperties {
+		return Peer{}, fmt.Errorf("%w: %d metadata properties (limit %d)", ErrHandshake, len(zc.Peer.Meta), maxProperties)
 	}
 	peer.Meta = zc.Peer.Meta
 	// Our PLAIN and CURVE servers write "User-Id" after the peer's own
@@ -177,6 +197,7 @@ type guardConn struct {
 	body     uint64 // body bytes still to pass
 	cmd      bool   // the frame being passed is a command
 	head     []byte // its first bytes
+	budget   int    // bytes the peer may still send before the handshake ends
 	err      error
 	refusal  error // the peer sent ERROR; why
 }
@@ -186,6 +207,11 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		return 0, g.err
 	}
 	n, err := g.Conn.Read(p)
+	if n > g.budget {
+		g.err = fmt.Errorf("handshake longer than %d bytes", MaxHandshakeBytes)
+		return 0, g.err
+	}
+	g.budget -= n
 	for _, b := range p[:n] {
 		switch {
 		case g.greeting > 0:
@@ -208,6 +234,16 @@ func (g *guardConn) Read(p []byte) (int, error) {
 					size = binary.BigEndian.Uint64(g.hdr[1:9])
 				}
 				g.hdrN = 0
+				if g.hdr[0]&flagMore != 0 {
+					// No ZMTP handshake command continues into another
+					// frame; libzmq resets such a connection too.
+					g.err = fmt.Errorf("handshake frame with MORE set (flags 0x%02x)", g.hdr[0])
+					return 0, g.err
+				}
+				if g.hdr[0]&^(flagMore|flagLong|flagCommand) != 0 {
+					g.err = fmt.Errorf("handshake frame with bad flags 0x%02x", g.hdr[0])
+					return 0, g.err
+				}
 				if size > maxHandshakeFrame {
 					g.err = fmt.Errorf("handshake frame of %d bytes (limit %d)", size, maxHandshakeFrame)
 					return 0, g.err

@@ -14,8 +14,20 @@ type Options struct {
 	Identity         []byte
 	Security         zmq4.Security
 	SendHWM, RecvHWM int
-	MaxMsgSize       int64
-	HandshakeTimeout time.Duration
+	// SendBytes and RecvBytes bound each pipe's queues in bytes as well
+	// (messages counted at Cost; 0: no bound).
+	SendBytes, RecvBytes int64
+	MaxMsgSize           int64
+	HandshakeTimeout     time.Duration
+	// ProgressTimeout: a message under way must bring its next
+	// ProgressStep bytes, or its end, within this (0: no bound).
+	ProgressTimeout time.Duration
+	// MaxConns bounds the connections each listener holds at once,
+	// handshaking or established (0: no bound).
+	MaxConns int
+	// Budget bounds the large frames in progress across the socket's
+	// connections (nil: no bound).
+	Budget           *Budget
 	HeartbeatIvl     time.Duration
 	HeartbeatTimeout time.Duration
 	HeartbeatTTL     time.Duration
@@ -70,6 +82,8 @@ func NewPipe(endpoint string, outbound bool, sendHWM, recvHWM int) *Pipe {
 // newPipe is NewPipe with o's high-water marks and conflation.
 func newPipe(endpoint string, outbound bool, o *Options) *Pipe {
 	p := NewPipe(endpoint, outbound, o.SendHWM, o.RecvHWM)
+	p.Out.SetMaxBytes(o.SendBytes)
+	p.In.SetMaxBytes(o.RecvBytes)
 	if o.ConflateIn {
 		p.In.SetConflate(o.Conflated)
 	}

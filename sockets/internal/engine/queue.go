@@ -26,6 +26,13 @@ type Queue struct {
 	hwm    int // 0 means unbounded, as in libzmq
 	closed bool
 
+	// maxBytes bounds what the queue holds in bytes, each message counted
+	// at Cost (0: no bound); bytes is what it holds now. Like the HWM the
+	// bound is checked before a message goes in, so a single message larger
+	// than it still passes an empty queue.
+	maxBytes int64
+	bytes    int64
+
 	onReadable func()
 	onWritable func()
 	intercept  func(Msg) bool
@@ -55,8 +62,55 @@ func (q *Queue) SetSource(pr *Peer) {
 	q.mu.Unlock()
 }
 
+// FrameOverhead is what each frame is charged beyond its payload in a
+// queue's byte count: its slice header (24 bytes on 64-bit) and
+// bookkeeping. It makes a message of 65,535 empty frames cost what it
+// really holds (about 1.5 MiB of slice headers), not zero.
+const FrameOverhead = 32
+
+// Cost is what m counts against a queue's byte bound: its payload and
+// FrameOverhead per frame.
+func Cost(m Msg) int64 {
+	n := int64(len(m.Head)) + FrameOverhead
+	for _, f := range m.Tail {
+		n += int64(len(f)) + FrameOverhead
+	}
+	return n
+}
+
+// full reports whether the queue is at its high-water mark or byte bound.
+func (q *Queue) full() bool {
+	return (q.hwm > 0 && q.n >= q.hwm) || (q.maxBytes > 0 && q.bytes >= q.maxBytes)
+}
+
+// SetMaxBytes bounds the bytes the queue holds, messages counted at Cost
+// (0: no bound). Messages already queued stay.
+func (q *Queue) SetMaxBytes(n int64) {
+	q.mu.Lock()
+	if q.conflate {
+		q.mu.Unlock()
+		return // one message at most, whatever the bound
+	}
+	wasFull := q.full()
+	q.maxBytes = max(n, 0)
+	wake := wasFull && !q.full()
+	f := q.onWritable
+	q.mu.Unlock()
+	if wake && f != nil {
+		f()
+	}
+}
+
+// Bytes is what the queued messages count against the byte bound.
+func (q *Queue) Bytes() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.bytes
+}
+
 // put stores m at ring index i, with its source.
 func (q *Queue) put(i int, m Msg) {
+	q.bytes += Cost(m)
 	q.ring[i] = m
 	if q.srcs != nil {
 		q.srcs[i] = q.source
@@ -68,9 +122,12 @@ func NewQueue(hwm int) *Queue {
 	if hwm < 0 {
 		hwm = 0
 	}
-	size := hwm
-	if size == 0 || size > 1024 {
-		size = 64
+	// The ring starts small and doubles as messages queue up (up to the
+	// HWM): an idle connection's two queues cost a few hundred bytes, not
+	// two rings of HWM messages.
+	size := 16
+	if hwm > 0 && hwm < size {
+		size = hwm
 	}
 	return &Queue{ring: make([]Msg, size), hwm: hwm}
 }
@@ -83,12 +140,12 @@ func (q *Queue) SetHWM(hwm int) {
 		q.mu.Unlock()
 		return // one message at most, whatever the mark
 	}
-	wasFull := q.hwm > 0 && q.n >= q.hwm
+	wasFull := q.full()
 	if hwm < 0 {
 		hwm = 0
 	}
 	q.hwm = hwm
-	wake := wasFull && (q.hwm == 0 || q.n < q.hwm)
+	wake := wasFull && !q.full()
 	f := q.onWritable
 	q.mu.Unlock()
 	if wake && f != nil {
@@ -103,7 +160,7 @@ func (q *Queue) SetHWM(hwm int) {
 // already queued give way to the newest of them at once.
 func (q *Queue) SetConflate(replaced *atomic.Uint64) {
 	q.mu.Lock()
-	q.conflate, q.replaced, q.hwm = true, replaced, 0
+	q.conflate, q.replaced, q.hwm, q.maxBytes = true, replaced, 0, 0
 	var dropped int
 	for q.n > 1 {
 		q.take() // counts in gone
@@ -194,6 +251,7 @@ func (q *Queue) OfferBatch(ms []Msg) (n int, r Result, kept bool) {
 			// The newest of the batch replaces whatever is queued.
 			dropped := len(ms) - n - 1 + q.n
 			q.gone += uint64(dropped)
+			q.bytes = 0
 			q.put(q.head, ms[len(ms)-1])
 			wake := q.n == 0
 			q.n = 1
@@ -205,16 +263,12 @@ func (q *Queue) OfferBatch(ms []Msg) (n int, r Result, kept bool) {
 			}
 			return len(ms), Pushed, false
 		}
-		room := len(ms) - n
-		if q.hwm > 0 {
-			room = min(room, q.hwm-q.n)
-		}
-		if room <= 0 {
+		if q.full() {
 			q.mu.Unlock()
 			return n, Full, false
 		}
 		wake := q.n == 0
-		for range room {
+		for n < len(ms) && !q.full() {
 			if q.n == len(q.ring) {
 				q.grow()
 			}
@@ -243,11 +297,12 @@ func (q *Queue) pushLocked(m Msg) Result {
 		q.mu.Unlock()
 		return Closed
 	}
-	if q.hwm > 0 && q.n >= q.hwm {
+	if q.full() {
 		q.mu.Unlock()
 		return Full
 	}
 	if q.conflate && q.n > 0 {
+		q.bytes = 0
 		q.put(q.head, m)
 		q.gone++
 		q.mu.Unlock()
@@ -299,8 +354,9 @@ func (q *Queue) TryPopFrom() (m Msg, from *Peer, ok, closed bool) {
 	if q.srcs != nil {
 		from = q.srcs[q.head]
 	}
+	wasFull := q.full()
 	m = q.take()
-	wake := q.hwm > 0 && q.n == q.hwm-1
+	wake := wasFull && !q.full()
 	f := q.onWritable
 	q.mu.Unlock()
 	if wake && f != nil {
@@ -318,6 +374,7 @@ func (q *Queue) TryPop() (m Msg, ok, closed bool) {
 
 func (q *Queue) take() Msg {
 	m := q.ring[q.head]
+	q.bytes -= Cost(m)
 	q.ring[q.head] = Msg{}
 	if q.srcs != nil {
 		q.srcs[q.head] = nil
@@ -335,12 +392,12 @@ func (q *Queue) take() Msg {
 // queue was left empty; closed, whether it is also closed.
 func (q *Queue) PopBatch(dst []Msg, max int) (out []Msg, empty, closed bool) {
 	q.mu.Lock()
-	wasFull := q.hwm > 0 && q.n >= q.hwm
+	wasFull := q.full()
 	for i := 0; i < max && q.n > 0; i++ {
 		dst = append(dst, q.take())
 	}
 	empty, closed = q.n == 0, q.closed
-	wake := wasFull && q.n < q.hwm
+	wake := wasFull && !q.full()
 	f := q.onWritable
 	q.mu.Unlock()
 	if wake && f != nil {
@@ -365,7 +422,7 @@ func (q *Queue) poke() {
 func (q *Queue) HasRoom() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.closed || q.hwm == 0 || q.n < q.hwm
+	return q.closed || !q.full()
 }
 
 // Tail is the number of messages ever stored: the one stored last is
@@ -432,11 +489,14 @@ func (q *Queue) RemoveIf(drop func(Msg) bool) int {
 // removeLocked is RemoveIf with q.mu held; wake says the queue is no
 // longer full.
 func (q *Queue) removeLocked(drop func(Msg) bool) (dropped int, wake bool) {
-	wasFull := q.hwm > 0 && q.n >= q.hwm
+	wasFull := q.full()
 	kept := 0
 	for i := 0; i < q.n; i++ {
 		from := (q.head + i) % len(q.ring)
-		if m := q.ring[from]; !drop(m) {
+		m := q.ring[from]
+		if drop(m) {
+			q.bytes -= Cost(m)
+		} else {
 			to := (q.head + kept) % len(q.ring)
 			q.ring[to] = m
 			if q.srcs != nil {
@@ -454,5 +514,5 @@ func (q *Queue) removeLocked(drop func(Msg) bool) (dropped int, wake bool) {
 	dropped = q.n - kept
 	q.gone += uint64(dropped)
 	q.n = kept
-	return dropped, wasFull && q.n < q.hwm
+	return dropped, wasFull && !q.full()
 }

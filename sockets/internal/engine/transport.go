@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -19,6 +20,10 @@ var ErrBadEndpoint = errors.New("invalid endpoint")
 
 // ErrAddrInUse reports an endpoint already bound.
 var ErrAddrInUse = errors.New("address already in use")
+
+// ErrTooManyConnections reports a connection turned away at the
+// listener's connection limit.
+var ErrTooManyConnections = errors.New("too many connections")
 
 // ErrIncompatible reports a peer whose socket type cannot talk to ours.
 var ErrIncompatible = errors.New("incompatible socket type")
@@ -81,14 +86,21 @@ func ParseEndpoint(s string, bind bool) (Endpoint, error) {
 	return ep, nil
 }
 
+// ErrClosing reports that the socket began to close: its Group starts no
+// more goroutines.
+var ErrClosing = errors.New("socket closing")
+
 // Group tracks the goroutines and live connections of one socket, so Close
-// can wait for the first and cut the second.
+// can wait for the first and cut the second. Like net/http's listener
+// tracking, nothing starts once Close has begun: Go and Close take the same
+// lock, so a Listen racing Close either starts before Wait or not at all.
 type Group struct {
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	dead   bool
-	killed chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closing bool // Close began: Go refuses
+	dead    bool
+	killed  chan struct{}
 }
 
 // Killed is closed by Kill.
@@ -101,16 +113,32 @@ func (g *Group) Killed() <-chan struct{} {
 	return g.killed
 }
 
-// Go runs f in a tracked goroutine.
-func (g *Group) Go(f func()) {
+// Go runs f in a tracked goroutine; false means the group is closing and
+// f was not started.
+func (g *Group) Go(f func()) bool {
+	g.mu.Lock()
+	if g.closing {
+		g.mu.Unlock()
+		return false
+	}
 	g.wg.Add(1)
+	g.mu.Unlock()
 	go func() {
 		defer g.wg.Done()
 		f()
 	}()
+	return true
 }
 
-// Wait waits for every tracked goroutine.
+// Close makes Go refuse from now on; goroutines already started go on.
+func (g *Group) Close() {
+	g.mu.Lock()
+	g.closing = true
+	g.mu.Unlock()
+}
+
+// Wait waits for every tracked goroutine; call Close first, so that none
+// starts meanwhile.
 func (g *Group) Wait() { g.wg.Wait() }
 
 func (g *Group) track(c net.Conn) bool {
@@ -184,8 +212,10 @@ func compatible(ours, peer zmq4.SocketType) (ok bool) {
 // eventFor maps the reason a connection ended to its monitor event.
 func eventFor(err error) EventKind {
 	switch {
-	case errors.Is(err, ErrTooLarge):
+	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrBudget):
 		return EventMessageTooLarge
+	case errors.Is(err, ErrStalled):
+		return EventStalled
 	case errors.Is(err, ErrHeartbeatTimeout):
 		return EventHeartbeatTimeout
 	case errors.Is(err, ErrBadFlags), errors.Is(err, ErrTooManyFrames), errors.Is(err, ErrCommandTooLong):
@@ -206,6 +236,8 @@ type Listener struct {
 	pipes  map[*Pipe]struct{}
 	closed bool
 	done   chan struct{}
+
+	conns atomic.Int64 // connections served now, handshaking or not
 }
 
 // Listen binds endpoint and starts accepting in the background.
@@ -244,10 +276,11 @@ func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
 		}
 		l.ln, l.addr = ln, "tcp://"+ln.Addr().String()
 	}
-	host.Emit(Event{Kind: EventListening, Endpoint: l.addr})
-	if l.ln != nil {
-		g.Go(l.accept)
+	if l.ln != nil && !g.Go(l.accept) {
+		_ = l.ln.Close()
+		return nil, ErrClosing
 	}
+	host.Emit(Event{Kind: EventListening, Endpoint: l.addr})
 	return l, nil
 }
 
@@ -284,16 +317,28 @@ func (l *Listener) accept() {
 		if tc, ok := c.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 		}
+		if max := l.host.EngineOptions().MaxConns; max > 0 && l.conns.Load() >= int64(max) {
+			_ = c.Close()
+			l.host.Emit(Event{Kind: EventRejected, Endpoint: l.addr, Remote: c.RemoteAddr().String(),
+				Err: fmt.Errorf("%w: %d (WithMaxConnections)", ErrTooManyConnections, max)})
+			continue
+		}
 		if !l.g.track(c) {
 			_ = c.Close()
 			continue
 		}
-		l.g.Go(func() { l.serve(c) })
+		l.conns.Add(1)
+		if !l.g.Go(func() { l.serve(c) }) {
+			l.conns.Add(-1)
+			l.g.untrack(c)
+			_ = c.Close()
+		}
 	}
 }
 
 // serve runs one accepted connection: handshake, attach, move messages.
 func (l *Listener) serve(c net.Conn) {
+	defer l.conns.Add(-1)
 	defer l.g.untrack(c)
 	remote := c.RemoteAddr().String()
 	l.host.Emit(Event{Kind: EventAccepted, Endpoint: l.addr, Remote: remote})
@@ -396,7 +441,13 @@ func Dial(host Host, g *Group, endpoint string) (*Dialer, error) {
 			return nil, err
 		}
 	}
-	g.Go(d.run)
+	if !g.Go(d.run) {
+		if d.pipe != nil {
+			d.pipe.Terminate()
+			host.Detach(d.pipe)
+		}
+		return nil, ErrClosing
+	}
 	return d, nil
 }
 
@@ -630,6 +681,8 @@ func (d *Dialer) runInproc() error {
 	// send HWM plus the receiver's receive HWM (0 on either side: no limit).
 	p.Out.SetHWM(sumHWM(o.SendHWM, lo.RecvHWM))
 	p.In.SetHWM(sumHWM(lo.SendHWM, o.RecvHWM))
+	p.Out.SetMaxBytes(int64(sumHWM(int(o.SendBytes), int(lo.RecvBytes))))
+	p.In.SetMaxBytes(int64(sumHWM(int(lo.SendBytes), int(o.RecvBytes))))
 	// The two queues are both sides' at once: the listening side's
 	// conflation applies to them too (the dialing side's is set already).
 	if lo.ConflateIn {

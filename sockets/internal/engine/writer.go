@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"sync"
 )
 
 // Writer encodes ZMTP frames for one connection and hands them to the kernel
@@ -26,6 +27,39 @@ type Writer struct {
 	nb  net.Buffers
 	// cipher, when set, turns every frame into an encrypted MESSAGE command.
 	cipher FrameCipher
+	// pooled: buf comes from stagingPool when there is something to write
+	// and goes back at Release, so an idle connection holds none.
+	pooled bool
+	bufp   *[]byte // the pool's handle of buf
+}
+
+// stagingPool holds the staging buffers of idle connections' writers.
+var stagingPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, writeBufSize)
+	return &b
+}}
+
+// newPooledWriter is a Writer whose writeBufSize staging buffer is taken
+// from a pool while it has something to write.
+func newPooledWriter(w io.Writer) *Writer { return &Writer{w: w, pooled: true} }
+
+// staging makes sure the staging buffer is there.
+func (w *Writer) staging() {
+	if w.buf == nil {
+		w.bufp = stagingPool.Get().(*[]byte)
+		w.buf = (*w.bufp)[:0]
+	}
+}
+
+// Release gives the staging buffer back to the pool if nothing waits in it
+// (a pooled Writer takes one again at its next write).
+func (w *Writer) Release() {
+	if !w.pooled || w.buf == nil || w.Buffered() > 0 || len(w.iov) > 0 {
+		return
+	}
+	*w.bufp = w.buf[:0]
+	stagingPool.Put(w.bufp)
+	w.buf, w.bufp = nil, nil
 }
 
 // SetCipher makes every frame written from now on travel encrypted, as the
@@ -86,6 +120,7 @@ func (w *Writer) header(flags byte, size int) {
 
 // reserve makes room for n staging bytes and two iovecs, flushing if need be.
 func (w *Writer) reserve(n int) error {
+	w.staging()
 	if cap(w.buf)-len(w.buf) < n || len(w.iov)+2 > gatherIOV {
 		return w.Flush()
 	}
@@ -129,6 +164,7 @@ func (w *Writer) frame(flags byte, body []byte) error {
 // own that is queued by reference.
 func (w *Writer) sealed(flags byte, frame []byte) error {
 	n := w.cipher.SealedLen(len(frame))
+	w.staging()
 	if 9+n <= cap(w.buf) {
 		if err := w.reserve(9 + n); err != nil {
 			return err
