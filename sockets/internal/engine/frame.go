@@ -362,7 +362,7 @@ func (d *Decoder) readBig(size int64) (body []byte, err error) {
 	var got int64
 	if size > bigAlloc {
 		var chunks [][]byte
-		for got < size/4*3 {
+		for got < size/4*3 && size-got > bigAlloc {
 			n := min(int64(bigAlloc), size-got)
 			if err := take(n); err != nil {
 				return nil, err
