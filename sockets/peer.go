@@ -96,7 +96,7 @@ func (s *Socket) PeerOf(routingID []byte) (Peer, bool) {
 		return Peer{}, false
 	}
 	pr := peerOf(p.PeerRef())
-	pr.RoutingID, _ = p.Data.([]byte)
+	pr.RoutingID = routeID(p)
 	return pr, true
 }
 
@@ -114,7 +114,7 @@ func (s *Socket) Peers() []Peer {
 		}
 		pr := peerOf(p.PeerRef())
 		if router {
-			pr.RoutingID, _ = p.Data.([]byte)
+			pr.RoutingID = routeID(p)
 		}
 		out = append(out, pr)
 	}
