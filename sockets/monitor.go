@@ -71,15 +71,12 @@ func (c *counters) count(ev engine.Event) {
 		c.disconnects.Add(1)
 	case EventHandshakeFailed:
 		c.handshake.Add(1)
-	case EventMessageTooLarge:
+	case EventMessageTooLarge: // EventDisconnected follows, and counts
 		c.tooLarge.Add(1)
-		c.disconnects.Add(1)
 	case EventHeartbeatTimeout:
 		c.heartbeat.Add(1)
-		c.disconnects.Add(1)
 	case EventProtocolError:
 		c.protocol.Add(1)
-		c.disconnects.Add(1)
 	case EventRejected:
 		c.rejected.Add(1)
 	case EventConnectRetried:

@@ -181,6 +181,21 @@ func compatible(ours, peer zmq4.SocketType) (ok bool) {
 	return ours.IsCompatible(peer) && peer.IsCompatible(ours)
 }
 
+// emitEnd reports the end of a connection, for the reason ev.Err: an
+// event that names the reason when there is one (heartbeat timeout,
+// message too large, protocol error), and then, always, EventDisconnected
+// with the same reason, as libzmq reports every connection that ends with
+// ZMQ_EVENT_DISCONNECTED: code that watches for disconnects alone hears
+// of a silent peer too.
+func emitEnd(h Host, ev Event) {
+	if k := eventFor(ev.Err); k != EventDisconnected {
+		ev.Kind = k
+		h.Emit(ev)
+	}
+	ev.Kind = EventDisconnected
+	h.Emit(ev)
+}
+
 // eventFor maps the reason a connection ended to its monitor event.
 func eventFor(err error) EventKind {
 	switch {
@@ -321,7 +336,7 @@ func (l *Listener) serve(c net.Conn) {
 	err = Serve(c, p, o)
 	p.Terminate()
 	l.host.Detach(p)
-	l.host.Emit(Event{Kind: eventFor(err), Endpoint: l.addr, Remote: remote, UserID: pr.UserID, Err: err})
+	emitEnd(l.host, Event{Endpoint: l.addr, Remote: remote, UserID: pr.UserID, Err: err})
 }
 
 func (l *Listener) add(p *Pipe) bool {
@@ -577,7 +592,7 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 		p.Terminate()
 		d.host.Detach(p)
 	}
-	d.host.Emit(Event{Kind: eventFor(err), Endpoint: d.raw, Remote: remote, UserID: pr.UserID, Err: err})
+	emitEnd(d.host, Event{Endpoint: d.raw, Remote: remote, UserID: pr.UserID, Err: err})
 	return nil
 }
 
