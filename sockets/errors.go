@@ -46,6 +46,9 @@ var (
 	// ErrHeartbeatTimeout is the reason a connection is dropped when the peer
 	// stays silent past the heartbeat timeout or its TTL.
 	ErrHeartbeatTimeout = engine.ErrHeartbeatTimeout
+	// ErrPeerDisconnected is the reason in the EventDisconnected of a
+	// connection that DisconnectPeer or DisconnectPeers dropped.
+	ErrPeerDisconnected = engine.ErrDropped
 	// ErrHandshake wraps every reason a ZMTP handshake fails.
 	ErrHandshake = engine.ErrHandshake
 	// ErrIncompatible is the reason a handshake fails when the peer's socket

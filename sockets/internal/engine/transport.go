@@ -327,13 +327,18 @@ func (l *Listener) serve(c net.Conn) {
 		return
 	}
 	defer l.remove(p)
+	p.serveBy(func() { _ = c.Close() })
 	if err := l.host.Attach(p); err != nil {
+		p.served()
 		_ = c.Close()
 		l.host.Emit(Event{Kind: EventRejected, Endpoint: l.addr, Remote: remote, Err: err})
 		return
 	}
 	l.host.Emit(Event{Kind: EventConnected, Endpoint: l.addr, Remote: remote, UserID: pr.UserID})
 	err = Serve(c, p, o)
+	if p.served() {
+		err = ErrDropped
+	}
 	p.Terminate()
 	l.host.Detach(p)
 	emitEnd(l.host, Event{Endpoint: l.addr, Remote: remote, UserID: pr.UserID, Err: err})
@@ -572,14 +577,18 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 	if p == nil {
 		p = newPipe(d.raw, true, o)
 		p.SetPeer(pr)
+		p.serveBy(func() { _ = c.Close() })
 		if err := d.host.Attach(p); err != nil {
+			p.served()
 			_ = c.Close()
 			d.host.Emit(Event{Kind: EventRejected, Endpoint: d.raw, Remote: remote, Err: err})
 			return nil
 		}
 	} else {
 		p.SetPeer(pr)
+		p.serveBy(func() { _ = c.Close() })
 		if err := d.host.Connected(p); err != nil {
+			p.served()
 			_ = c.Close()
 			d.host.Emit(Event{Kind: EventRejected, Endpoint: d.raw, Remote: remote, Err: err})
 			return nil
@@ -588,6 +597,9 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 	*backoff = o.ReconnectIvl
 	d.host.Emit(Event{Kind: EventConnected, Endpoint: d.raw, Remote: remote, UserID: pr.UserID})
 	err = Serve(c, p, o)
+	if p.served() {
+		err = ErrDropped
+	}
 	if d.pipe == nil {
 		p.Terminate()
 		d.host.Detach(p)
@@ -659,21 +671,29 @@ func (d *Dialer) runInproc() error {
 	if !l.add(view) {
 		return errNotBound
 	}
+	// Either side drops the connection by ending the listener's view.
+	view.serveBy(view.Terminate)
+	p.serveBy(view.Terminate)
 	// The dialing side goes first: its Connected resets per-peer state (a
 	// PUB forgets the old peer's subscriptions) that the listening side's
 	// Attach then fills in (an XSUB announces its subscriptions).
+	refused := func() {
+		l.remove(view)
+		view.served()
+		p.served()
+	}
 	if d.pipe == nil {
 		if err := d.host.Attach(p); err != nil {
-			l.remove(view)
+			refused()
 			return err
 		}
 	} else if err := d.host.Connected(p); err != nil {
-		l.remove(view)
+		refused()
 		d.host.Emit(Event{Kind: EventRejected, Endpoint: d.raw, Err: err})
 		return nil
 	}
 	if err := l.host.Attach(view); err != nil {
-		l.remove(view)
+		refused()
 		// The listening socket refused the peer: it reports it, as for tcp.
 		l.host.Emit(Event{Kind: EventRejected, Endpoint: l.addr, Err: err})
 		if d.pipe == nil {
@@ -699,11 +719,19 @@ func (d *Dialer) runInproc() error {
 	p.orphan()
 	l.remove(view)
 	l.host.Detach(view)
+	if view.served() {
+		// Dropped by the listening socket: it reports it, as for tcp.
+		l.host.Emit(Event{Kind: EventDisconnected, Endpoint: l.addr, Err: ErrDropped})
+	}
+	var derr error
+	if p.served() {
+		derr = ErrDropped
+	}
 	if d.pipe == nil {
 		p.Terminate()
 		d.host.Detach(p)
 	}
-	d.host.Emit(Event{Kind: EventDisconnected, Endpoint: d.raw})
+	d.host.Emit(Event{Kind: EventDisconnected, Endpoint: d.raw, Err: derr})
 	if handedOver {
 		// What is queued sits in the queue the listener reads: delivered, as
 		// far as lingering goes.
