@@ -30,6 +30,9 @@ type Options struct {
 	Conflated               *atomic.Uint64
 	// Metadata are the application properties the handshake announces.
 	Metadata map[string]string
+	// Admit, when set, vets every tcp and ipc peer once the handshake
+	// knows it; an error refuses the peer (see HandshakeConfig.Admit).
+	Admit func(*Peer) error
 }
 
 // Pipe is the relation with one peer: a queue each way. A pipe created by

@@ -161,6 +161,8 @@ func handshake(c net.Conn, o *Options, server bool) (Peer, error) {
 		Server:   server,
 		Timeout:  o.HandshakeTimeout,
 		Metadata: o.Metadata,
+		Remote:   c.RemoteAddr().String(),
+		Admit:    o.Admit,
 	})
 	if err != nil {
 		return pr, err
