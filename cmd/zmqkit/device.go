@@ -353,7 +353,8 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	case err == nil:
 		log.Info("terminated by control command")
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
-		log.Info("signal received: draining", "linger", df.linger.String())
+		// The proxy logged its drain as it began ("zmqkit: proxy draining").
+		log.Info("signal received: drained; closing", "linger", df.linger.String())
 		err = nil
 	default:
 		return fmt.Errorf("device stopped: %w", err)
