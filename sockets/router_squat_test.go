@@ -44,16 +44,22 @@ func libzmqStyleID(n uint32) []byte {
 	return b
 }
 
-// peerAt returns the ROUTER's view of the peer connected from remote.
+// peerAt returns the ROUTER's view of the peer connected from remote
+// (Peers lists a connection once its pipe runs, just after
+// EventConnected).
 func peerAt(t *testing.T, router *sockets.Socket, remote string) sockets.Peer {
 	t.Helper()
-	for _, p := range router.Peers() {
-		if p.Remote == remote {
-			return p
+	var found sockets.Peer
+	semEventually(t, 5*time.Second, func() bool {
+		for _, p := range router.Peers() {
+			if p.Remote == remote {
+				found = p
+				return true
+			}
 		}
-	}
-	t.Fatalf("no peer from %s", remote)
-	return sockets.Peer{}
+		return false
+	}, "a peer from %s", remote)
+	return found
 }
 
 // Peers that connect first announcing the ids the ROUTER would give next
