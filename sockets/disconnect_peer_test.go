@@ -1,6 +1,7 @@
 package sockets_test
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -100,4 +101,30 @@ func TestDisconnectPeersByUser(t *testing.T) {
 	require.Len(t, peers, 1)
 	assert.Equal(t, "alice", peers[0].UserID)
 	assert.Equal(t, uint64(1), pull.Stats().Disconnects)
+}
+
+// A peer that stops reading leaves its connection's writer stuck in Write
+// behind full TCP buffers (here on a message far larger than they are);
+// DisconnectPeer still ends that connection at once, without the peer's
+// help. (Ending the pipe alone would leave the writer stuck until the
+// peer read again.)
+func TestDisconnectPeerThatDoesNotRead(t *testing.T) {
+	ctx := rbCtx(t, 10*time.Second)
+	router, routerLog := rbSocket(t, sockets.Router)
+	addr, err := router.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	r := rbDial(t, addr)
+	require.NoError(t, r.c.(*net.TCPConn).SetReadBuffer(16<<10))
+	props := append(rbProp("Socket-Type", "DEALER"), rbProp("Identity", "stuck")...)
+	r.mustWrite(rbGreeting("NULL", false), rbCommand("READY", props))
+	routerLog.await(t, 0, 5*time.Second, "connected", rbFrom(sockets.EventConnected, r.addr()))
+	_, ok := router.PeerOf([]byte("stuck"))
+	require.True(t, ok)
+	require.NoError(t, router.Send(ctx, []byte("stuck"), make([]byte, 32<<20)))
+
+	mark := routerLog.mark()
+	require.NoError(t, router.DisconnectPeer([]byte("stuck")))
+	ev := routerLog.await(t, mark, 5*time.Second, "disconnected", rbFrom(sockets.EventDisconnected, r.addr()))
+	assert.ErrorIs(t, ev.Err, sockets.ErrPeerDisconnected)
+	assert.Zero(t, router.Stats().Peers)
 }
