@@ -71,18 +71,25 @@ func (c *counters) count(ev engine.Event) {
 	case EventConnected:
 		c.connects.Add(1)
 	case EventDisconnected:
-		c.disconnects.Add(1)
+		// An end whose reason has its own event was counted with it, so
+		// that Stats tells of it as soon as that event comes.
+		if !engine.EndReported(ev.Err) {
+			c.disconnects.Add(1)
+		}
 	case EventHandshakeFailed:
 		c.handshake.Add(1)
 		if errors.Is(ev.Err, engine.ErrAuth) {
 			c.authFailures.Add(1)
 		}
-	case EventMessageTooLarge: // EventDisconnected follows, and counts
+	case EventMessageTooLarge: // EventDisconnected follows
 		c.tooLarge.Add(1)
+		c.disconnects.Add(1)
 	case EventHeartbeatTimeout:
 		c.heartbeat.Add(1)
+		c.disconnects.Add(1)
 	case EventProtocolError:
 		c.protocol.Add(1)
+		c.disconnects.Add(1)
 	case EventRejected:
 		c.rejected.Add(1)
 	case EventConnectRetried:

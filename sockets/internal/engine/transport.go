@@ -198,6 +198,11 @@ func emitEnd(h Host, ev Event) {
 	h.Emit(ev)
 }
 
+// EndReported reports whether the EventDisconnected of a connection that
+// ended for err follows an event that named the reason (emitEnd): a
+// counter of ends counts that one, and not the EventDisconnected again.
+func EndReported(err error) bool { return err != nil && eventFor(err) != EventDisconnected }
+
 // eventFor maps the reason a connection ended to its monitor event.
 func eventFor(err error) EventKind {
 	switch {
