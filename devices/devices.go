@@ -102,8 +102,17 @@ func WithControl(s *sockets.Socket) Option {
 // has reached its sockets (default 5 s; 0: stop at once): what they hold,
 // and what still arrives until both sides have been quiet for 100 ms, so
 // that bytes already on the host but not yet read are not lost. A peer
-// that never stops sending keeps the drain going for the whole period. A
-// paused proxy does not drain.
+// that never stops sending keeps the drain going for the whole period.
+//
+// A request/reply proxy (a ROUTER frontend and a DEALER backend, as
+// NewQueue makes) drains otherwise: it takes no new request from the
+// frontend from the moment it is told to stop, and forwards replies from
+// the backend until every request it gave the backend has had one (a
+// slow worker's included), or the period ends. A client whose request
+// was not taken gets no reply and may retry elsewhere.
+//
+// The drain is logged when it starts ("zmqkit: proxy draining") and when
+// it ends. A paused proxy does not drain.
 func WithDrain(d time.Duration) Option {
 	return func(p *Proxy) error {
 		if d < 0 {
@@ -208,7 +217,11 @@ func (p *Proxy) Run(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	if (err == nil || ctx.Err() != nil) && p.drain > 0 {
-		p.drainQueued(canRecv(ft) && canSend(bt), canRecv(bt) && canSend(ft))
+		if ft == sockets.Router && bt == sockets.Dealer {
+			p.drainReplies()
+		} else {
+			p.drainQueued(canRecv(ft) && canSend(bt), canRecv(bt) && canSend(ft))
+		}
 	}
 	p.log.Info("zmqkit: proxy stopped", "err", err)
 	return err
@@ -229,6 +242,7 @@ func (p *Proxy) drainQueued(forward, backward bool) {
 	if paused {
 		return
 	}
+	p.log.Info("zmqkit: proxy draining", "within", p.drain.String())
 	ctx, cancel := context.WithTimeout(context.Background(), p.drain)
 	defer cancel()
 	moved := 0
@@ -254,9 +268,40 @@ func (p *Proxy) drainQueued(forward, backward bool) {
 			more = true
 		}
 	}
-	if moved > 0 {
-		p.log.Info("zmqkit: proxy drained", "messages", moved)
+	p.log.Info("zmqkit: proxy drained", "messages", moved)
+}
+
+// drainReplies is the drain of a request/reply proxy: the pumps have
+// stopped, so no request is taken any more; replies go on to the frontend
+// until every request the backend took has been answered, within p.drain.
+// What is awaited is read off the backend's own counters (requests it
+// accepted, replies it delivered), as Stats is: nothing is counted on the
+// hot path for it.
+func (p *Proxy) drainReplies() {
+	p.mu.Lock()
+	paused := p.paused
+	p.mu.Unlock()
+	if paused {
+		return
 	}
+	awaited := func() int64 {
+		st := p.back.Stats()
+		return max(int64(st.MsgsOut)-int64(st.MsgsIn), 0)
+	}
+	p.log.Info("zmqkit: proxy draining", "within", p.drain.String(), "awaiting_replies", awaited())
+	ctx, cancel := context.WithTimeout(context.Background(), p.drain)
+	defer cancel()
+	moved := 0
+	for awaited() > 0 {
+		m, err := p.back.RecvMsg(ctx)
+		if err != nil {
+			break
+		}
+		if p.front.SendMsg(ctx, m) == nil {
+			moved++
+		}
+	}
+	p.log.Info("zmqkit: proxy drained", "replies", moved, "unanswered", awaited())
 }
 
 func (p *Proxy) terminated() bool {
@@ -286,6 +331,11 @@ var cancelled = func() context.Context {
 func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, dir string) error {
 	prefix := []byte(dir)
 	for {
+		// RecvMsg hands over a message already there even with ctx done:
+		// a stop must not wait for the backlog to run dry.
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err := p.waitResumed(ctx); err != nil {
 			return nil
 		}

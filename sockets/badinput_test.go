@@ -825,7 +825,9 @@ func TestBadInputOversizeMessage(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, [][]byte{[]byte("small again")}, m)
 			require.NoError(t, bad.Close())
-			tg.srvLog.awaitCount(t, mark, 2, 5*time.Second, "connection ended", rbEnded)
+			// Each end is one EventDisconnected (the too-large one follows its
+			// EventMessageTooLarge).
+			tg.srvLog.awaitCount(t, mark, 2, 5*time.Second, "connection ended", rbKind(sockets.EventDisconnected))
 			assert.Equal(t, before.Connects+2, tg.srv.Stats().Connects)
 			tg.exchange(t, 2)
 			tg.intact(t)

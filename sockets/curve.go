@@ -61,6 +61,27 @@ func WithCurveServer(keys CurveKeypair, auth func(clientPublic [32]byte) bool) O
 	}
 }
 
+// WithCurveServerAuth is WithCurveServer with an auth that also sees the
+// client's Peer: its address (Remote) and the metadata it announced (Type,
+// Identity, Property); UserID is empty, as auth is what decides it. auth
+// runs once the client has proved its key and sent its metadata (INITIATE);
+// a refused client gets ZAP's 400 and no connection, and both sides see
+// EventHandshakeFailed with an error matching ErrAuth. A nil auth accepts
+// any client that completes the handshake.
+func WithCurveServerAuth(keys CurveKeypair, auth func(p Peer, clientPublic [32]byte) bool) Option {
+	return func(c *config) error {
+		if keys.Public != engine.CurvePublic(keys.Secret) {
+			return fmt.Errorf("%w: CURVE public key does not belong to the secret key", ErrBadOption)
+		}
+		var ap func(*engine.Peer, [32]byte) bool
+		if auth != nil {
+			ap = func(p *engine.Peer, k [32]byte) bool { return auth(peerOf(p), k) }
+		}
+		c.Security = engine.CurveServer{Keys: keys, AuthPeer: ap}
+		return nil
+	}
+}
+
 // WithCurve makes the socket a CURVE client of the server whose public key
 // is serverPublic, proving keys (libzmq's ZMQ_CURVE_SERVERKEY,
 // ZMQ_CURVE_PUBLICKEY and ZMQ_CURVE_SECRETKEY). A client whose server does

@@ -46,7 +46,10 @@
 // Stats returns counters (messages and bytes each way, drops, connects and
 // disconnects, and every kind of bad input that cost a peer its
 // connection); Events delivers connection life as it happens, after
-// libzmq's zmq_socket_monitor. Whatever a peer sends, however malformed,
+// libzmq's zmq_socket_monitor: every connection that ends is reported
+// with EventDisconnected, after the event that names the reason if there
+// is one (EventHeartbeatTimeout, EventMessageTooLarge, EventProtocolError).
+// Whatever a peer sends, however malformed,
 // costs at most its own connection, which is dropped, counted and reported.
 //
 // # Typed sockets

@@ -56,6 +56,9 @@ var (
 	// ErrTooManyConnections is the reason a listening socket turns a
 	// connection away at WithMaxConnections.
 	ErrTooManyConnections = engine.ErrTooManyConnections
+	// ErrPeerDisconnected is the reason in the EventDisconnected of a
+	// connection that DisconnectPeer or DisconnectPeers dropped.
+	ErrPeerDisconnected = engine.ErrDropped
 	// ErrHandshake wraps every reason a ZMTP handshake fails.
 	ErrHandshake = engine.ErrHandshake
 	// ErrIncompatible is the reason a handshake fails when the peer's socket

@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"errors"
 	"sync/atomic"
 
 	"github.com/zmqkit/zmqkit/sockets/internal/engine"
@@ -43,6 +44,7 @@ type Stats struct {
 	Connects             uint64 // handshakes completed
 	Disconnects          uint64 // connections that ended (any reason)
 	HandshakeFailures    uint64 // connections dropped during the handshake
+	AuthFailures         uint64 // of those, refusals (ErrAuth): credentials, CURVE key, WithAdmission
 	TooLarge             uint64 // connections dropped for an oversize message
 	HeartbeatTimeouts    uint64 // connections dropped for silence
 	Stalled              uint64 // connections dropped for a message that stopped making progress (WithProgressTimeout)
@@ -60,6 +62,7 @@ type counters struct {
 	droppedReplies                     atomic.Uint64
 	peers                              atomic.Int64
 	connects, disconnects, handshake   atomic.Uint64
+	authFailures                       atomic.Uint64
 	tooLarge, heartbeat, protocol      atomic.Uint64
 	stalled                            atomic.Uint64
 	rejected, retries, eventsDropped   atomic.Uint64
@@ -71,10 +74,17 @@ func (c *counters) count(ev engine.Event) {
 	case EventConnected:
 		c.connects.Add(1)
 	case EventDisconnected:
-		c.disconnects.Add(1)
+		// An end whose reason has its own event was counted with it, so
+		// that Stats tells of it as soon as that event comes.
+		if !engine.EndReported(ev.Err) {
+			c.disconnects.Add(1)
+		}
 	case EventHandshakeFailed:
 		c.handshake.Add(1)
-	case EventMessageTooLarge:
+		if errors.Is(ev.Err, engine.ErrAuth) {
+			c.authFailures.Add(1)
+		}
+	case EventMessageTooLarge: // EventDisconnected follows
 		c.tooLarge.Add(1)
 		c.disconnects.Add(1)
 	case EventHeartbeatTimeout:
@@ -103,7 +113,7 @@ func (s *Socket) Stats() Stats {
 		SubscriptionsRefused: c.subsRefused.Load(),
 		DroppedReplies:       c.droppedReplies.Load(), Peers: c.peers.Load(),
 		Connects: c.connects.Load(), Disconnects: c.disconnects.Load(),
-		HandshakeFailures: c.handshake.Load(), TooLarge: c.tooLarge.Load(),
+		HandshakeFailures: c.handshake.Load(), AuthFailures: c.authFailures.Load(), TooLarge: c.tooLarge.Load(),
 		HeartbeatTimeouts: c.heartbeat.Load(), ProtocolErrors: c.protocol.Load(), Stalled: c.stalled.Load(),
 		Rejected: c.rejected.Load(), ConnectRetries: c.retries.Load(),
 		EventsDropped: c.eventsDropped.Load(), DecodeErrors: c.decodeErrors.Load(),

@@ -370,7 +370,11 @@ func onlyFor(c *config, option string, types ...Type) error {
 
 // WithRouterHandover makes a ROUTER give a routing id to the newest peer
 // that claims it, disconnecting the older one; by default the newer peer is
-// refused (ZMQ_ROUTER_HANDOVER).
+// refused (ZMQ_ROUTER_HANDOVER). Only an id the older peer announced itself
+// passes on: an id the ROUTER generated for an anonymous peer, or one
+// DialRouted gave, is never handed over (such a newcomer is refused), and a
+// peer cannot claim a generated id anyway, as announced ids starting with a
+// zero byte are ignored.
 func WithRouterHandover(on bool) Option {
 	return func(c *config) error {
 		if err := onlyFor(c, "WithRouterHandover", Router); err != nil {

@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/zmqkit/zmqkit/sockets/internal/engine"
@@ -96,7 +97,7 @@ func (s *Socket) PeerOf(routingID []byte) (Peer, bool) {
 		return Peer{}, false
 	}
 	pr := peerOf(p.PeerRef())
-	pr.RoutingID, _ = p.Data.([]byte)
+	pr.RoutingID = routeID(p)
 	return pr, true
 }
 
@@ -114,9 +115,82 @@ func (s *Socket) Peers() []Peer {
 		}
 		pr := peerOf(p.PeerRef())
 		if router {
-			pr.RoutingID, _ = p.Data.([]byte)
+			pr.RoutingID = routeID(p)
 		}
 		out = append(out, pr)
 	}
 	return out
+}
+
+// DisconnectPeer drops the connection of the peer a ROUTER knows by
+// routingID, as libzmq's zmq_disconnect_peer does: at once, without writing
+// what waits for it. The socket reports EventDisconnected with an error
+// matching ErrPeerDisconnected. The pipe of a peer that dialed the ROUTER
+// ends, so its routing id is unroutable from then on; such a peer may dial
+// again, so a server that refuses a peer for good also refuses it in its
+// authentication or WithAdmission. A peer the ROUTER dialed keeps its pipe
+// and is dialed again, as after any lost connection (Disconnect stops
+// that). DisconnectPeer fails with ErrHostUnreachable when no peer with
+// that id is connected, and with ErrNotSupported on other socket types,
+// which have no routing ids (see DisconnectPeers).
+func (s *Socket) DisconnectPeer(routingID []byte) error {
+	x, ok := s.b.(*routerSocket)
+	if !ok {
+		return s.errorf("disconnect peer", "", fmt.Errorf("%w: only a ROUTER knows peers by routing id; see DisconnectPeers", ErrNotSupported))
+	}
+	s.mu.Lock()
+	p := x.byID[string(routingID)]
+	s.mu.Unlock()
+	if p == nil || p.Terminated() || !s.drop(p) {
+		return s.errorf("disconnect peer", "", fmt.Errorf("%w: %q is not connected", ErrHostUnreachable, routingID))
+	}
+	return nil
+}
+
+// DisconnectPeers drops, as DisconnectPeer does, the connection of every
+// peer connected now for which drop returns true, on any socket type, and
+// returns how many it dropped. drop sees each Peer as Peers lists it (its
+// UserID, Remote, metadata; its RoutingID on a ROUTER): a server that has
+// revoked a CURVE key or a PLAIN user so ends the sessions admitted with
+// it before. drop runs on the caller's goroutine, without the socket's
+// lock: it may call the socket.
+func (s *Socket) DisconnectPeers(drop func(Peer) bool) int {
+	type candidate struct {
+		p  *engine.Pipe
+		pr Peer
+	}
+	s.mu.Lock()
+	_, router := s.b.(*routerSocket)
+	cs := make([]candidate, 0, len(s.pipes))
+	for p := range s.pipes {
+		ref := p.PeerRef()
+		if ref == nil || p.Terminated() || !p.Serving() {
+			continue
+		}
+		pr := peerOf(ref)
+		if router {
+			pr.RoutingID = routeID(p)
+		}
+		cs = append(cs, candidate{p, pr})
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, c := range cs {
+		if drop(c.pr) && s.drop(c.p) {
+			n++
+		}
+	}
+	return n
+}
+
+// drop ends p's connection at once; a pipe that ends with its connection
+// ends now, so that nothing is routed to it any more.
+func (s *Socket) drop(p *engine.Pipe) bool {
+	if !p.Drop() {
+		return false
+	}
+	if !p.Outbound {
+		p.Terminate()
+	}
+	return true
 }

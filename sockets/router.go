@@ -2,7 +2,7 @@ package sockets
 
 import (
 	"context"
-	"encoding/binary"
+	"crypto/rand"
 	"fmt"
 
 	"github.com/zmqkit/zmqkit/sockets/internal/engine"
@@ -11,47 +11,86 @@ import (
 // routerSocket (RFC 28): Recv fair-queues and puts the sending peer's
 // routing id in front of the message; Send takes the routing id off the
 // front and sends the rest to that peer only. A peer's routing id is the
-// one it announced in the handshake, or else one made up here (5 bytes, the
-// first zero, as libzmq does).
+// one it announced in the handshake, or else one made up here: 5 bytes, a
+// zero and 4 random ones, as libzmq makes them (libzmq counts on from a
+// random start; every id is drawn afresh here, so that knowing one tells
+// nothing of the next). Ids that start with a zero byte are the ROUTER's
+// to give (RFC 23): a peer announcing one is treated as anonymous.
 type routerSocket struct {
-	s      *Socket
-	fq     fq
-	byID   map[string]*engine.Pipe
-	nextID uint32
+	s    *Socket
+	fq   fq
+	byID map[string]*engine.Pipe
 	// named holds the routing ids DialRouted chose, by endpoint, under s.mu.
 	named map[string][]byte
 }
 
+// route is what a ROUTER keeps on a pipe (Pipe.Data): the id it routes the
+// peer by, and whether the peer chose that id itself. Only such an id may
+// pass to a newer peer with WithRouterHandover: a generated id, or one
+// DialRouted gave, stays with its pipe.
+type route struct {
+	id     []byte
+	chosen bool
+}
+
 func newRouter(s *Socket) *routerSocket {
-	return &routerSocket{s: s, fq: fq{s: s}, byID: make(map[string]*engine.Pipe), nextID: 1, named: make(map[string][]byte)}
+	return &routerSocket{s: s, fq: fq{s: s}, byID: make(map[string]*engine.Pipe), named: make(map[string][]byte)}
+}
+
+// routeID is the id a ROUTER knows p by, or nil. Called with s.mu held.
+func routeID(p *engine.Pipe) []byte {
+	if r, ok := p.Data.(*route); ok {
+		return r.id
+	}
+	return nil
+}
+
+// generate makes a routing id for an anonymous peer, unused now.
+func (x *routerSocket) generate() []byte {
+	for {
+		id := make([]byte, 5)
+		_, _ = rand.Read(id[1:]) // crypto/rand.Read does not fail
+		if _, taken := x.byID[string(id)]; taken || x.isNamed(id) {
+			continue
+		}
+		return id
+	}
+}
+
+func (x *routerSocket) isNamed(id []byte) bool {
+	for _, n := range x.named {
+		if string(n) == string(id) {
+			return true
+		}
+	}
+	return false
 }
 
 func (x *routerSocket) identify(p *engine.Pipe) error {
-	id := p.Peer().Identity
-	named, isNamed := x.named[p.Endpoint]
-	if p.Outbound && isNamed {
+	var id []byte
+	chosen := false
+	if named, isNamed := x.named[p.Endpoint]; p.Outbound && isNamed {
 		id = named
-	}
-	if len(id) == 0 {
-		b := make([]byte, 5)
-		binary.BigEndian.PutUint32(b[1:], x.nextID)
-		x.nextID++
-		id = b
+	} else if a := p.Peer().Identity; len(a) > 0 && a[0] != 0 {
+		id, chosen = a, true
+	} else {
+		id = x.generate()
 	}
 	// A pipe already terminated (its Dial undone, its peer gone) is on its
 	// way out and holds its id no longer.
 	if old, dup := x.byID[string(id)]; dup && old != p && !old.Terminated() {
-		if !x.s.cfg.routerHandover {
+		held, _ := old.Data.(*route)
+		if !x.s.cfg.routerHandover || !chosen || held == nil || !held.chosen {
 			return fmt.Errorf("%w %q", ErrDuplicateID, id)
 		}
 		delete(x.byID, string(id))
 		old.Data = nil
 		old.Terminate() // its engine then detaches it
 	}
-	if prev, ok := p.Data.([]byte); ok {
+	if prev := routeID(p); prev != nil {
 		delete(x.byID, string(prev))
 	}
-	p.Data = id
+	p.Data = &route{id: id, chosen: chosen}
 	x.byID[string(id)] = p
 	return nil
 }
@@ -69,7 +108,7 @@ func (x *routerSocket) attach(p *engine.Pipe) error {
 }
 
 func (x *routerSocket) detach(p *engine.Pipe) {
-	if id, ok := p.Data.([]byte); ok && x.byID[string(id)] == p {
+	if id := routeID(p); id != nil && x.byID[string(id)] == p {
 		delete(x.byID, string(id))
 	}
 }
@@ -116,14 +155,13 @@ func (s *Socket) DialRouted(endpoint string, routingID []byte) error {
 
 func (x *routerSocket) recv(ctx context.Context, from **engine.Peer) (engine.Msg, error) {
 	m, p, err := x.fq.recv(ctx, func(_ engine.Msg, p *engine.Pipe) bool {
-		_, ok := p.Data.([]byte)
-		return ok
+		return routeID(p) != nil
 	}, from)
 	if err != nil {
 		return m, err
 	}
 	x.s.mu.Lock()
-	id, _ := p.Data.([]byte)
+	id := routeID(p)
 	x.s.mu.Unlock()
 	return m.Prepend(id), nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,6 +97,60 @@ func TestInteropPlainLibzmqServer(t *testing.T) {
 			assert.ErrorIs(t, ev.Err, sockets.ErrAuth)
 			events := iopMonitorEvents(t, py.finish())
 			assert.True(t, hasHandshakeFailure(events), "libzmq's server refused us: %v", events)
+		})
+	}
+}
+
+// Admission under NULL against libzmq: its client, refused by address,
+// gets ZAP's 400 in place of READY and reports a failed handshake; an
+// admitted one delivers.
+func TestInteropAdmissionLibzmqNullClient(t *testing.T) {
+	for _, admit := range []bool{true, false} {
+		t.Run(fmt.Sprintf("admit=%v", admit), func(t *testing.T) {
+			list, err := sockets.DenyFrom("127.0.0.0/8")
+			if admit {
+				list, err = sockets.AllowFrom("127.0.0.0/8")
+			}
+			require.NoError(t, err)
+			var mu sync.Mutex
+			var seen []sockets.Peer
+			pull := iopSocket(t, sockets.Pull, sockets.WithAdmission(func(p sockets.Peer) error {
+				mu.Lock()
+				defer mu.Unlock()
+				seen = append(seen, p)
+				return list(p)
+			}))
+			addr, err := pull.Listen("tcp://127.0.0.1:0")
+			require.NoError(t, err)
+			spec := iopSpec{
+				Type:    "PUSH",
+				Connect: []string{addr},
+				Opts:    map[string]any{"LINGER": 0, "RECONNECT_IVL": 10000},
+				Monitor: true,
+			}
+			if admit {
+				spec.Steps = []iopStep{iopSend(iopMsg("m1"))}
+				py := iopStartPeer(t, spec)
+				got, err := pull.Recv(iopCtx(t))
+				require.NoError(t, err)
+				assert.Equal(t, "m1", string(got[0]))
+				assert.False(t, hasHandshakeFailure(iopMonitorEvents(t, py.finish())))
+				mu.Lock()
+				defer mu.Unlock()
+				require.Len(t, seen, 1)
+				assert.Equal(t, sockets.Push, seen[0].Type)
+				return
+			}
+			spec.Steps = []iopStep{iopSleep(500 * time.Millisecond)}
+			py := iopStartPeer(t, spec)
+			ev := awaitEvent(t, pull, sockets.EventHandshakeFailed)
+			assert.ErrorIs(t, ev.Err, sockets.ErrRefused)
+			events := iopMonitorEvents(t, py.finish())
+			t.Logf("libzmq client's events: %v", events)
+			assert.Contains(t, events, "HANDSHAKE_FAILED_AUTH", "libzmq reads our ERROR 400 as ZAP's refusal")
+			assert.NotContains(t, events, "HANDSHAKE_SUCCEEDED")
+			assert.Zero(t, pull.Stats().Connects)
+			assert.Equal(t, uint64(1), pull.Stats().AuthFailures)
 		})
 	}
 }

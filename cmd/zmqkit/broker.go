@@ -100,7 +100,7 @@ func broker(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		log.Info("serving metrics", "addr", ln.Addr().String())
 		go func() { _ = srv.Serve(ln) }()
 	}
-	defer onSIGHUP(log, func() bool { return reloadClientList(log, &curve) })()
+	defer onSIGHUP(log, func() bool { return reloadClientList(log, &curve, b) })()
 	log.Info("running")
 	err = b.Run(ctx)
 	if srv != nil {

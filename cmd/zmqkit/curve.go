@@ -116,8 +116,9 @@ func (c *curveFlags) options() ([]sockets.Option, error) {
 }
 
 // reloadClients reads a --curve-clients @file again (SIGHUP), for the
-// handshakes to come; clients already connected stay. It reports whether
-// there was a file to read; on an error the list in force stays.
+// handshakes to come (admits tells the clients already connected that it
+// no longer holds). It reports whether there was a file to read; on an
+// error the list in force stays.
 func (c *curveFlags) reloadClients() (bool, int, error) {
 	clients := strings.TrimSpace(c.clients)
 	if c.allowed.Load() == nil || !strings.HasPrefix(clients, "@") {
@@ -129,6 +130,17 @@ func (c *curveFlags) reloadClients() (bool, int, error) {
 	}
 	c.allowed.Store(&allowed)
 	return true, len(allowed), nil
+}
+
+// admits reports whether the client list in force (if any) holds the key
+// p authenticated with: a peer of a CURVE server has its key in UserID.
+func (c *curveFlags) admits(p sockets.Peer) bool {
+	allowed := c.allowed.Load()
+	if allowed == nil {
+		return true
+	}
+	k, err := sockets.ParseCurveKey(p.UserID)
+	return err == nil && len(p.UserID) == 40 && (*allowed)[k]
 }
 
 // key reads the one key of flag name.

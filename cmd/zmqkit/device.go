@@ -166,9 +166,9 @@ characters, as 'zmqkit keygen' prints them; any key flag takes @file instead,
 to read the value from that file, so that secrets stay out of the process
 list: bare keys (one per line or comma-separated), the output of 'zmqkit
 keygen', or a CZMQ certificate (each flag takes the public or secret key it
-needs). A client list read from @file is read again on SIGHUP, for the
-handshakes to come (clients already connected stay). The capture and
-control sockets do not use CURVE.
+needs). A client list read from @file is read again on SIGHUP: the
+handshakes to come use it, and clients connected with a key it no longer
+holds are disconnected. The capture and control sockets do not use CURVE.
 `
 
 // runDevice parses flags, wires the device, serves until ctx ends, then
@@ -328,8 +328,8 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	// SIGHUP reads the client lists and the topic rules again, for the
 	// handshakes and subscriptions to come.
 	defer onSIGHUP(log, func() bool {
-		front := reloadClientList(log, &df.frontCurve)
-		back := reloadClientList(log, &df.backCurve)
+		front := reloadClientList(log, &df.frontCurve, fs_)
+		back := reloadClientList(log, &df.backCurve, bs)
 		if df.topics == "" {
 			return front || back
 		}
@@ -353,7 +353,8 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	case err == nil:
 		log.Info("terminated by control command")
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
-		log.Info("signal received: draining", "linger", df.linger.String())
+		// The proxy logged its drain as it began ("zmqkit: proxy draining").
+		log.Info("signal received: drained; closing", "linger", df.linger.String())
 		err = nil
 	default:
 		return fmt.Errorf("device stopped: %w", err)

@@ -60,7 +60,7 @@ func (c *deviceCollector) Collect(ch chan<- prometheus.Metric) {
 		// Stats.Peers counts a Dial's pipe while it reconnects, too.
 		ch <- prometheus.MustNewConstMetric(c.peers, prometheus.GaugeValue, float64(len(s.Peers())), c.device, side)
 		for ev, v := range map[string]uint64{
-			"connected": ss.Connects, "disconnected": ss.Disconnects, "handshake_failed": ss.HandshakeFailures,
+			"connected": ss.Connects, "disconnected": ss.Disconnects, "handshake_failed": ss.HandshakeFailures, "auth_failed": ss.AuthFailures,
 			"message_too_large": ss.TooLarge, "heartbeat_timeout": ss.HeartbeatTimeouts, "protocol_error": ss.ProtocolErrors, "stalled": ss.Stalled,
 			"rejected": ss.Rejected, "connect_retried": ss.ConnectRetries, "subscription_refused": ss.SubscriptionsRefused,
 		} {

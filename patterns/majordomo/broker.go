@@ -128,6 +128,15 @@ func (b *Broker) Run(ctx context.Context) error {
 	return context.Cause(ctx)
 }
 
+// DisconnectPeers drops the connections of the clients and workers for
+// which drop returns true (see sockets.Socket.DisconnectPeers), say those
+// whose CURVE key has just been revoked, and returns how many it dropped.
+// A dropped worker is forgotten at the next message the broker has for
+// it, as one whose connection broke.
+func (b *Broker) DisconnectPeers(drop func(sockets.Peer) bool) int {
+	return b.sock.DisconnectPeers(drop)
+}
+
 // Close closes the broker's socket; a running Run returns. It is idempotent.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() { b.sock.Close() })

@@ -251,8 +251,7 @@ func (c *Client) monitor() {
 	defer c.wg.Done()
 	for ev := range c.sock.Events() {
 		switch ev.Kind {
-		case sockets.EventDisconnected, sockets.EventHeartbeatTimeout,
-			sockets.EventProtocolError, sockets.EventMessageTooLarge:
+		case sockets.EventDisconnected: // every connection end, after the event naming its reason
 			if !c.cfg.failOnDisconnect {
 				continue
 			}
@@ -260,6 +259,9 @@ func (c *Client) monitor() {
 			c.dropped = true
 			c.drops = c.sock.Stats().Disconnects
 			c.dropErr = fmt.Errorf("%w (%s %s)", ErrConnectionLost, ev.Kind, ev.Endpoint)
+			if ev.Err != nil {
+				c.dropErr = fmt.Errorf("%w (%s %s: %v)", ErrConnectionLost, ev.Kind, ev.Endpoint, ev.Err)
+			}
 			cancel := c.readCancel
 			c.rmu.Unlock()
 			if cancel != nil {

@@ -74,6 +74,10 @@ func CurvePublic(secret [32]byte) [32]byte {
 type CurveServer struct {
 	Keys CurveKeypair
 	Auth func(clientPublic [32]byte) bool
+	// AuthPeer, when set, decides as well with the client's Peer (its
+	// address and metadata; UserID empty, as that is what it decides),
+	// once INITIATE has proved the key and brought the metadata.
+	AuthPeer func(p *Peer, clientPublic [32]byte) bool
 }
 
 // CurveClient is the client side of CURVE: it knows the server's public key
@@ -364,6 +368,7 @@ type curveServerSession struct {
 	kHello        [32]byte // s and C': HELLO, WELCOME
 	kMsg          [32]byte // s' and C': INITIATE, READY, MESSAGE
 	cipher        *curveCipher
+	adm           *admission // set by Handshake
 }
 
 // Handshake runs the server side whichever side accepted the connection.
@@ -403,7 +408,16 @@ func (s *curveServerSession) Handshake(c *zmq4.Conn, _ bool) error {
 		sendError(c, "malformed INITIATE")
 		return err
 	}
-	c.Peer.Meta["User-Id"], _ = Z85Encode(client[:])
+	id, _ := Z85Encode(client[:])
+	if s.cfg.AuthPeer != nil && !s.cfg.AuthPeer(s.adm.peer(c.Peer.Meta, ""), client) {
+		sendError(c, zapRefused)
+		return fmt.Errorf("%w: CURVE client key %s refused", ErrAuth, id)
+	}
+	if err := s.adm.check(c.Peer.Meta, id); err != nil {
+		sendError(c, zapRefused)
+		return err
+	}
+	c.Peer.Meta["User-Id"] = id
 	if meta, err = c.Meta.MarshalZMTP(); err != nil {
 		return fmt.Errorf("CURVE: %w", err)
 	}

@@ -9,12 +9,12 @@ const (
 	EventAccepted                              // a connection was accepted
 	EventConnected                             // a handshake completed (either side)
 	EventConnectRetried                        // a Dial attempt failed; another follows
-	EventDisconnected                          // a connection ended
+	EventDisconnected                          // a connection ended, whatever the reason (after the event that names it, if any)
 	EventHandshakeFailed                       // a handshake failed; Err says why
-	EventMessageTooLarge                       // the peer sent more than the maximum message size
-	EventHeartbeatTimeout                      // the peer went silent past the heartbeat timeout
+	EventMessageTooLarge                       // the peer sent more than the maximum message size; EventDisconnected follows
+	EventHeartbeatTimeout                      // the peer went silent past the heartbeat timeout; EventDisconnected follows
 	EventRejected                              // the socket refused a handshaken peer (duplicate identity, second PAIR peer)
-	EventProtocolError                         // the peer broke the framing rules
+	EventProtocolError                         // the peer broke the framing rules; EventDisconnected follows
 	EventClosed                                // a Listen endpoint was closed
 	EventStalled                               // a message under way stopped making progress (see ErrStalled)
 )

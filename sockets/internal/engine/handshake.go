@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -62,6 +61,12 @@ type HandshakeConfig struct {
 	// Metadata are application properties ("X-" names, RFC 23) sent in
 	// our READY or INITIATE beside Socket-Type and Identity.
 	Metadata map[string]string
+	// Remote is the peer's address, for Admit and the auth callbacks.
+	Remote string
+	// Admit, when set, vets the peer once the handshake knows it (see
+	// Options.Admit); a refusal fails the handshake with an error that
+	// matches ErrAuth and ErrRefused.
+	Admit func(*Peer) error
 }
 
 // Handshake runs zmq4's ZMTP greeting and security handshake over c and
@@ -88,10 +93,26 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 		session = ss.newSession()
 		sec = session
 	}
-	var authenticates bool
-	switch sec.(type) {
-	case PlainServer, *PlainServer, *curveServerSession:
-		authenticates = true
+	// The side that decides (a PLAIN or CURVE server; under NULL, with an
+	// admission hook, our own NULL) vets the peer before its last command;
+	// any other side does once the handshake is over.
+	adm := &admission{remote: cfg.Remote, admit: cfg.Admit}
+	var authenticates, decides bool
+	switch s := sec.(type) {
+	case PlainServer:
+		s.adm = adm
+		sec, authenticates, decides = s, true, true
+	case *PlainServer:
+		cp := *s
+		cp.adm = adm
+		sec, authenticates, decides = cp, true, true
+	case *curveServerSession:
+		s.adm = adm
+		authenticates, decides = true, true
+	default:
+		if cfg.Admit != nil && sec.Type() == zmq4.NullSecurity {
+			sec, decides = nullAdmitting{adm}, true
+		}
 	}
 	if len(cfg.Metadata) > 0 {
 		sec = withMetadata{sec, cfg.Metadata}
@@ -112,21 +133,18 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 	if len(zc.Peer.Meta) > maxProperties {
 		return Peer{}, fmt.Errorf("%w: %d metadata properties (limit %d)", ErrHandshake, len(zc.Peer.Meta), maxProperties)
 	}
-	peer.Meta = zc.Peer.Meta
 	// Our PLAIN and CURVE servers write "User-Id" after the peer's own
 	// metadata; anything else of that name is the peer's claim.
+	var userID string
 	if authenticates {
-		peer.UserID = zc.Peer.Meta["User-Id"]
+		userID = zc.Peer.Meta["User-Id"]
 	}
-	for k := range peer.Meta {
-		if strings.EqualFold(k, "User-Id") {
-			delete(peer.Meta, k)
+	if !decides {
+		if err := adm.check(zc.Peer.Meta, userID); err != nil {
+			return Peer{}, fmt.Errorf("%w: %w", ErrHandshake, err)
 		}
 	}
-	peer.Type = zmq4.SocketType(zc.Peer.Meta["Socket-Type"])
-	if id := zc.Peer.Meta["Identity"]; id != "" {
-		peer.Identity = []byte(id)
-	}
+	peer = peerFrom(zc.Peer.Meta, userID)
 	if session != nil {
 		peer.Cipher = session.frameCipher()
 	}

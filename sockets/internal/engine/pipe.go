@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,9 @@ type Options struct {
 	Conflated               *atomic.Uint64
 	// Metadata are the application properties the handshake announces.
 	Metadata map[string]string
+	// Admit, when set, vets every tcp and ipc peer once the handshake
+	// knows it; an error refuses the peer (see HandshakeConfig.Admit).
+	Admit func(*Peer) error
 }
 
 // Pipe is the relation with one peer: a queue each way. A pipe created by
@@ -66,7 +70,15 @@ type Pipe struct {
 
 	once sync.Once
 	done chan struct{}
+
+	connMu  sync.Mutex
+	cut     func() // ends the connection that serves the pipe now; nil when none does
+	dropped bool   // Drop ended that connection
 }
+
+// ErrDropped is the reason a connection ends when its socket dropped the
+// peer (Pipe.Drop).
+var ErrDropped = errors.New("peer disconnected by the socket")
 
 // NewPipe returns a pipe with fresh queues.
 func NewPipe(endpoint string, outbound bool, sendHWM, recvHWM int) *Pipe {
@@ -138,6 +150,51 @@ func (p *Pipe) Terminate() {
 		}
 		close(p.done)
 	})
+}
+
+// serveBy records how to end the connection that serves p from now on:
+// the transport calls it before the socket hears of the connection.
+func (p *Pipe) serveBy(cut func()) {
+	p.connMu.Lock()
+	p.cut, p.dropped = cut, false
+	p.connMu.Unlock()
+}
+
+// served forgets the connection serveBy recorded, once it has ended, and
+// reports whether Drop ended it.
+func (p *Pipe) served() (dropped bool) {
+	p.connMu.Lock()
+	dropped = p.dropped
+	p.cut, p.dropped = nil, false
+	p.connMu.Unlock()
+	return dropped
+}
+
+// Serving reports whether a connection serves p now, from its handshake's
+// end (before the socket attaches it) to its end.
+func (p *Pipe) Serving() bool {
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
+	return p.cut != nil
+}
+
+// Drop ends the connection that serves p now, at once: what p holds for
+// the peer is not written, and the connection's end is reported with
+// ErrDropped. It reports whether there was such a connection. Drop does
+// not terminate p: a pipe that Dial made connects again, as after any
+// lost connection.
+func (p *Pipe) Drop() bool {
+	p.connMu.Lock()
+	cut := p.cut
+	if cut != nil {
+		p.cut, p.dropped = nil, true
+	}
+	p.connMu.Unlock()
+	if cut == nil {
+		return false
+	}
+	cut()
+	return true
 }
 
 // Terminated reports whether Terminate was called.

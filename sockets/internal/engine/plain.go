@@ -29,6 +29,13 @@ type PlainClient struct {
 // client, as libzmq does when no ZAP handler is installed.
 type PlainServer struct {
 	Auth func(user, password string) bool
+	// AuthPeer, when set, decides as well with the client's Peer (its
+	// address and metadata; UserID empty, as that is what it decides): it
+	// runs once INITIATE has brought the metadata, so a client it refuses
+	// gets WELCOME first and then ERROR in place of READY.
+	AuthPeer func(p *Peer, user, password string) bool
+
+	adm *admission // this handshake's, set by Handshake
 }
 
 // zapRefused is the reason a refused client is given: ZAP's status code for
@@ -100,6 +107,14 @@ func (p PlainServer) Handshake(c *zmq4.Conn, _ bool) error {
 		return fmt.Errorf("PLAIN: sending WELCOME: %w", err)
 	}
 	if err := recvMeta(c, zmq4.CmdInitiate); err != nil {
+		return err
+	}
+	if p.AuthPeer != nil && !p.AuthPeer(p.adm.peer(c.Peer.Meta, ""), user, pass) {
+		sendError(c, zapRefused)
+		return fmt.Errorf("%w: PLAIN credentials of user %q refused", ErrAuth, user)
+	}
+	if err := p.adm.check(c.Peer.Meta, user); err != nil {
+		sendError(c, zapRefused)
 		return err
 	}
 	c.Peer.Meta["User-Id"] = user

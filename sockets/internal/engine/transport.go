@@ -189,6 +189,8 @@ func handshake(c net.Conn, o *Options, server bool) (Peer, error) {
 		Server:   server,
 		Timeout:  o.HandshakeTimeout,
 		Metadata: o.Metadata,
+		Remote:   c.RemoteAddr().String(),
+		Admit:    o.Admit,
 	})
 	if err != nil {
 		return pr, err
@@ -208,6 +210,26 @@ func compatible(ours, peer zmq4.SocketType) (ok bool) {
 	}()
 	return ours.IsCompatible(peer) && peer.IsCompatible(ours)
 }
+
+// emitEnd reports the end of a connection, for the reason ev.Err: an
+// event that names the reason when there is one (heartbeat timeout,
+// message too large, protocol error), and then, always, EventDisconnected
+// with the same reason, as libzmq reports every connection that ends with
+// ZMQ_EVENT_DISCONNECTED: code that watches for disconnects alone hears
+// of a silent peer too.
+func emitEnd(h Host, ev Event) {
+	if k := eventFor(ev.Err); k != EventDisconnected {
+		ev.Kind = k
+		h.Emit(ev)
+	}
+	ev.Kind = EventDisconnected
+	h.Emit(ev)
+}
+
+// EndReported reports whether the EventDisconnected of a connection that
+// ended for err follows an event that named the reason (emitEnd): a
+// counter of ends counts that one, and not the EventDisconnected again.
+func EndReported(err error) bool { return err != nil && eventFor(err) != EventDisconnected }
 
 // eventFor maps the reason a connection ended to its monitor event.
 func eventFor(err error) EventKind {
@@ -357,16 +379,21 @@ func (l *Listener) serve(c net.Conn) {
 		return
 	}
 	defer l.remove(p)
+	p.serveBy(func() { _ = c.Close() })
 	if err := l.host.Attach(p); err != nil {
+		p.served()
 		_ = c.Close()
 		l.host.Emit(Event{Kind: EventRejected, Endpoint: l.addr, Remote: remote, Err: err})
 		return
 	}
 	l.host.Emit(Event{Kind: EventConnected, Endpoint: l.addr, Remote: remote, UserID: pr.UserID})
 	err = Serve(c, p, o)
+	if p.served() {
+		err = ErrDropped
+	}
 	p.Terminate()
 	l.host.Detach(p)
-	l.host.Emit(Event{Kind: eventFor(err), Endpoint: l.addr, Remote: remote, UserID: pr.UserID, Err: err})
+	emitEnd(l.host, Event{Endpoint: l.addr, Remote: remote, UserID: pr.UserID, Err: err})
 }
 
 func (l *Listener) add(p *Pipe) bool {
@@ -608,14 +635,18 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 	if p == nil {
 		p = newPipe(d.raw, true, o)
 		p.SetPeer(pr)
+		p.serveBy(func() { _ = c.Close() })
 		if err := d.host.Attach(p); err != nil {
+			p.served()
 			_ = c.Close()
 			d.host.Emit(Event{Kind: EventRejected, Endpoint: d.raw, Remote: remote, Err: err})
 			return nil
 		}
 	} else {
 		p.SetPeer(pr)
+		p.serveBy(func() { _ = c.Close() })
 		if err := d.host.Connected(p); err != nil {
+			p.served()
 			_ = c.Close()
 			d.host.Emit(Event{Kind: EventRejected, Endpoint: d.raw, Remote: remote, Err: err})
 			return nil
@@ -624,11 +655,14 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 	*backoff = o.ReconnectIvl
 	d.host.Emit(Event{Kind: EventConnected, Endpoint: d.raw, Remote: remote, UserID: pr.UserID})
 	err = Serve(c, p, o)
+	if p.served() {
+		err = ErrDropped
+	}
 	if d.pipe == nil {
 		p.Terminate()
 		d.host.Detach(p)
 	}
-	d.host.Emit(Event{Kind: eventFor(err), Endpoint: d.raw, Remote: remote, UserID: pr.UserID, Err: err})
+	emitEnd(d.host, Event{Endpoint: d.raw, Remote: remote, UserID: pr.UserID, Err: err})
 	return nil
 }
 
@@ -697,21 +731,29 @@ func (d *Dialer) runInproc() error {
 	if !l.add(view) {
 		return errNotBound
 	}
+	// Either side drops the connection by ending the listener's view.
+	view.serveBy(view.Terminate)
+	p.serveBy(view.Terminate)
 	// The dialing side goes first: its Connected resets per-peer state (a
 	// PUB forgets the old peer's subscriptions) that the listening side's
 	// Attach then fills in (an XSUB announces its subscriptions).
+	refused := func() {
+		l.remove(view)
+		view.served()
+		p.served()
+	}
 	if d.pipe == nil {
 		if err := d.host.Attach(p); err != nil {
-			l.remove(view)
+			refused()
 			return err
 		}
 	} else if err := d.host.Connected(p); err != nil {
-		l.remove(view)
+		refused()
 		d.host.Emit(Event{Kind: EventRejected, Endpoint: d.raw, Err: err})
 		return nil
 	}
 	if err := l.host.Attach(view); err != nil {
-		l.remove(view)
+		refused()
 		// The listening socket refused the peer: it reports it, as for tcp.
 		l.host.Emit(Event{Kind: EventRejected, Endpoint: l.addr, Err: err})
 		if d.pipe == nil {
@@ -737,11 +779,19 @@ func (d *Dialer) runInproc() error {
 	p.orphan()
 	l.remove(view)
 	l.host.Detach(view)
+	if view.served() {
+		// Dropped by the listening socket: it reports it, as for tcp.
+		l.host.Emit(Event{Kind: EventDisconnected, Endpoint: l.addr, Err: ErrDropped})
+	}
+	var derr error
+	if p.served() {
+		derr = ErrDropped
+	}
 	if d.pipe == nil {
 		p.Terminate()
 		d.host.Detach(p)
 	}
-	d.host.Emit(Event{Kind: EventDisconnected, Endpoint: d.raw})
+	d.host.Emit(Event{Kind: EventDisconnected, Endpoint: d.raw, Err: derr})
 	if handedOver {
 		// What is queued sits in the queue the listener reads: delivered, as
 		// far as lingering goes.
