@@ -23,9 +23,14 @@
 // Options follow libzmq's names and defaults (high-water marks, heartbeats,
 // reconnect interval, routing ids, ZMQ_IMMEDIATE, ZMQ_CONFLATE, REQ_RELAXED
 // and REQ_CORRELATE, ROUTER_MANDATORY and ROUTER_HANDOVER, XPUB_VERBOSE),
-// with two deliberate differences: linger is 5 s, not forever, and a message
-// may be at most 256 MiB unless WithMaxMsgSize says otherwise. An option
-// given to a type it means nothing to is an error, not a silent no-op.
+// with three deliberate differences: linger is 5 s, not forever; a message
+// may be at most 256 MiB unless WithMaxMsgSize says otherwise; and each
+// subscriber of a PUB or XPUB may hold at most DefaultMaxSubscriptions
+// topics, of DefaultMaxSubscriptionBytes in all, unless
+// WithMaxSubscriptions and WithMaxSubscriptionBytes say otherwise
+// (matching a message costs the length of its first frame, however many
+// topics there are). An option given to a type it means nothing to is an
+// error, not a silent no-op.
 //
 // # Security
 //

@@ -164,3 +164,15 @@ func (f *fq) recv(ctx context.Context, accept func(engine.Msg, *engine.Pipe) boo
 		}
 	}
 }
+
+// distribute gives m to every pipe in to (fan-out: PUB, XPUB, XSUB),
+// counting in Stats.Dropped those that are full. Called with s.mu held.
+func distribute(s *Socket, to []*engine.Pipe, m engine.Msg) {
+	for _, p := range to {
+		// Offer: over inproc the queue is the peer's, which may filter on
+		// arrival (a conflating SUB).
+		if p.Out.Offer(m) == engine.Full {
+			s.st.dropped.Add(1)
+		}
+	}
+}
