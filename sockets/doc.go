@@ -12,7 +12,11 @@
 // any wait, and are safe for concurrent use; Close wakes every waiter with
 // ErrClosed and waits at most the linger period to write out what is queued.
 // Messages are multipart: Send takes frames, Recv returns them, and SendMsg
-// and RecvMsg move a Msg without allocating, for code that forwards.
+// and RecvMsg move a Msg without allocating, for code that forwards. Send
+// takes the frames over (do not modify them afterwards), and what Recv
+// returns belongs to the caller: no other receiver sees the frames, even
+// where one message goes to many (a PUB's inproc subscribers each get
+// their own copy).
 //
 // Each type routes as its ZeroMQ RFC says (round-robin, fair-queued,
 // fan-out by prefix, strict request/reply, routing ids) and meets a full
