@@ -179,15 +179,34 @@ func (x *pubSocket) send(ctx context.Context, m engine.Msg) error {
 	if s.closed {
 		return ErrClosed
 	}
+	// One subscriber is the common case: the list is for two or more.
+	var one *engine.Pipe
 	to := x.to[:0]
 	for _, p := range x.pipes {
-		if p.Data.(*subscriber).subs.match(m.Head) {
-			to = append(to, p)
+		if !p.Data.(*subscriber).subs.match(m.Head) {
+			continue
+		}
+		if one == nil {
+			one = p
+			continue
+		}
+		if len(to) == 0 {
+			to = append(to, one)
+		}
+		to = append(to, p)
+	}
+	switch {
+	case len(to) > 0:
+		distribute(s, to, m)
+		clear(to)
+		x.to = to[:0]
+	case one != nil:
+		// Offer: over inproc the queue is the subscriber's, which may
+		// filter on arrival (a conflating SUB).
+		if one.Out.Offer(m) == engine.Full {
+			s.st.dropped.Add(1)
 		}
 	}
-	distribute(s, to, m)
-	clear(to)
-	x.to = to[:0]
 	return nil
 }
 

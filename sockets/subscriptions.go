@@ -251,8 +251,9 @@ func (t *topicTrie) match(data []byte) bool {
 	return true
 }
 
-// each calls f with every topic and its count. The topic is the trie's
-// own memory: f must not modify it, and may keep it (it never changes).
+// each calls f with every topic and its count, in byte order. The topic
+// is the trie's own memory: f must not modify it, and may keep it (it
+// never changes).
 func (t *topicTrie) each(f func(topic []byte, count int)) {
 	stack := []*trieNode{&t.root}
 	for len(stack) > 0 {
@@ -261,8 +262,8 @@ func (t *topicTrie) each(f func(topic []byte, count int)) {
 		if n.refs > 0 {
 			f(n.key[:len(n.key):len(n.key)], n.refs)
 		}
-		for _, k := range n.kids {
-			stack = append(stack, k.n)
+		for i := len(n.kids) - 1; i >= 0; i-- {
+			stack = append(stack, n.kids[i].n)
 		}
 	}
 }

@@ -85,6 +85,30 @@ func BenchmarkSubscriptionsMatch(b *testing.B) {
 	}
 }
 
+// BenchmarkSubscriptionsMatchFew is matching on the common case, a
+// subscriber with one or ten topics.
+func BenchmarkSubscriptionsMatchFew(b *testing.B) {
+	for _, n := range []int{1, 10} {
+		var s subscriptions
+		fillSubscriptions(&s, subTopics(n))
+		hit, miss := subHitMiss(n-1, n)
+		for _, c := range []struct {
+			name string
+			msg  []byte
+			want bool
+		}{{"hit", hit, true}, {"miss", miss, false}} {
+			b.Run(fmt.Sprintf("n=%d/%s", n, c.name), func(b *testing.B) {
+				b.ReportAllocs()
+				for range b.N {
+					if s.match(c.msg) != c.want {
+						b.Fatal("wrong match")
+					}
+				}
+			})
+		}
+	}
+}
+
 // Adding a subscription to a set of 10,000 costs a few allocations, not
 // a number that grows with the set; matching allocates nothing.
 func TestSubscriptionsAllocs(t *testing.T) {
