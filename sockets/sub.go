@@ -89,19 +89,18 @@ func (x *subSocket) toAll(m engine.Msg) { distribute(x.s, x.pipes, m) }
 
 // subscribe counts one more (on) or one less subscription to topic, and
 // tells the publishers with m, the subscription message for it (made
-// here if nil): every subscribe, as libzmq does, and the last cancel.
-// Called with s.mu held.
-func (x *subSocket) subscribe(topic []byte, on bool, m *engine.Msg) {
+// here if m.Head is nil): every subscribe, as libzmq does, and the last
+// cancel. Called with s.mu held.
+func (x *subSocket) subscribe(topic []byte, on bool, m engine.Msg) {
 	if on {
 		x.subs.ref(topic)
 	} else if !x.subs.unref(topic) {
 		return
 	}
-	if m == nil {
-		mm := subMsg(on, topic)
-		m = &mm
+	if m.Head == nil {
+		m = subMsg(on, topic)
 	}
-	x.toAll(*m)
+	x.toAll(m)
 }
 
 func (x *subSocket) matches(data []byte) bool { return x.subs.match(data) }
@@ -118,7 +117,7 @@ func (x *subSocket) send(_ context.Context, m engine.Msg) error {
 	}
 	if topic, sub, ok := subscription(m); ok {
 		// m is ours (Send takes the frames over): it goes on as it is.
-		x.subscribe(topic, sub, &m)
+		x.subscribe(topic, sub, m)
 		return nil
 	}
 	x.toAll(m)
@@ -150,6 +149,6 @@ func (s *Socket) setSub(prefix string, on bool) error {
 	if s.closed {
 		return ErrClosed
 	}
-	x.subscribe([]byte(prefix), on, nil)
+	x.subscribe([]byte(prefix), on, engine.Msg{})
 	return nil
 }
