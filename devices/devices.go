@@ -70,7 +70,9 @@ type Option func(*Proxy) error
 // PAIR or XPUB). With direction, each copy starts with a frame "in"
 // (frontend to backend) or "out" (backend to frontend), as pyzmq's
 // MonitoredQueue does. A copy that finds s full is dropped and counted:
-// the capture never slows the proxy down.
+// the capture never slows the proxy down. Each copy has frames of its own,
+// so that what the capture's receivers do to them never reaches the
+// proxied message, nor the other way round.
 func WithCapture(s *sockets.Socket, direction bool) Option {
 	return func(p *Proxy) error {
 		switch s.Type() {
@@ -347,12 +349,14 @@ func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, dir string) 
 			return nil
 		}
 		if p.capture != nil {
-			c := m
+			var dirFrame []byte
 			if p.captureDir {
-				c = m.Prepend(prefix)
+				dirFrame = prefix
 			}
+			// The copy has frames of its own: m goes on to dst, and each
+			// receiver may change the frames it gets.
 			// A cancelled context makes the send a try: never wait on the tap.
-			if err := p.capture.SendMsg(cancelled, c); err != nil {
+			if err := p.capture.SendMsg(cancelled, copyMsg(dirFrame, m)); err != nil {
 				p.captureDropped.Add(1)
 			}
 		}
@@ -360,6 +364,33 @@ func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, dir string) 
 			return stopped(ctx, err)
 		}
 	}
+}
+
+// copyMsg copies m, after a first frame first if not nil, into memory of
+// its own.
+func copyMsg(first []byte, m sockets.Msg) sockets.Msg {
+	size := m.Size() + len(first)
+	n := m.Len()
+	if first != nil {
+		n++
+	}
+	buf := make([]byte, 0, size)
+	frames := make([][]byte, 0, n)
+	add := func(f []byte) {
+		at := len(buf)
+		buf = append(buf, f...)
+		frames = append(frames, buf[at:len(buf):len(buf)])
+	}
+	if first != nil {
+		add(first)
+	}
+	for i := range m.Len() {
+		add(m.Frame(i))
+	}
+	if len(frames) == 1 {
+		return sockets.Msg{Head: frames[0]}
+	}
+	return sockets.Msg{Head: frames[0], Tail: frames[1:]}
 }
 
 func (p *Proxy) waitResumed(ctx context.Context) error {

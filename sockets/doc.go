@@ -12,7 +12,11 @@
 // any wait, and are safe for concurrent use; Close wakes every waiter with
 // ErrClosed and waits at most the linger period to write out what is queued.
 // Messages are multipart: Send takes frames, Recv returns them, and SendMsg
-// and RecvMsg move a Msg without allocating, for code that forwards.
+// and RecvMsg move a Msg without allocating, for code that forwards. Send
+// takes the frames over (do not modify them afterwards), and what Recv
+// returns belongs to the caller: no other receiver sees the frames, even
+// where one message goes to many (a PUB's inproc subscribers each get
+// their own copy).
 //
 // Each type routes as its ZeroMQ RFC says (round-robin, fair-queued,
 // fan-out by prefix, strict request/reply, routing ids) and meets a full
@@ -23,9 +27,14 @@
 // Options follow libzmq's names and defaults (high-water marks, heartbeats,
 // reconnect interval, routing ids, ZMQ_IMMEDIATE, ZMQ_CONFLATE, REQ_RELAXED
 // and REQ_CORRELATE, ROUTER_MANDATORY and ROUTER_HANDOVER, XPUB_VERBOSE),
-// with two deliberate differences: linger is 5 s, not forever, and a message
-// may be at most 256 MiB unless WithMaxMsgSize says otherwise. An option
-// given to a type it means nothing to is an error, not a silent no-op.
+// with three deliberate differences: linger is 5 s, not forever; a message
+// may be at most 256 MiB unless WithMaxMsgSize says otherwise; and each
+// subscriber of a PUB or XPUB may hold at most DefaultMaxSubscriptions
+// topics, of DefaultMaxSubscriptionBytes in all, unless
+// WithMaxSubscriptions and WithMaxSubscriptionBytes say otherwise
+// (matching a message costs the length of its first frame, however many
+// topics there are). An option given to a type it means nothing to is an
+// error, not a silent no-op.
 //
 // # Security
 //

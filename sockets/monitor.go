@@ -53,6 +53,11 @@ type Stats struct {
 	ConnectRetries       uint64 // failed Dial attempts
 	EventsDropped        uint64 // monitor events lost to a full Events channel
 	DecodeErrors         uint64 // messages a typed socket could not decode
+
+	// SubscriptionsOverLimit counts subscriptions a PUB or XPUB turned
+	// down because the subscriber held as many topics, or topic bytes, as
+	// it may (WithMaxSubscriptions, WithMaxSubscriptionBytes).
+	SubscriptionsOverLimit uint64
 }
 
 type counters struct {
@@ -67,6 +72,7 @@ type counters struct {
 	stalled                            atomic.Uint64
 	rejected, retries, eventsDropped   atomic.Uint64
 	decodeErrors                       atomic.Uint64
+	subsOverLimit                      atomic.Uint64
 }
 
 func (c *counters) count(ev engine.Event) {
@@ -117,5 +123,6 @@ func (s *Socket) Stats() Stats {
 		HeartbeatTimeouts: c.heartbeat.Load(), ProtocolErrors: c.protocol.Load(), Stalled: c.stalled.Load(),
 		Rejected: c.rejected.Load(), ConnectRetries: c.retries.Load(),
 		EventsDropped: c.eventsDropped.Load(), DecodeErrors: c.decodeErrors.Load(),
+		SubscriptionsOverLimit: c.subsOverLimit.Load(),
 	}
 }

@@ -25,7 +25,7 @@ func (s *Socket) SendMsg(ctx context.Context, m Msg) error {
 	return nil
 }
 
-// RecvMsg is Recv returning a Msg.
+// RecvMsg is Recv returning a Msg. Its frames are the caller's own.
 func (s *Socket) RecvMsg(ctx context.Context) (Msg, error) {
 	// recvMsg's body, written out: this is the hot path.
 	m, err := s.b.recv(ctx, nil)

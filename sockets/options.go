@@ -22,6 +22,8 @@ type config struct {
 	reqCorrelate   bool
 	xpubVerbose    bool
 	subFilter      func(Peer, []byte) bool
+	maxSubs        int // per subscriber; 0: no limit
+	maxSubBytes    int // per subscriber; 0: no limit
 	pubNoDrop      bool
 	subscribe      []string
 	logger         *slog.Logger
@@ -44,6 +46,8 @@ func defaultConfig(t zmq4.SocketType) config {
 		},
 		linger:      DefaultLinger,
 		eventBuffer: 256,
+		maxSubs:     DefaultMaxSubscriptions,
+		maxSubBytes: DefaultMaxSubscriptionBytes,
 	}
 }
 
@@ -465,6 +469,68 @@ func WithSubscriptionFilter(allow func(p Peer, topic []byte) bool) Option {
 			return err
 		}
 		c.subFilter = allow
+		return nil
+	}
+}
+
+// Limits on what one subscriber may make a PUB or XPUB hold, unless
+// WithMaxSubscriptions and WithMaxSubscriptionBytes say otherwise. libzmq
+// has none: a subscriber there can make its publisher hold any number of
+// topics of any size (each up to the maximum message size).
+//
+// A subscriber's topics cost the publisher their bytes plus some 80 bytes
+// each (an XPUB, which also counts subscribers per topic, some 200), and
+// no time per message beyond the length of its first frame. 100,000
+// topics, and 4 MiB of topic bytes (40 bytes a topic at the full count),
+// are more than a real subscriber holds: a whole equity market is some
+// 10,000 symbols, and a topic is usually a short name or id. Yet they
+// bound what one hostile peer can make a publisher hold to about 12 MiB
+// (an XPUB, 24 MiB).
+//
+// A publisher upstream of a forwarder (devices.NewForwarder) receives the
+// distinct topics of all the forwarder's subscribers on one connection:
+// give it limits that fit them all.
+const (
+	DefaultMaxSubscriptions     = 100_000
+	DefaultMaxSubscriptionBytes = 4 << 20
+)
+
+// WithMaxSubscriptions sets how many topics each subscriber of a PUB or
+// XPUB may subscribe to at once (0: no limit, as in libzmq; default
+// DefaultMaxSubscriptions). A subscription beyond it is refused: not
+// applied, not shown to an XPUB's Recv, counted in
+// Stats.SubscriptionsOverLimit, and logged (once per connection) through
+// WithLogger's logger; the connection stays, with the subscriptions it
+// has, and its cancel of a refused topic does nothing. A subscription to
+// a topic the subscriber holds already is never refused. PUB and XPUB
+// only.
+func WithMaxSubscriptions(n int) Option {
+	return func(c *config) error {
+		if err := onlyFor(c, "WithMaxSubscriptions", Pub, XPub); err != nil {
+			return err
+		}
+		if n < 0 {
+			return fmt.Errorf("%w: max subscriptions %d < 0", ErrBadOption, n)
+		}
+		c.maxSubs = n
+		return nil
+	}
+}
+
+// WithMaxSubscriptionBytes sets how many bytes of topics each subscriber
+// of a PUB or XPUB may subscribe to at once, all its topics' lengths
+// together (0: no limit, as in libzmq; default
+// DefaultMaxSubscriptionBytes). A subscription that would go beyond it is
+// refused as with WithMaxSubscriptions. PUB and XPUB only.
+func WithMaxSubscriptionBytes(n int) Option {
+	return func(c *config) error {
+		if err := onlyFor(c, "WithMaxSubscriptionBytes", Pub, XPub); err != nil {
+			return err
+		}
+		if n < 0 {
+			return fmt.Errorf("%w: max subscription bytes %d < 0", ErrBadOption, n)
+		}
+		c.maxSubBytes = n
 		return nil
 	}
 }

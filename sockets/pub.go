@@ -1,96 +1,12 @@
 package sockets
 
 import (
-	"bytes"
 	"context"
-	"sort"
 	"sync"
 	"sync/atomic"
 
 	"github.com/zmqkit/zmqkit/sockets/internal/engine"
 )
-
-// subscriptions is the set of prefixes one subscriber asked for. Changes
-// take the mutex and publish a new immutable snapshot; matching, once per
-// message and subscriber, only loads the snapshot.
-type subscriptions struct {
-	mu   sync.Mutex
-	set  map[string]struct{}
-	snap atomic.Pointer[subSnapshot]
-}
-
-type subSnapshot struct {
-	prefixes [][]byte // shortest first
-	all      bool     // the empty prefix: everything
-}
-
-func (t *subscriptions) rebuild() {
-	sn := &subSnapshot{}
-	for k := range t.set {
-		if k == "" {
-			sn.all = true
-		}
-		sn.prefixes = append(sn.prefixes, []byte(k))
-	}
-	sort.Slice(sn.prefixes, func(i, j int) bool { return len(sn.prefixes[i]) < len(sn.prefixes[j]) })
-	t.snap.Store(sn)
-}
-
-// add reports whether topic is new to this subscriber.
-func (t *subscriptions) add(topic []byte) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.set == nil {
-		t.set = make(map[string]struct{})
-	}
-	if _, ok := t.set[string(topic)]; ok {
-		return false
-	}
-	t.set[string(topic)] = struct{}{}
-	t.rebuild()
-	return true
-}
-
-// remove reports whether topic was there.
-func (t *subscriptions) remove(topic []byte) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, ok := t.set[string(topic)]; !ok {
-		return false
-	}
-	delete(t.set, string(topic))
-	t.rebuild()
-	return true
-}
-
-// clear empties the set and returns what it held.
-func (t *subscriptions) clear() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make([]string, 0, len(t.set))
-	for k := range t.set {
-		out = append(out, k)
-	}
-	t.set = nil
-	t.rebuild()
-	return out
-}
-
-func (t *subscriptions) match(data []byte) bool {
-	sn := t.snap.Load()
-	if sn == nil {
-		return false
-	}
-	if sn.all {
-		return true
-	}
-	for _, p := range sn.prefixes {
-		if bytes.HasPrefix(data, p) {
-			return true
-		}
-	}
-	return false
-}
 
 // subscription parses a ZMTP 3.0 subscription message: first byte 1
 // (subscribe) or 0 (cancel), then the prefix.
@@ -107,25 +23,41 @@ func subscription(m engine.Msg) (topic []byte, subscribe, ok bool) {
 // delivers subscriptions to Recv: the first subscribe and the last cancel of
 // each topic across all subscribers, or every subscribe with
 // WithXPubVerbose.
+//
+// Each subscriber's topics are a trie of their own, so matching a message
+// costs the length of its first frame per subscriber, and a subscriber's
+// topics are bounded (WithMaxSubscriptions, WithMaxSubscriptionBytes).
 type pubSocket struct {
 	s     *Socket
 	xpub  bool
 	pipes []*engine.Pipe
 	fq    fq
+	to    []*engine.Pipe // send's scratch: the subscribers a message goes to, under s.mu
 
 	gmu     sync.Mutex
-	counts  map[string]int // subscribers per topic (XPUB)
-	pending []engine.Msg   // cancels from departed subscribers (XPUB), under s.mu
+	counts  topicTrie    // subscribers per topic (XPUB only), under gmu
+	pending []engine.Msg // cancels from departed subscribers (XPUB), under s.mu
+}
+
+// subscriber is what a PUB or XPUB keeps about one peer.
+type subscriber struct {
+	subs subscriptions
+	// warned: a subscription over the limits was logged (once per
+	// connection, whatever the peer sends).
+	warned atomic.Bool
+	// gone: the pipe is detached; an XPUB counts nothing more for it.
+	// Under gmu.
+	gone bool
 }
 
 func newPub(s *Socket, xpub bool) *pubSocket {
-	return &pubSocket{s: s, xpub: xpub, fq: fq{s: s}, counts: make(map[string]int)}
+	return &pubSocket{s: s, xpub: xpub, fq: fq{s: s}}
 }
 
 func (x *pubSocket) attach(p *engine.Pipe) error {
-	subs := &subscriptions{}
-	p.Data = subs
-	p.In.SetIntercept(func(m engine.Msg) bool { return x.incoming(p, subs, m) })
+	sb := &subscriber{}
+	p.Data = sb
+	p.In.SetIntercept(func(m engine.Msg) bool { return x.incoming(p, sb, m) })
 	x.pipes = append(x.pipes, p)
 	if x.xpub {
 		x.fq.add(p)
@@ -135,55 +67,91 @@ func (x *pubSocket) attach(p *engine.Pipe) error {
 
 // incoming runs as a subscriber's message arrives; it reports whether the
 // message goes on to Recv.
-func (x *pubSocket) incoming(p *engine.Pipe, subs *subscriptions, m engine.Msg) bool {
+func (x *pubSocket) incoming(p *engine.Pipe, sb *subscriber, m engine.Msg) bool {
 	topic, sub, ok := subscription(m)
 	if !ok {
 		return x.xpub // XSUB may send other messages upstream
 	}
-	if sub {
-		if allow := x.s.cfg.subFilter; allow != nil && !allow(peerOf(p.PeerRef()), topic) {
-			x.s.st.subsRefused.Add(1)
-			return false // as if never asked: its cancel finds nothing either
+	cfg := &x.s.cfg
+	if !sub {
+		if x.xpub {
+			// The subscriber's set and the counts change together.
+			x.gmu.Lock()
+			defer x.gmu.Unlock()
+			if sb.gone {
+				return false
+			}
 		}
-		first := subs.add(topic)
-		x.gmu.Lock()
-		if first {
-			x.counts[string(topic)]++
+		if !sb.subs.remove(topic) {
+			return false // never admitted (refused, over the limits) or cancelled already
 		}
-		n := x.counts[string(topic)]
-		x.gmu.Unlock()
-		return x.xpub && ((first && n == 1) || x.s.cfg.xpubVerbose)
+		return x.xpub && x.release(topic)
 	}
-	if !subs.remove(topic) {
+	if allow := cfg.subFilter; allow != nil && !allow(peerOf(p.PeerRef()), topic) {
+		x.s.st.subsRefused.Add(1)
+		return false // as if never asked: its cancel finds nothing either
+	}
+	if x.xpub {
+		x.gmu.Lock()
+		defer x.gmu.Unlock()
+		if sb.gone {
+			return false
+		}
+	}
+	r, own := sb.subs.admit(topic, cfg.maxSubs, cfg.maxSubBytes)
+	switch r {
+	case overLimit:
+		x.s.st.subsOverLimit.Add(1)
+		if !sb.warned.Swap(true) {
+			x.warnOverLimit(p, sb, topic)
+		}
+		return false // as if never asked, as with the filter
+	case already:
+		return x.xpub && cfg.xpubVerbose
+	}
+	if !x.xpub {
 		return false
 	}
-	return x.xpub && x.release(string(topic))
+	// own is the subscriber's copy of topic, which never changes: the
+	// count keeps it too rather than a copy of its own.
+	return x.counts.add(own, true) == 1 || cfg.xpubVerbose
 }
 
-// release drops one subscriber from topic; it reports whether none is left.
-func (x *pubSocket) release(topic string) bool {
-	x.gmu.Lock()
-	defer x.gmu.Unlock()
-	x.counts[topic]--
-	if x.counts[topic] <= 0 {
-		delete(x.counts, topic)
-		return true
-	}
-	return false
+// warnOverLimit logs the first subscription a subscriber made over the
+// limits.
+func (x *pubSocket) warnOverLimit(p *engine.Pipe, sb *subscriber, topic []byte) {
+	s := x.s
+	n, size := sb.subs.len()
+	pr := peerOf(p.PeerRef())
+	s.log.Warn("zmqkit: subscription over the limits refused; further ones from this peer are only counted (Stats.SubscriptionsOverLimit)",
+		"socket", s.name, "endpoint", p.Endpoint, "remote", pr.Remote, "user", pr.UserID,
+		"subscriptions", n, "bytes", size, "topic_bytes", len(topic),
+		"max_subscriptions", s.cfg.maxSubs, "max_subscription_bytes", s.cfg.maxSubBytes)
 }
 
-// forget clears a subscriber's topics (it left, or reconnected and will
-// subscribe again). Called with s.mu held.
-func (x *pubSocket) forget(p *engine.Pipe) {
-	subs, ok := p.Data.(*subscriptions)
+// release drops one subscriber from topic (XPUB); it reports whether none
+// is left. Called with gmu held.
+func (x *pubSocket) release(topic []byte) bool {
+	left, ok := x.counts.remove(topic)
+	return ok && left == 0
+}
+
+// forget clears a subscriber's topics: it left (gone), or reconnected and
+// will subscribe again. Called with s.mu held.
+func (x *pubSocket) forget(p *engine.Pipe, gone bool) {
+	sb, ok := p.Data.(*subscriber)
 	if !ok {
 		return
 	}
-	for _, t := range subs.clear() {
-		if x.release(t) && x.xpub {
+	sb.warned.Store(false)
+	x.gmu.Lock()
+	sb.gone = gone
+	for _, t := range sb.subs.clear() {
+		if x.xpub && x.release(t) {
 			x.pending = append(x.pending, engine.Msg{Head: append([]byte{0}, t...)})
 		}
 	}
+	x.gmu.Unlock()
 	if len(x.pending) > 0 {
 		x.s.recvSig.fire()
 	}
@@ -196,10 +164,10 @@ func (x *pubSocket) detach(p *engine.Pipe) {
 			break
 		}
 	}
-	x.forget(p)
+	x.forget(p, true)
 }
 
-func (x *pubSocket) connected(p *engine.Pipe) error { x.forget(p); return nil }
+func (x *pubSocket) connected(p *engine.Pipe) error { x.forget(p, false); return nil }
 
 func (x *pubSocket) send(ctx context.Context, m engine.Msg) error {
 	s := x.s
@@ -211,13 +179,31 @@ func (x *pubSocket) send(ctx context.Context, m engine.Msg) error {
 	if s.closed {
 		return ErrClosed
 	}
+	// One subscriber is the common case: the list is for two or more.
+	var one *engine.Pipe
+	to := x.to[:0]
 	for _, p := range x.pipes {
-		if !p.Data.(*subscriptions).match(m.Head) {
+		if !p.Data.(*subscriber).subs.match(m.Head) {
 			continue
 		}
+		if one == nil {
+			one = p
+			continue
+		}
+		if len(to) == 0 {
+			to = append(to, one)
+		}
+		to = append(to, p)
+	}
+	switch {
+	case len(to) > 0:
+		distribute(s, to, m)
+		clear(to)
+		x.to = to[:0]
+	case one != nil:
 		// Offer: over inproc the queue is the subscriber's, which may
 		// filter on arrival (a conflating SUB).
-		if p.Out.Offer(m) == engine.Full {
+		if one.Out.Offer(m) == engine.Full {
 			s.st.dropped.Add(1)
 		}
 	}
@@ -237,24 +223,27 @@ func (x *pubSocket) sendAll(ctx context.Context, m engine.Msg) error {
 		}
 		ch := s.sendSig.wait()
 		ready := true
+		to := x.to[:0]
 		for _, p := range x.pipes {
-			if p.Data.(*subscriptions).match(m.Head) && !p.Out.HasRoom() {
-				ready = false
-				break
+			if p.Data.(*subscriber).subs.match(m.Head) {
+				to = append(to, p)
+				if !p.Out.HasRoom() {
+					ready = false
+					break
+				}
 			}
 		}
 		if ready {
-			for _, p := range x.pipes {
-				// A queue that closed meanwhile (its subscriber left)
-				// takes nothing; the others all have room.
-				if p.Data.(*subscriptions).match(m.Head) {
-					p.Out.Offer(m)
-				}
-			}
-			s.mu.Unlock()
+			// A queue that closed meanwhile (its subscriber left) takes
+			// nothing; the others all have room.
+			distribute(s, to, m)
+		}
+		clear(to)
+		x.to = to[:0]
+		s.mu.Unlock()
+		if ready {
 			return nil
 		}
-		s.mu.Unlock()
 		if err := s.wait(ctx, ch); err != nil {
 			return err
 		}

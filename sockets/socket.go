@@ -52,6 +52,9 @@ type behavior interface {
 //
 // Messages are multipart: Send takes the frames, Recv returns them. Send
 // hands the frames' memory to the socket: do not modify them afterwards.
+// Recv hands them to the caller: they are its own, to modify or keep, and
+// no other receiver ever sees them (a message that goes to several inproc
+// peers is copied for all but one).
 type Socket struct {
 	typ  Type
 	name string

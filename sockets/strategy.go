@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"context"
+	"strings"
 
 	"github.com/zmqkit/zmqkit/sockets/internal/engine"
 )
@@ -163,4 +164,57 @@ func (f *fq) recv(ctx context.Context, accept func(engine.Msg, *engine.Pipe) boo
 			return engine.Msg{}, nil, err
 		}
 	}
+}
+
+// distribute gives m to every pipe in to (fan-out: PUB, XPUB, XSUB),
+// counting in Stats.Dropped those that are full. Called with s.mu held.
+//
+// A received message belongs to its receiver, who may change its frames.
+// A tcp or ipc pipe only reads m (its connection writes it out), but an
+// inproc pipe's queue is the peer socket's own, which hands m's frames to
+// its application as they are. So when m goes to several pipes, every
+// inproc one gets frames of its own, except one when no other pipe reads
+// m: no receiver ever sees another's edits, or edits what a connection is
+// still writing.
+func distribute(s *Socket, to []*engine.Pipe, m engine.Msg) {
+	keep := 0 // the pipe that may take m's frames themselves
+	if len(to) > 1 {
+		for _, p := range to {
+			if !isInproc(p) {
+				keep = -1
+				break
+			}
+		}
+	}
+	for i, p := range to {
+		mm := m
+		if i != keep && isInproc(p) {
+			mm = copyMsg(m)
+		}
+		// Offer: over inproc the queue is the peer's, which may filter on
+		// arrival (a conflating SUB).
+		if p.Out.Offer(mm) == engine.Full {
+			s.st.dropped.Add(1)
+		}
+	}
+}
+
+// isInproc reports whether p's queues are shared with an inproc peer.
+func isInproc(p *engine.Pipe) bool { return strings.HasPrefix(p.Endpoint, "inproc://") }
+
+// copyMsg copies m's frames into memory of its own (one allocation for
+// the bytes, one more for a multipart message's tail).
+func copyMsg(m engine.Msg) engine.Msg {
+	if len(m.Tail) == 0 {
+		return engine.Msg{Head: append(make([]byte, 0, len(m.Head)), m.Head...)}
+	}
+	buf := make([]byte, 0, m.Size())
+	buf = append(buf, m.Head...)
+	c := engine.Msg{Head: buf[:len(buf):len(buf)], Tail: make([][]byte, len(m.Tail))}
+	for i, f := range m.Tail {
+		at := len(buf)
+		buf = append(buf, f...)
+		c.Tail[i] = buf[at:len(buf):len(buf)]
+	}
+	return c
 }

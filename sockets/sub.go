@@ -3,7 +3,6 @@ package sockets
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/zmqkit/zmqkit/sockets/internal/engine"
 )
@@ -17,41 +16,21 @@ type subSocket struct {
 	xsub  bool
 	fq    fq
 	pipes []*engine.Pipe
-	subs  map[string]int // under s.mu
-	// topics is the same set for matching, which needs no lock: a
-	// conflating SUB filters as messages arrive, on the reader's goroutine.
-	topics atomic.Pointer[topicSet]
-}
-
-// topicSet is a snapshot of the subscriptions: a slice, and whether it
-// holds "", so that matching a message does not iterate a map.
-type topicSet struct {
-	prefixes []string
-	all      bool
-}
-
-// rebuild makes topics anew from subs. Called with s.mu held.
-func (x *subSocket) rebuild() {
-	ts := &topicSet{prefixes: make([]string, 0, len(x.subs))}
-	for t := range x.subs {
-		if t == "" {
-			ts.all = true
-		}
-		ts.prefixes = append(ts.prefixes, t)
-	}
-	x.topics.Store(ts)
+	// subs counts the subscriptions per topic. Changes hold s.mu and then
+	// subs' own lock; matching takes only the latter, because a conflating
+	// SUB matches as messages arrive, on the reader's goroutine.
+	subs subscriptions
 }
 
 func newSub(s *Socket, xsub bool) *subSocket {
-	x := &subSocket{s: s, xsub: xsub, fq: fq{s: s}, subs: make(map[string]int)}
+	x := &subSocket{s: s, xsub: xsub, fq: fq{s: s}}
 	for _, t := range s.cfg.subscribe {
-		x.subs[t]++
+		x.subs.ref([]byte(t))
 	}
-	x.rebuild()
 	return x
 }
 
-func subMsg(sub bool, topic string) engine.Msg {
+func subMsg(sub bool, topic []byte) engine.Msg {
 	b := make([]byte, 1+len(topic))
 	if sub {
 		b[0] = 1
@@ -60,13 +39,15 @@ func subMsg(sub bool, topic string) engine.Msg {
 	return engine.Msg{Head: b}
 }
 
-// announce sends every subscription to p. Called with s.mu held.
+// announce sends every subscription to p. Called with s.mu held, which
+// keeps subs from changing: subs' lock is not held while p's queue (an
+// inproc publisher's interceptor) takes the messages.
 func (x *subSocket) announce(p *engine.Pipe) {
-	for t := range x.subs {
+	x.subs.trie.each(func(t []byte, _ int) {
 		if p.Out.Offer(subMsg(true, t)) != engine.Pushed {
 			x.s.st.dropped.Add(1)
 		}
-	}
+	})
 }
 
 func (x *subSocket) attach(p *engine.Pipe) error {
@@ -104,46 +85,25 @@ func (x *subSocket) connected(p *engine.Pipe) error {
 }
 
 // toAll sends m to every publisher. Called with s.mu held.
-func (x *subSocket) toAll(m engine.Msg) {
-	for _, p := range x.pipes {
-		if p.Out.Offer(m) == engine.Full {
-			x.s.st.dropped.Add(1)
-		}
-	}
-}
+func (x *subSocket) toAll(m engine.Msg) { distribute(x.s, x.pipes, m) }
 
-func (x *subSocket) subscribe(topic string, on bool) {
+// subscribe counts one more (on) or one less subscription to topic, and
+// tells the publishers with m, the subscription message for it (made
+// here if m.Head is nil): every subscribe, as libzmq does, and the last
+// cancel. Called with s.mu held.
+func (x *subSocket) subscribe(topic []byte, on bool, m engine.Msg) {
 	if on {
-		x.subs[topic]++
-		if x.subs[topic] == 1 {
-			x.rebuild()
-		}
-		x.toAll(subMsg(true, topic))
+		x.subs.ref(topic)
+	} else if !x.subs.unref(topic) {
 		return
 	}
-	if n, ok := x.subs[topic]; ok {
-		if n > 1 {
-			x.subs[topic] = n - 1
-			return
-		}
-		delete(x.subs, topic)
-		x.rebuild()
-		x.toAll(subMsg(false, topic))
+	if m.Head == nil {
+		m = subMsg(on, topic)
 	}
+	x.toAll(m)
 }
 
-func (x *subSocket) matches(data []byte) bool {
-	ts := x.topics.Load()
-	if ts.all {
-		return true
-	}
-	for _, t := range ts.prefixes {
-		if len(data) >= len(t) && string(data[:len(t)]) == t {
-			return true
-		}
-	}
-	return false
-}
+func (x *subSocket) matches(data []byte) bool { return x.subs.match(data) }
 
 func (x *subSocket) send(_ context.Context, m engine.Msg) error {
 	if !x.xsub {
@@ -156,7 +116,8 @@ func (x *subSocket) send(_ context.Context, m engine.Msg) error {
 		return ErrClosed
 	}
 	if topic, sub, ok := subscription(m); ok {
-		x.subscribe(string(topic), sub)
+		// m is ours (Send takes the frames over): it goes on as it is.
+		x.subscribe(topic, sub, m)
 		return nil
 	}
 	x.toAll(m)
@@ -188,6 +149,6 @@ func (s *Socket) setSub(prefix string, on bool) error {
 	if s.closed {
 		return ErrClosed
 	}
-	x.subscribe(prefix, on)
+	x.subscribe([]byte(prefix), on, engine.Msg{})
 	return nil
 }

@@ -63,6 +63,7 @@ func (c *deviceCollector) Collect(ch chan<- prometheus.Metric) {
 			"connected": ss.Connects, "disconnected": ss.Disconnects, "handshake_failed": ss.HandshakeFailures, "auth_failed": ss.AuthFailures,
 			"message_too_large": ss.TooLarge, "heartbeat_timeout": ss.HeartbeatTimeouts, "protocol_error": ss.ProtocolErrors, "stalled": ss.Stalled,
 			"rejected": ss.Rejected, "connect_retried": ss.ConnectRetries, "subscription_refused": ss.SubscriptionsRefused,
+			"subscription_over_limit": ss.SubscriptionsOverLimit,
 		} {
 			counter(c.events, v, c.device, side, ev)
 		}

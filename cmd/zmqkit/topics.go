@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 
@@ -9,7 +10,7 @@ import (
 )
 
 // topicsHelp ends the forwarder's help.
-const topicsHelp = `
+var topicsHelp = `
 Who may subscribe to what (forwarder only): --backend-topics FILE admits a
 subscription on the backend only if a line of FILE allows it. Each line
 names a subscriber, then the topic prefixes it may subscribe under,
@@ -31,7 +32,14 @@ is not told, it just receives nothing for them. The file is read at start
 and again on SIGHUP; the new rules apply to subscriptions made afterwards
 (a file that does not parse then leaves the rules in force, and says why in
 the log).
-`
+` + fmt.Sprintf(`
+With or without FILE, each backend subscriber may hold at most %d
+topics of %d MiB in all; what goes beyond is refused, logged once per
+connection and counted
+(zmqkit_socket_events_total{event="subscription_over_limit"}). The
+publishers upstream receive the distinct topics of all the backend's
+subscribers over the forwarder's one connection: give them limits that fit.
+`, sockets.DefaultMaxSubscriptions, sockets.DefaultMaxSubscriptionBytes>>20)
 
 // topicRules is a parsed --backend-topics file.
 type topicRules struct {
