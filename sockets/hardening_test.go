@@ -349,3 +349,37 @@ func TestHardenMaxConnections(t *testing.T) {
 	d := rbDial(t, addr)
 	d.handshake("PUSH")
 }
+
+// ---- the socket's own bound -----------------------------------------------------------
+
+// Four peers send 8 MiB each to a PULL whose queues may hold 1 MiB
+// together: everything arrives, in per-peer order, with the readers
+// woken as Recv makes room in the shared bound.
+func TestHardenSocketBufferBytesShared(t *testing.T) {
+	srv, _ := rbSocket(t, sockets.Pull, sockets.WithSocketBufferBytes(0, 1<<20))
+	addr, err := srv.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	const peers, per, size = 4, 2000, 4 << 10
+	ctx := rbCtx(t, 60*time.Second)
+	for p := range peers {
+		push, _ := rbSocket(t, sockets.Push, sockets.WithLinger(time.Minute))
+		require.NoError(t, push.Dial(addr))
+		go func() {
+			for i := range per {
+				m := make([]byte, size)
+				m[0], m[1], m[2] = byte(p), byte(i>>8), byte(i)
+				if push.Send(ctx, m) != nil {
+					return
+				}
+			}
+		}()
+	}
+	next := make([]int, peers)
+	for range peers * per {
+		m, err := srv.Recv(ctx)
+		require.NoError(t, err)
+		p, i := int(m[0][0]), int(m[0][1])<<8|int(m[0][2])
+		require.Equal(t, next[p], i, "peer %d out of order", p)
+		next[p]++
+	}
+}

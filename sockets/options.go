@@ -30,6 +30,8 @@ type config struct {
 	eventBuffer    int
 	progressSet    int   // 0: the default; 1: set; -1: off
 	budget         int64 // WithLargeFrameBudget; 0: the default, < 0: none
+	socketSend     int64 // WithSocketBufferBytes; 0: none
+	socketRecv     int64
 }
 
 func defaultConfig(t zmq4.SocketType) config {
@@ -48,6 +50,8 @@ func defaultConfig(t zmq4.SocketType) config {
 		eventBuffer: 256,
 		maxSubs:     DefaultMaxSubscriptions,
 		maxSubBytes: DefaultMaxSubscriptionBytes,
+		socketSend:  DefaultSocketBufferBytes,
+		socketRecv:  DefaultSocketBufferBytes,
 	}
 }
 
@@ -67,6 +71,12 @@ func (c *config) resolve() {
 	}
 	if limit > 0 {
 		c.Budget = &engine.Budget{Limit: limit}
+	}
+	if c.socketSend > 0 {
+		c.SendPool = &engine.Pool{Limit: c.socketSend}
+	}
+	if c.socketRecv > 0 {
+		c.RecvPool = &engine.Pool{Limit: c.socketRecv}
 	}
 }
 
@@ -116,6 +126,31 @@ func WithRecvHWM(n int) Option {
 // 32 KiB within the HWM, so it is the HWM that binds for typical traffic;
 // a message larger than the bound still passes an empty queue.
 const DefaultBufferBytes = 32 << 20
+
+// DefaultSocketBufferBytes bounds, by default, what all of a socket's tcp
+// and ipc peers together can make it hold in queued messages, each way:
+// however many peers connect, their queues share this many bytes
+// (counted as for DefaultBufferBytes). It is sixteen peers' worth of full
+// queues; a socket with many busy peers may want more.
+const DefaultSocketBufferBytes = 512 << 20
+
+// WithSocketBufferBytes bounds what the queues of all the socket's tcp and
+// ipc peers hold together: send for messages waiting to go out, recv for
+// received messages waiting for Recv (0: no bound). A queue finds itself
+// full while its socket's total is at the bound, as at its own HWM: a
+// connection stops reading until Recv makes room, PUSH and DEALER wait,
+// PUB and ROUTER drop for that peer. Default DefaultSocketBufferBytes each
+// way; inproc peers do not count (their queues are both sockets'). libzmq
+// has no such bound.
+func WithSocketBufferBytes(send, recv int64) Option {
+	return func(c *config) error {
+		if send < 0 || recv < 0 {
+			return fmt.Errorf("%w: socket buffer bytes %d, %d < 0", ErrBadOption, send, recv)
+		}
+		c.socketSend, c.socketRecv = send, recv
+		return nil
+	}
+}
 
 // WithSendBufferBytes bounds, per peer, the bytes of messages waiting to be
 // sent (0: no bound beyond the send HWM). When either bound is reached the

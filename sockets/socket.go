@@ -383,6 +383,10 @@ func (s *Socket) Detach(p *engine.Pipe) {
 	}
 	delete(s.pipes, p)
 	s.b.detach(p)
+	// Nobody takes what is left in its queues: it no longer counts
+	// against the socket's byte bounds.
+	p.In.Unpool()
+	p.Out.Unpool()
 	s.st.peers.Add(-1)
 	s.mu.Unlock()
 	s.recvSig.fire()

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,8 +19,11 @@ type Options struct {
 	// SendBytes and RecvBytes bound each pipe's queues in bytes as well
 	// (messages counted at Cost; 0: no bound).
 	SendBytes, RecvBytes int64
-	MaxMsgSize           int64
-	HandshakeTimeout     time.Duration
+	// SendPool and RecvPool bound what all the socket's tcp and ipc
+	// pipes hold together, each way (nil: no bound).
+	SendPool, RecvPool *Pool
+	MaxMsgSize         int64
+	HandshakeTimeout   time.Duration
 	// ProgressTimeout: a message under way must bring its next
 	// ProgressStep bytes, or its end, within this (0: no bound).
 	ProgressTimeout time.Duration
@@ -92,10 +96,16 @@ func NewPipe(endpoint string, outbound bool, sendHWM, recvHWM int) *Pipe {
 }
 
 // newPipe is NewPipe with o's high-water marks and conflation.
+// A pipe over a network connection (not inproc, whose queues belong to
+// both sockets) also counts in the socket's pools.
 func newPipe(endpoint string, outbound bool, o *Options) *Pipe {
 	p := NewPipe(endpoint, outbound, o.SendHWM, o.RecvHWM)
 	p.Out.SetMaxBytes(o.SendBytes)
 	p.In.SetMaxBytes(o.RecvBytes)
+	if !strings.HasPrefix(endpoint, "inproc://") {
+		p.Out.SetPool(o.SendPool)
+		p.In.SetPool(o.RecvPool)
+	}
 	if o.ConflateIn {
 		p.In.SetConflate(o.Conflated)
 	}

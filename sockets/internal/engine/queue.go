@@ -32,6 +32,10 @@ type Queue struct {
 	// than it still passes an empty queue.
 	maxBytes int64
 	bytes    int64
+	// pool, if set, is the socket's bound on what all its queues of this
+	// direction hold together: the queue is full while the pool is.
+	pool  *Pool
+	freed bool // a take or removal took the pool below its limit: wake it after unlocking
 
 	onReadable func()
 	onWritable func()
@@ -78,9 +82,101 @@ func Cost(m Msg) int64 {
 	return n
 }
 
-// full reports whether the queue is at its high-water mark or byte bound.
+// full reports whether the queue is at its high-water mark or byte bound,
+// or its socket's pool is.
 func (q *Queue) full() bool {
-	return (q.hwm > 0 && q.n >= q.hwm) || (q.maxBytes > 0 && q.bytes >= q.maxBytes)
+	return (q.hwm > 0 && q.n >= q.hwm) || (q.maxBytes > 0 && q.bytes >= q.maxBytes) || q.pool.full()
+}
+
+// Pool bounds the bytes that all the queues of one socket and direction
+// hold together (each message counted at Cost). A queue refused for a full
+// pool waits for it: when the pool falls back below its limit, every queue
+// that found it full is told, through its writable callback.
+type Pool struct {
+	Limit int64
+	used  atomic.Int64
+
+	mu      sync.Mutex
+	waiting map[*Queue]struct{}
+}
+
+// Used is what the pool's queues hold now.
+func (p *Pool) Used() int64 {
+	if p == nil {
+		return 0
+	}
+	return p.used.Load()
+}
+
+func (p *Pool) full() bool { return p != nil && p.Limit > 0 && p.used.Load() >= p.Limit }
+
+// add counts n more (or fewer) bytes; it reports whether that took the
+// pool from full to not full.
+func (p *Pool) add(n int64) (freed bool) {
+	if p == nil {
+		return false
+	}
+	after := p.used.Add(n)
+	return n < 0 && p.Limit > 0 && after < p.Limit && after-n >= p.Limit
+}
+
+// wait records that q found the pool full; if it is not full any more,
+// q is woken at once (the pool may have freed meanwhile).
+func (p *Pool) wait(q *Queue) {
+	p.mu.Lock()
+	if p.waiting == nil {
+		p.waiting = make(map[*Queue]struct{})
+	}
+	p.waiting[q] = struct{}{}
+	p.mu.Unlock()
+	if !p.full() {
+		p.wake()
+	}
+}
+
+// wake tells every waiting queue's producer that the pool has room.
+func (p *Pool) wake() {
+	p.mu.Lock()
+	qs := p.waiting
+	p.waiting = nil
+	p.mu.Unlock()
+	for q := range qs {
+		q.mu.Lock()
+		f := q.onWritable
+		q.mu.Unlock()
+		if f != nil {
+			f()
+		}
+	}
+}
+
+// SetPool makes the queue count in pool (nil: none) from now on; call it
+// before the queue holds anything.
+func (q *Queue) SetPool(pool *Pool) {
+	q.mu.Lock()
+	q.pool = pool
+	q.mu.Unlock()
+}
+
+// Unpool takes the queue out of its pool, with what it holds: for a pipe
+// that has left its socket, whose messages nobody will take.
+func (q *Queue) Unpool() {
+	q.mu.Lock()
+	pool := q.pool
+	freed := pool.add(-q.bytes)
+	q.pool = nil
+	q.mu.Unlock()
+	if freed {
+		pool.wake()
+	}
+}
+
+// refusedFor is called, without q.mu, after a push was refused: if the
+// pool was the reason, q waits for it.
+func (q *Queue) refusedFor() {
+	if q.pool.full() {
+		q.pool.wait(q)
+	}
 }
 
 // SetMaxBytes bounds the bytes the queue holds, messages counted at Cost
@@ -110,7 +206,9 @@ func (q *Queue) Bytes() int64 {
 
 // put stores m at ring index i, with its source.
 func (q *Queue) put(i int, m Msg) {
-	q.bytes += Cost(m)
+	c := Cost(m)
+	q.bytes += c
+	q.pool.add(c)
 	q.ring[i] = m
 	if q.srcs != nil {
 		q.srcs[i] = q.source
@@ -161,6 +259,8 @@ func (q *Queue) SetHWM(hwm int) {
 func (q *Queue) SetConflate(replaced *atomic.Uint64) {
 	q.mu.Lock()
 	q.conflate, q.replaced, q.hwm, q.maxBytes = true, replaced, 0, 0
+	q.pool.add(-q.bytes) // one message at most: no pool needed
+	q.pool = nil
 	var dropped int
 	for q.n > 1 {
 		q.take() // counts in gone
@@ -200,7 +300,12 @@ func (q *Queue) SetIntercept(f func(Msg) bool) {
 		_, wake = q.removeLocked(func(m Msg) bool { return !f(m) })
 	}
 	w := q.onWritable
+	freed := q.freed
+	q.freed = false
 	q.mu.Unlock()
+	if freed {
+		q.pool.wake()
+	}
 	if wake && w != nil {
 		w()
 	}
@@ -265,6 +370,7 @@ func (q *Queue) OfferBatch(ms []Msg) (n int, r Result, kept bool) {
 		}
 		if q.full() {
 			q.mu.Unlock()
+			q.refusedFor()
 			return n, Full, false
 		}
 		wake := q.n == 0
@@ -299,6 +405,7 @@ func (q *Queue) pushLocked(m Msg) Result {
 	}
 	if q.full() {
 		q.mu.Unlock()
+		q.refusedFor()
 		return Full
 	}
 	if q.conflate && q.n > 0 {
@@ -358,7 +465,12 @@ func (q *Queue) TryPopFrom() (m Msg, from *Peer, ok, closed bool) {
 	m = q.take()
 	wake := wasFull && !q.full()
 	f := q.onWritable
+	freed := q.freed
+	q.freed = false
 	q.mu.Unlock()
+	if freed {
+		q.pool.wake()
+	}
 	if wake && f != nil {
 		f()
 	}
@@ -374,7 +486,11 @@ func (q *Queue) TryPop() (m Msg, ok, closed bool) {
 
 func (q *Queue) take() Msg {
 	m := q.ring[q.head]
-	q.bytes -= Cost(m)
+	c := Cost(m)
+	q.bytes -= c
+	if q.pool.add(-c) {
+		q.freed = true
+	}
 	q.ring[q.head] = Msg{}
 	if q.srcs != nil {
 		q.srcs[q.head] = nil
@@ -399,7 +515,12 @@ func (q *Queue) PopBatch(dst []Msg, max int) (out []Msg, empty, closed bool) {
 	empty, closed = q.n == 0, q.closed
 	wake := wasFull && !q.full()
 	f := q.onWritable
+	freed := q.freed
+	q.freed = false
 	q.mu.Unlock()
+	if freed {
+		q.pool.wake()
+	}
 	if wake && f != nil {
 		f()
 	}
@@ -421,8 +542,12 @@ func (q *Queue) poke() {
 // rather than waited for.
 func (q *Queue) HasRoom() bool {
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.closed || !q.full()
+	room := q.closed || !q.full()
+	q.mu.Unlock()
+	if !room {
+		q.refusedFor()
+	}
+	return room
 }
 
 // Tail is the number of messages ever stored: the one stored last is
@@ -479,7 +604,12 @@ func (q *Queue) RemoveIf(drop func(Msg) bool) int {
 	q.mu.Lock()
 	n, wake := q.removeLocked(drop)
 	f := q.onWritable
+	freed := q.freed
+	q.freed = false
 	q.mu.Unlock()
+	if freed {
+		q.pool.wake()
+	}
 	if wake && f != nil {
 		f()
 	}
@@ -495,7 +625,11 @@ func (q *Queue) removeLocked(drop func(Msg) bool) (dropped int, wake bool) {
 		from := (q.head + i) % len(q.ring)
 		m := q.ring[from]
 		if drop(m) {
-			q.bytes -= Cost(m)
+			c := Cost(m)
+			q.bytes -= c
+			if q.pool.add(-c) {
+				q.freed = true
+			}
 		} else {
 			to := (q.head + kept) % len(q.ring)
 			q.ring[to] = m

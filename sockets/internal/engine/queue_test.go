@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func msgs(q *Queue) []string {
@@ -216,4 +217,30 @@ func TestQueueSources(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, "y", string(x.Head))
 	assert.Same(t, b, from, "the newest replaced the older with its source")
+}
+
+func TestQueuePoolBoundsAllQueuesAndWakesThem(t *testing.T) {
+	pool := &Pool{Limit: 1000}
+	a, b := NewQueue(0), NewQueue(0)
+	a.SetPool(pool)
+	b.SetPool(pool)
+	var wokenB int
+	b.SetWritable(func() { wokenB++ })
+	msg := Msg{Head: make([]byte, 200-FrameOverhead)} // costs 200
+	for range 5 {
+		require.Equal(t, Pushed, a.TryPush(msg))
+	}
+	assert.Equal(t, int64(1000), pool.Used())
+	assert.Equal(t, Full, b.TryPush(msg), "b is empty, but the pool is full")
+	assert.False(t, b.HasRoom())
+	_, ok, _ := a.TryPop()
+	require.True(t, ok)
+	assert.Equal(t, 1, wokenB, "a pop from a woke the producer of b")
+	assert.Equal(t, Pushed, b.TryPush(msg))
+
+	// A queue leaving its pool gives back what it holds.
+	a.Unpool()
+	assert.Equal(t, int64(200), pool.Used())
+	b.Unpool()
+	assert.Zero(t, pool.Used())
 }
