@@ -330,6 +330,9 @@ func (e *conn) deliver(ms []Msg) bool {
 			case <-e.stop:
 				return false
 			}
+			// We, not the peer, held the message up: its progress is
+			// measured afresh from the next read.
+			e.inMsg = false
 			if kept {
 				// ms[0] went through the interceptor already.
 				if r = e.p.In.TryPush(ms[0]); r == Pushed {

@@ -88,6 +88,14 @@ func (q *Queue) full() bool {
 	return (q.hwm > 0 && q.n >= q.hwm) || (q.maxBytes > 0 && q.bytes >= q.maxBytes) || q.pool.full()
 }
 
+// fullFor is full, also saying whether the pool was found full: a refused
+// producer must then wait on the pool (refusedFor), since its own queue's
+// pops may never come.
+func (q *Queue) fullFor() (full, pool bool) {
+	pool = q.pool.full()
+	return pool || (q.hwm > 0 && q.n >= q.hwm) || (q.maxBytes > 0 && q.bytes >= q.maxBytes), pool
+}
+
 // Pool bounds the bytes that all the queues of one socket and direction
 // hold together (each message counted at Cost). A queue refused for a full
 // pool waits for it: when the pool falls back below its limit, every queue
@@ -171,13 +179,9 @@ func (q *Queue) Unpool() {
 	}
 }
 
-// refusedFor is called, without q.mu, after a push was refused: if the
-// pool was the reason, q waits for it.
-func (q *Queue) refusedFor() {
-	if q.pool.full() {
-		q.pool.wait(q)
-	}
-}
+// refusedFor is called, without q.mu, after a push was refused for a full
+// pool: q waits for the pool (and is woken at once if it freed meanwhile).
+func (q *Queue) refusedFor() { q.pool.wait(q) }
 
 // SetMaxBytes bounds the bytes the queue holds, messages counted at Cost
 // (0: no bound). Messages already queued stay.
@@ -368,9 +372,11 @@ func (q *Queue) OfferBatch(ms []Msg) (n int, r Result, kept bool) {
 			}
 			return len(ms), Pushed, false
 		}
-		if q.full() {
+		if full, pool := q.fullFor(); full {
 			q.mu.Unlock()
-			q.refusedFor()
+			if pool {
+				q.refusedFor()
+			}
 			return n, Full, false
 		}
 		wake := q.n == 0
@@ -403,9 +409,11 @@ func (q *Queue) pushLocked(m Msg) Result {
 		q.mu.Unlock()
 		return Closed
 	}
-	if q.full() {
+	if full, pool := q.fullFor(); full {
 		q.mu.Unlock()
-		q.refusedFor()
+		if pool {
+			q.refusedFor()
+		}
 		return Full
 	}
 	if q.conflate && q.n > 0 {
@@ -542,9 +550,10 @@ func (q *Queue) poke() {
 // rather than waited for.
 func (q *Queue) HasRoom() bool {
 	q.mu.Lock()
-	room := q.closed || !q.full()
+	full, pool := q.fullFor()
+	room := q.closed || !full
 	q.mu.Unlock()
-	if !room {
+	if !room && pool {
 		q.refusedFor()
 	}
 	return room
