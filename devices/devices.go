@@ -349,14 +349,14 @@ func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, dir string) 
 			return nil
 		}
 		if p.capture != nil {
-			var dirFrame []byte
+			c := m
 			if p.captureDir {
-				dirFrame = prefix
+				c = m.Prepend(prefix)
 			}
 			// The copy has frames of its own: m goes on to dst, and each
 			// receiver may change the frames it gets.
 			// A cancelled context makes the send a try: never wait on the tap.
-			if err := p.capture.SendMsg(cancelled, copyMsg(dirFrame, m)); err != nil {
+			if err := p.capture.SendMsg(cancelled, c.Clone()); err != nil {
 				p.captureDropped.Add(1)
 			}
 		}
@@ -364,33 +364,6 @@ func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, dir string) 
 			return stopped(ctx, err)
 		}
 	}
-}
-
-// copyMsg copies m, after a first frame first if not nil, into memory of
-// its own.
-func copyMsg(first []byte, m sockets.Msg) sockets.Msg {
-	size := m.Size() + len(first)
-	n := m.Len()
-	if first != nil {
-		n++
-	}
-	buf := make([]byte, 0, size)
-	frames := make([][]byte, 0, n)
-	add := func(f []byte) {
-		at := len(buf)
-		buf = append(buf, f...)
-		frames = append(frames, buf[at:len(buf):len(buf)])
-	}
-	if first != nil {
-		add(first)
-	}
-	for i := range m.Len() {
-		add(m.Frame(i))
-	}
-	if len(frames) == 1 {
-		return sockets.Msg{Head: frames[0]}
-	}
-	return sockets.Msg{Head: frames[0], Tail: frames[1:]}
 }
 
 func (p *Proxy) waitResumed(ctx context.Context) error {

@@ -107,12 +107,10 @@ func AllowFrom(addrs ...string) (func(Peer) error, error) {
 		if !ok {
 			return fmt.Errorf("%s: not an IP address, and AllowFrom names only those", describeRemote(p))
 		}
-		for _, pf := range set {
-			if pf.Contains(ip) {
-				return nil
-			}
+		if !listed(set, ip) {
+			return fmt.Errorf("%s: not on the allow list", ip)
 		}
-		return fmt.Errorf("%s: not on the allow list", ip)
+		return nil
 	}, nil
 }
 
@@ -129,10 +127,8 @@ func DenyFrom(addrs ...string) (func(Peer) error, error) {
 		if !ok {
 			return nil
 		}
-		for _, pf := range set {
-			if pf.Contains(ip) {
-				return fmt.Errorf("%s: on the deny list", ip)
-			}
+		if listed(set, ip) {
+			return fmt.Errorf("%s: on the deny list", ip)
 		}
 		return nil
 	}, nil
@@ -153,6 +149,16 @@ func parsePrefixes(fn string, addrs []string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
 	}
 	return out, nil
+}
+
+// listed reports whether one of set holds ip.
+func listed(set []netip.Prefix, ip netip.Addr) bool {
+	for _, pf := range set {
+		if pf.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // peerIP is the IP address of a tcp peer (an IPv4 address mapped into

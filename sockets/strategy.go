@@ -2,7 +2,6 @@ package sockets
 
 import (
 	"context"
-	"strings"
 
 	"github.com/zmqkit/zmqkit/sockets/internal/engine"
 )
@@ -180,7 +179,7 @@ func distribute(s *Socket, to []*engine.Pipe, m engine.Msg) {
 	keep := 0 // the pipe that may take m's frames themselves
 	if len(to) > 1 {
 		for _, p := range to {
-			if !isInproc(p) {
+			if !p.Inproc() {
 				keep = -1
 				break
 			}
@@ -188,8 +187,8 @@ func distribute(s *Socket, to []*engine.Pipe, m engine.Msg) {
 	}
 	for i, p := range to {
 		mm := m
-		if i != keep && isInproc(p) {
-			mm = copyMsg(m)
+		if i != keep && p.Inproc() {
+			mm = m.Clone()
 		}
 		// Offer: over inproc the queue is the peer's, which may filter on
 		// arrival (a conflating SUB).
@@ -197,24 +196,4 @@ func distribute(s *Socket, to []*engine.Pipe, m engine.Msg) {
 			s.st.dropped.Add(1)
 		}
 	}
-}
-
-// isInproc reports whether p's queues are shared with an inproc peer.
-func isInproc(p *engine.Pipe) bool { return strings.HasPrefix(p.Endpoint, "inproc://") }
-
-// copyMsg copies m's frames into memory of its own (one allocation for
-// the bytes, one more for a multipart message's tail).
-func copyMsg(m engine.Msg) engine.Msg {
-	if len(m.Tail) == 0 {
-		return engine.Msg{Head: append(make([]byte, 0, len(m.Head)), m.Head...)}
-	}
-	buf := make([]byte, 0, m.Size())
-	buf = append(buf, m.Head...)
-	c := engine.Msg{Head: buf[:len(buf):len(buf)], Tail: make([][]byte, len(m.Tail))}
-	for i, f := range m.Tail {
-		at := len(buf)
-		buf = append(buf, f...)
-		c.Tail[i] = buf[at:len(buf):len(buf)]
-	}
-	return c
 }

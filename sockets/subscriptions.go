@@ -316,18 +316,6 @@ func (s *subscriptions) publish() {
 	}
 }
 
-// add puts topic in the set (a copy of it) and reports whether it is new.
-func (s *subscriptions) add(topic []byte) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.trie.count(topic) > 0 {
-		return false
-	}
-	s.trie.add(topic, false)
-	s.publish()
-	return true
-}
-
 // admission is what admit did with a subscription.
 type admission int
 
@@ -402,13 +390,6 @@ func (s *subscriptions) clear() [][]byte {
 	s.trie.reset()
 	s.publish()
 	return out
-}
-
-// each calls f with every topic and its count, with the set locked.
-func (s *subscriptions) each(f func(topic []byte, count int)) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	s.trie.each(f)
 }
 
 // len is the number of topics and their bytes.

@@ -28,7 +28,7 @@ func subTopics(n int) [][]byte {
 // fillSubscriptions adds topics to s.
 func fillSubscriptions(s *subscriptions, topics [][]byte) {
 	for _, t := range topics {
-		s.add(t)
+		s.admit(t, 0, 0)
 	}
 }
 
@@ -118,7 +118,7 @@ func TestSubscriptionsAllocs(t *testing.T) {
 	fillSubscriptions(&s, topics[:n])
 	next := n
 	allocs := testing.AllocsPerRun(100, func() {
-		if !s.add(topics[next]) {
+		if r, _ := s.admit(topics[next], 0, 0); r != admitted {
 			t.Fatal("a new topic is not new")
 		}
 		next++

@@ -179,8 +179,9 @@ func (e *conn) read(b []byte) (int, error) {
 	why := deadlineNone
 	t := e.readTimeout()
 	pt := e.o.ProgressTimeout
+	shrinkable := e.dec.Shrinkable()
 	var now time.Time
-	if t > 0 || pt > 0 || e.dec.Shrinkable() {
+	if t > 0 || pt > 0 || shrinkable {
 		now = time.Now()
 	}
 	if t > 0 {
@@ -195,7 +196,7 @@ func (e *conn) read(b []byte) (int, error) {
 		}
 	} else {
 		e.inMsg = false
-		if e.dec.Shrinkable() {
+		if shrinkable {
 			// Re-armed at most every idleShrink/2: under load most reads
 			// start with an empty buffer, and each SetReadDeadline costs.
 			id := now.Add(idleShrink)

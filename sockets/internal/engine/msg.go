@@ -63,6 +63,23 @@ func (m Msg) Pop() Msg {
 	return Msg{Head: m.Tail[0], Tail: m.Tail[1:len(m.Tail):len(m.Tail)]}
 }
 
+// Clone copies m's frames into memory of their own: one allocation for the
+// bytes, one more for a multipart message's tail.
+func (m Msg) Clone() Msg {
+	if len(m.Tail) == 0 {
+		return Msg{Head: append(make([]byte, 0, len(m.Head)), m.Head...)}
+	}
+	buf := make([]byte, 0, m.Size())
+	buf = append(buf, m.Head...)
+	c := Msg{Head: buf[:len(buf):len(buf)], Tail: make([][]byte, len(m.Tail))}
+	for i, f := range m.Tail {
+		at := len(buf)
+		buf = append(buf, f...)
+		c.Tail[i] = buf[at:len(buf):len(buf)]
+	}
+	return c
+}
+
 // Prepend returns the message with frame f in front (allocates the tail).
 func (m Msg) Prepend(f []byte) Msg {
 	tail := make([][]byte, 0, 1+len(m.Tail))

@@ -102,7 +102,7 @@ func newPipe(endpoint string, outbound bool, o *Options) *Pipe {
 	p := NewPipe(endpoint, outbound, o.SendHWM, o.RecvHWM)
 	p.Out.SetMaxBytes(o.SendBytes)
 	p.In.SetMaxBytes(o.RecvBytes)
-	if !strings.HasPrefix(endpoint, "inproc://") {
+	if !p.Inproc() {
 		p.Out.SetPool(o.SendPool)
 		p.In.SetPool(o.RecvPool)
 	}
@@ -114,6 +114,10 @@ func newPipe(endpoint string, outbound bool, o *Options) *Pipe {
 	}
 	return p
 }
+
+// Inproc reports whether p is an inproc pipe, whose queues both sockets
+// share.
+func (p *Pipe) Inproc() bool { return strings.HasPrefix(p.Endpoint, "inproc://") }
 
 // Peer is what the latest handshake told about the other side.
 func (p *Pipe) Peer() Peer {

@@ -85,7 +85,8 @@ func Cost(m Msg) int64 {
 // full reports whether the queue is at its high-water mark or byte bound,
 // or its socket's pool is.
 func (q *Queue) full() bool {
-	return (q.hwm > 0 && q.n >= q.hwm) || (q.maxBytes > 0 && q.bytes >= q.maxBytes) || q.pool.full()
+	full, _ := q.fullFor()
+	return full
 }
 
 // fullFor is full, also saying whether the pool was found full: a refused
@@ -94,6 +95,21 @@ func (q *Queue) full() bool {
 func (q *Queue) fullFor() (full, pool bool) {
 	pool = q.pool.full()
 	return pool || (q.hwm > 0 && q.n >= q.hwm) || (q.maxBytes > 0 && q.bytes >= q.maxBytes), pool
+}
+
+// unlock releases q.mu, then tells the producers waiting for room: every
+// queue waiting on the pool if a take or removal freed it, and q's own
+// producer if wake (the queue went from full to not full).
+func (q *Queue) unlock(wake bool) {
+	f, pool, freed := q.onWritable, q.pool, q.freed
+	q.freed = false
+	q.mu.Unlock()
+	if freed {
+		pool.wake()
+	}
+	if wake && f != nil {
+		f()
+	}
 }
 
 // Pool bounds the bytes that all the queues of one socket and direction
@@ -193,26 +209,21 @@ func (q *Queue) SetMaxBytes(n int64) {
 	}
 	wasFull := q.full()
 	q.maxBytes = max(n, 0)
-	wake := wasFull && !q.full()
-	f := q.onWritable
-	q.mu.Unlock()
-	if wake && f != nil {
-		f()
-	}
+	q.unlock(wasFull && !q.full())
 }
 
-// Bytes is what the queued messages count against the byte bound.
-func (q *Queue) Bytes() int64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.bytes
+// count adds n bytes (n < 0: takes them off) to what the queue and its
+// pool hold. Called with q.mu held.
+func (q *Queue) count(n int64) {
+	q.bytes += n
+	if q.pool.add(n) {
+		q.freed = true // unlock wakes the pool's waiters
+	}
 }
 
 // put stores m at ring index i, with its source.
 func (q *Queue) put(i int, m Msg) {
-	c := Cost(m)
-	q.bytes += c
-	q.pool.add(c)
+	q.count(Cost(m))
 	q.ring[i] = m
 	if q.srcs != nil {
 		q.srcs[i] = q.source
@@ -247,12 +258,7 @@ func (q *Queue) SetHWM(hwm int) {
 		hwm = 0
 	}
 	q.hwm = hwm
-	wake := wasFull && !q.full()
-	f := q.onWritable
-	q.mu.Unlock()
-	if wake && f != nil {
-		f()
-	}
+	q.unlock(wasFull && !q.full())
 }
 
 // SetConflate makes the queue keep only its newest message (libzmq's
@@ -303,16 +309,7 @@ func (q *Queue) SetIntercept(f func(Msg) bool) {
 	if f != nil {
 		_, wake = q.removeLocked(func(m Msg) bool { return !f(m) })
 	}
-	w := q.onWritable
-	freed := q.freed
-	q.freed = false
-	q.mu.Unlock()
-	if freed {
-		q.pool.wake()
-	}
-	if wake && w != nil {
-		w()
-	}
+	q.unlock(wake)
 }
 
 // Offer runs the interceptor, then tries to store m. After Full, retry with
@@ -471,17 +468,7 @@ func (q *Queue) TryPopFrom() (m Msg, from *Peer, ok, closed bool) {
 	}
 	wasFull := q.full()
 	m = q.take()
-	wake := wasFull && !q.full()
-	f := q.onWritable
-	freed := q.freed
-	q.freed = false
-	q.mu.Unlock()
-	if freed {
-		q.pool.wake()
-	}
-	if wake && f != nil {
-		f()
-	}
+	q.unlock(wasFull && !q.full())
 	return m, from, true, false
 }
 
@@ -494,11 +481,7 @@ func (q *Queue) TryPop() (m Msg, ok, closed bool) {
 
 func (q *Queue) take() Msg {
 	m := q.ring[q.head]
-	c := Cost(m)
-	q.bytes -= c
-	if q.pool.add(-c) {
-		q.freed = true
-	}
+	q.count(-Cost(m))
 	q.ring[q.head] = Msg{}
 	if q.srcs != nil {
 		q.srcs[q.head] = nil
@@ -521,17 +504,7 @@ func (q *Queue) PopBatch(dst []Msg, max int) (out []Msg, empty, closed bool) {
 		dst = append(dst, q.take())
 	}
 	empty, closed = q.n == 0, q.closed
-	wake := wasFull && !q.full()
-	f := q.onWritable
-	freed := q.freed
-	q.freed = false
-	q.mu.Unlock()
-	if freed {
-		q.pool.wake()
-	}
-	if wake && f != nil {
-		f()
-	}
+	q.unlock(wasFull && !q.full())
 	return dst, empty, closed
 }
 
@@ -612,16 +585,7 @@ func (q *Queue) Close() {
 func (q *Queue) RemoveIf(drop func(Msg) bool) int {
 	q.mu.Lock()
 	n, wake := q.removeLocked(drop)
-	f := q.onWritable
-	freed := q.freed
-	q.freed = false
-	q.mu.Unlock()
-	if freed {
-		q.pool.wake()
-	}
-	if wake && f != nil {
-		f()
-	}
+	q.unlock(wake)
 	return n
 }
 
@@ -634,11 +598,7 @@ func (q *Queue) removeLocked(drop func(Msg) bool) (dropped int, wake bool) {
 		from := (q.head + i) % len(q.ring)
 		m := q.ring[from]
 		if drop(m) {
-			c := Cost(m)
-			q.bytes -= c
-			if q.pool.add(-c) {
-				q.freed = true
-			}
+			q.count(-Cost(m))
 		} else {
 			to := (q.head + kept) % len(q.ring)
 			q.ring[to] = m
