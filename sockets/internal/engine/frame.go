@@ -36,9 +36,10 @@ const maxCommand = 1 << 20
 
 // Frames below bigFrame bytes are read through the decoder's read buffer
 // and handed out aliasing it; the reader copies each batch of messages it
-// keeps out of that buffer into one allocation of their exact size
-// (Detach), so what a queued message pins is what it counts, and the read
-// buffer is reused. The buffer starts at minBuf bytes; while the peer keeps
+// keeps out of that buffer, back to back into an arena that holds message
+// bytes only (Detach), so what queued messages pin is about what they
+// count, not the commands and headers read with them, and the read buffer
+// is reused. The buffer starts at minBuf bytes; while the peer keeps
 // the connection full (a read fills all the room it was given) it doubles,
 // up to maxBuf, so a stream is read in big reads; a connection that goes
 // idle gets a small one again (Shrink). Frames of bigFrame bytes or more
@@ -55,6 +56,9 @@ const (
 	// 128 MiB, as libzmq), at the switch 1.75 times the frame for a
 	// moment, then the frame: never the doubling buffer's 2× for good.
 	bigAlloc = 256 << 10
+	// arenaSize is the size of the arenas received messages are copied to
+	// (see Decoder.arena).
+	arenaSize = 64 << 10
 	// ProgressStep: a message in progress must bring this many more bytes,
 	// or its end, within the progress timeout (see conn.read).
 	ProgressStep = 64 << 10
@@ -114,6 +118,13 @@ type Decoder struct {
 	Encrypted bool
 	// Budget, if set, is charged for large frames while they arrive.
 	Budget *Budget
+
+	// arena is where Detach copies batches to, one after the other, so
+	// that a stream of small messages costs an allocation per arenaSize
+	// bytes, not per batch. An arena holds message bytes only, and queues
+	// hand messages out in order: what it pins beyond the messages still
+	// queued is at most the part of one arena already taken.
+	arena []byte
 
 	total   int64 // bytes read from r so far
 	reading bool  // inside ReadMsg
@@ -202,16 +213,18 @@ func (d *Decoder) fill(n int) error {
 	return nil
 }
 
-// shrink swaps a big, empty read buffer for a small one.
+// shrink swaps a big, empty read buffer for a small one, and lets go of
+// the arena (its messages keep it while they live).
 func (d *Decoder) shrink() {
 	if d.Shrinkable() {
 		d.buf, d.rpos, d.wpos, d.grow = make([]byte, minBuf), 0, 0, false
+		d.arena = nil
 	}
 }
 
-// Detach copies the frames of ms that alias the read buffer into one new
-// allocation, so that the messages own their memory and the buffer can be
-// reused. Call it on every batch of messages kept from ReadMsg, before the
+// Detach copies the frames of ms that alias the read buffer into the
+// arena, back to back, so that the messages own their memory and the
+// buffer can be reused. Call it on every batch of messages kept from ReadMsg, before the
 // next ReadMsg; without it the decoder never writes over frames it handed
 // out (it takes a new buffer instead).
 func (d *Decoder) Detach(ms []Msg) {
@@ -230,7 +243,11 @@ func (d *Decoder) Detach(ms []Msg) {
 		}
 	}
 	if total > 0 {
-		own := make([]byte, total)
+		if len(d.arena) < total {
+			d.arena = make([]byte, max(arenaSize, total))
+		}
+		own := d.arena[:total:total]
+		d.arena = d.arena[total:]
 		off := 0
 		move := func(f []byte) []byte {
 			if len(f) == 0 || len(f) >= bigFrame {
