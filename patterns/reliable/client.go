@@ -55,10 +55,9 @@ func answered(err error) bool {
 // retries with a timeout and replaces its REQ socket after each lost reply.
 // It is safe for concurrent use; calls are made one at a time.
 type Client[Q, R any] struct {
-	qc       codec.Codec[Q]
-	rc       codec.Codec[R]
 	endpoint string
 	cfg      config
+	open     func() (conn[Q, R], error) // makes a REQ socket and dials endpoint
 
 	turn      chan struct{} // held by the call in progress
 	done      chan struct{} // closed by Close
@@ -66,9 +65,18 @@ type Client[Q, R any] struct {
 
 	mu     sync.Mutex
 	closed bool
-	req    *sockets.ReqOf[Q, R] // nil after a lost reply, until the next try
+	req    conn[Q, R] // nil after a lost reply, until the next try
 
 	st counters
+}
+
+// conn is one REQ socket of a Client: typed (sockets.ReqOf) or raw
+// (rawReq).
+type conn[Q, R any] interface {
+	Call(ctx context.Context, q Q) (R, error)
+	Dial(endpoint string) error
+	Stats() sockets.Stats
+	Close() error
 }
 
 // NewClient creates a Lazy Pirate client for the REP server at endpoint,
@@ -78,6 +86,33 @@ func NewClient[Q, R any](qc codec.Codec[Q], rc codec.Codec[R], endpoint string, 
 	if qc == nil || rc == nil {
 		return nil, bad("nil codec")
 	}
+	return newClient(endpoint, opts, func(opts []sockets.Option) (conn[Q, R], error) {
+		return sockets.NewReqOf(qc, rc, opts...)
+	})
+}
+
+// NewRawClient creates a Lazy Pirate client on multipart messages for the
+// REP server (or ROUTER-based broker) at endpoint: its Call sends a
+// request's frames and returns the reply's, with no codec and no error
+// frames. The Majordomo and Paranoid Pirate clients are built on it.
+func NewRawClient(endpoint string, opts ...Option) (*Client[[][]byte, [][]byte], error) {
+	return newClient(endpoint, opts, func(opts []sockets.Option) (conn[[][]byte, [][]byte], error) {
+		s, err := sockets.NewReq(opts...)
+		return rawReq{s}, err
+	})
+}
+
+// rawReq is a raw REQ socket with a Call.
+type rawReq struct{ *sockets.Socket }
+
+func (r rawReq) Call(ctx context.Context, request [][]byte) ([][]byte, error) {
+	if err := r.Send(ctx, request...); err != nil {
+		return nil, err
+	}
+	return r.Recv(ctx)
+}
+
+func newClient[Q, R any](endpoint string, opts []Option, newReq func([]sockets.Option) (conn[Q, R], error)) (*Client[Q, R], error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
@@ -85,7 +120,21 @@ func NewClient[Q, R any](qc codec.Codec[Q], rc codec.Codec[R], endpoint string, 
 	if cfg.tries == 0 {
 		cfg.tries = DefaultTries
 	}
-	c := &Client[Q, R]{qc: qc, rc: rc, endpoint: endpoint, cfg: cfg, turn: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &Client[Q, R]{endpoint: endpoint, cfg: cfg, turn: make(chan struct{}, 1), done: make(chan struct{})}
+	c.open = func() (conn[Q, R], error) {
+		// Immediate: a request waits for a connection rather than in the
+		// queue of one that is not up; Stats.Connected then reads the pipe
+		// count.
+		req, err := newReq(cfg.socketOptions(sockets.WithImmediate(true)))
+		if err != nil {
+			return nil, err
+		}
+		if err := req.Dial(endpoint); err != nil {
+			req.Close()
+			return nil, err
+		}
+		return req, nil
+	}
 	if _, err := c.socket(); err != nil {
 		return nil, err
 	}
@@ -145,7 +194,7 @@ func (c *Client[Q, R]) Call(ctx context.Context, q Q) (R, error) {
 }
 
 // socket returns the REQ socket, making a new one after a lost reply.
-func (c *Client[Q, R]) socket() (*sockets.ReqOf[Q, R], error) {
+func (c *Client[Q, R]) socket() (conn[Q, R], error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -154,21 +203,15 @@ func (c *Client[Q, R]) socket() (*sockets.ReqOf[Q, R], error) {
 	if c.req != nil {
 		return c.req, nil
 	}
-	// Immediate: a request waits for a connection rather than in the queue
-	// of one that is not up; Stats.Connected then reads the pipe count.
-	req, err := sockets.NewReqOf(c.qc, c.rc, c.cfg.socketOptions(sockets.WithImmediate(true))...)
+	req, err := c.open()
 	if err != nil {
-		return nil, err
-	}
-	if err := req.Dial(c.endpoint); err != nil {
-		req.Close()
 		return nil, err
 	}
 	c.req = req
 	return req, nil
 }
 
-func (c *Client[Q, R]) discard(req *sockets.ReqOf[Q, R]) {
+func (c *Client[Q, R]) discard(req conn[Q, R]) {
 	c.mu.Lock()
 	if c.req == req {
 		c.req = nil
