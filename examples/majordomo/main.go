@@ -29,10 +29,12 @@ func main() {
 }
 
 // A fast heartbeat so that the demo recovers in well under a second.
-var opts = []majordomo.Option{majordomo.WithHeartbeat(200*time.Millisecond, 3)}
+// Broker and workers must agree on it: the option is a BrokerWorkerOption,
+// accepted by both.
+var fastBeat = majordomo.WithHeartbeat(200*time.Millisecond, 3)
 
 func run(ctx context.Context, out io.Writer) error {
-	broker, err := majordomo.NewBroker(opts...)
+	broker, err := majordomo.NewBroker(fastBeat)
 	if err != nil {
 		return err
 	}
@@ -49,7 +51,7 @@ func run(ctx context.Context, out io.Writer) error {
 	go func() { defer wg.Done(); broker.Run(ctx) }()
 
 	start := func(service string, h majordomo.Handler) (context.CancelFunc, error) {
-		w, err := majordomo.NewWorker(ep, service, h, opts...)
+		w, err := majordomo.NewWorker(ep, service, h, fastBeat)
 		if err != nil {
 			return nil, err
 		}

@@ -32,13 +32,15 @@ func main() {
 }
 
 // A fast heartbeat so that the demo recovers in well under a second.
-var opts = []pirate.Option{pirate.WithHeartbeat(200*time.Millisecond, 3)}
+// Broker and workers must agree on it: the option is a BrokerWorkerOption,
+// accepted by both.
+var fastBeat = pirate.WithHeartbeat(200*time.Millisecond, 3)
 
 func run(ctx context.Context, out io.Writer, nWorkers, nRequests int) error {
 	if nWorkers < 2 || nRequests < 2 {
 		return errors.New("need at least 2 workers and 2 requests")
 	}
-	broker, err := pirate.NewBroker(opts...)
+	broker, err := pirate.NewBroker(fastBeat)
 	if err != nil {
 		return err
 	}
@@ -75,7 +77,7 @@ func run(ctx context.Context, out io.Writer, nWorkers, nRequests int) error {
 				return nil, ctx.Err()
 			}
 		}
-		w, err := pirate.NewWorker(back, h, opts...)
+		w, err := pirate.NewWorker(back, h, fastBeat)
 		if err != nil {
 			return err
 		}

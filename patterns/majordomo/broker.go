@@ -37,7 +37,7 @@ type BrokerStats struct {
 // workers, a request queue and a queue of free workers per service.
 // Create it with NewBroker, Bind it, then Run it.
 type Broker struct {
-	cfg  config
+	cfg  heartbeat.Config
 	log  *slog.Logger
 	sock *sockets.Socket
 
@@ -77,8 +77,8 @@ type request struct {
 
 // NewBroker creates a broker. Options: WithHeartbeat, WithMaxQueue,
 // WithRequestTTL, WithMaxDeliveries, WithLogger, WithSocketOptions.
-func NewBroker(opts ...Option) (*Broker, error) {
-	cfg, err := newConfig(opts)
+func NewBroker(opts ...BrokerOption) (*Broker, error) {
+	cfg, err := heartbeat.Broker(defaults, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/zmqkit/zmqkit/patterns/internal/lazypirate"
-	"github.com/zmqkit/zmqkit/sockets"
+	"github.com/zmqkit/zmqkit/patterns/internal/heartbeat"
+	"github.com/zmqkit/zmqkit/patterns/reliable"
 )
 
 var (
@@ -23,18 +23,17 @@ var (
 // goroutines take turns.
 type Client struct {
 	endpoint string
-	lazy     *lazypirate.Client
+	lazy     *reliable.Client[[][]byte, [][]byte]
 }
 
 // NewClient creates a client for the broker at endpoint. Options:
 // WithRetry, WithSocketOptions.
-func NewClient(endpoint string, opts ...Option) (*Client, error) {
-	cfg, err := newConfig(opts)
+func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
+	cfg, err := heartbeat.Client(defaults, opts)
 	if err != nil {
 		return nil, err
 	}
-	lazy, err := lazypirate.New(endpoint, cfg.Timeout, cfg.Attempts, ErrNoReply,
-		cfg.SocketOptions(sockets.WithLinger(0))...)
+	lazy, err := reliable.NewRawClient(endpoint, cfg.LazyPirate()...)
 	if err != nil {
 		return nil, err
 	}
@@ -53,9 +52,9 @@ func (c *Client) Send(ctx context.Context, service string, request ...[]byte) ([
 	}
 	msg := make([][]byte, 0, 2+len(request))
 	msg = append(append(msg, clientHeader, []byte(service)), request...)
-	reply, err := c.lazy.Request(ctx, msg)
+	reply, err := c.lazy.Call(ctx, msg)
 	if err != nil {
-		return nil, c.errorf(service, err)
+		return nil, c.errorf(service, heartbeat.NoReply(err, ErrNoReply))
 	}
 	if len(reply) < 3 || string(reply[0]) != ClientHeader || string(reply[1]) != service {
 		return nil, c.errorf(service, fmt.Errorf("%w: %d frames, header %q", ErrProtocol, len(reply), first(reply)))
@@ -77,6 +76,5 @@ func (c *Client) errorf(service string, err error) error {
 // Close closes the client's socket; a Send in progress or waiting for its
 // turn returns sockets.ErrClosed. Close is idempotent.
 func (c *Client) Close() error {
-	c.lazy.Close()
-	return nil
+	return c.lazy.Close()
 }

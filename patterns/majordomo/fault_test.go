@@ -319,7 +319,7 @@ func TestClientErrors(t *testing.T) {
 	start := time.Now()
 	_, err := c.Send(testCtx(t, 5*time.Second), "svc")
 	require.ErrorIs(t, err, majordomo.ErrNoReply)
-	assert.Contains(t, err.Error(), "after 3 attempts")
+	assert.Contains(t, err.Error(), "after 3 tries")
 	assert.Less(t, time.Since(start), 2*time.Second)
 
 	c2 := newClient(t, "tcp://127.0.0.1:1", majordomo.WithRetry(10*time.Second, 3))
@@ -362,15 +362,22 @@ func TestRunOnceAndOptions(t *testing.T) {
 	assert.ErrorIs(t, <-done, sockets.ErrClosed)
 	_ = ep
 
-	for _, o := range []majordomo.Option{
+	for _, o := range []majordomo.BrokerOption{
 		majordomo.WithHeartbeat(0, 3), majordomo.WithHeartbeat(time.Second, 0),
-		majordomo.WithReconnect(time.Second, time.Millisecond), majordomo.WithRetry(0, 1),
 		majordomo.WithMaxQueue(-1), majordomo.WithRequestTTL(-1), majordomo.WithMaxDeliveries(0),
-		majordomo.WithIdentity(""),
 	} {
 		_, err := majordomo.NewBroker(o)
 		assert.ErrorIs(t, err, sockets.ErrBadOption)
 	}
+	for _, o := range []majordomo.WorkerOption{
+		majordomo.WithHeartbeat(0, 3), majordomo.WithReconnect(time.Second, time.Millisecond),
+		majordomo.WithIdentity(""),
+	} {
+		_, err := majordomo.NewWorker("tcp://127.0.0.1:1", "s", echo("x"), o)
+		assert.ErrorIs(t, err, sockets.ErrBadOption)
+	}
+	_, err = majordomo.NewClient("tcp://127.0.0.1:1", majordomo.WithRetry(0, 1))
+	assert.ErrorIs(t, err, sockets.ErrBadOption)
 	_, err = majordomo.NewWorker("tcp://127.0.0.1:1", "", echo("x"))
 	assert.ErrorIs(t, err, sockets.ErrBadOption)
 	_, err = majordomo.NewWorker("tcp://127.0.0.1:1", "s", nil)

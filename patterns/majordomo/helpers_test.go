@@ -23,8 +23,13 @@ const (
 	detect   = window + 600*time.Millisecond
 )
 
-func fast() []majordomo.Option {
-	return []majordomo.Option{
+// fastBroker and fastWorker are the test timing as each role's options.
+func fastBroker() []majordomo.BrokerOption {
+	return []majordomo.BrokerOption{majordomo.WithHeartbeat(hb, liveness)}
+}
+
+func fastWorker() []majordomo.WorkerOption {
+	return []majordomo.WorkerOption{
 		majordomo.WithHeartbeat(hb, liveness),
 		majordomo.WithReconnect(20*time.Millisecond, 200*time.Millisecond),
 	}
@@ -57,12 +62,12 @@ type runningBroker struct {
 }
 
 // startBroker runs a broker bound to endpoints (tcp://127.0.0.1:0 if none).
-func startBroker(t *testing.T, endpoints []string, opts ...majordomo.Option) *runningBroker {
+func startBroker(t *testing.T, endpoints []string, opts ...majordomo.BrokerOption) *runningBroker {
 	t.Helper()
 	if len(endpoints) == 0 {
 		endpoints = []string{"tcp://127.0.0.1:0"}
 	}
-	b, err := majordomo.NewBroker(append(fast(), opts...)...)
+	b, err := majordomo.NewBroker(append(fastBroker(), opts...)...)
 	require.NoError(t, err)
 	rb := &runningBroker{Broker: b}
 	for _, ep := range endpoints {
@@ -82,9 +87,9 @@ type runningWorker struct {
 	*testutil.Running
 }
 
-func startWorker(t *testing.T, endpoint, service string, h majordomo.Handler, opts ...majordomo.Option) *runningWorker {
+func startWorker(t *testing.T, endpoint, service string, h majordomo.Handler, opts ...majordomo.WorkerOption) *runningWorker {
 	t.Helper()
-	w, err := majordomo.NewWorker(endpoint, service, h, append(fast(), opts...)...)
+	w, err := majordomo.NewWorker(endpoint, service, h, append(fastWorker(), opts...)...)
 	require.NoError(t, err)
 	return &runningWorker{Worker: w, Running: testutil.Go(t, "worker", w.Run)}
 }
@@ -96,7 +101,7 @@ func echo(name string) majordomo.Handler {
 	}
 }
 
-func newClient(t *testing.T, endpoint string, opts ...majordomo.Option) *majordomo.Client {
+func newClient(t *testing.T, endpoint string, opts ...majordomo.ClientOption) *majordomo.Client {
 	t.Helper()
 	c, err := majordomo.NewClient(endpoint, opts...)
 	require.NoError(t, err)

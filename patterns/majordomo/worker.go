@@ -41,7 +41,7 @@ type Worker struct {
 	endpoint string
 	service  string
 	h        Handler
-	cfg      config
+	cfg      heartbeat.Config
 	log      *slog.Logger
 	running  atomic.Bool
 
@@ -51,14 +51,14 @@ type Worker struct {
 // NewWorker creates a worker of service for the broker at endpoint.
 // Options: WithHeartbeat, WithReconnect, WithIdentity, WithLogger,
 // WithSocketOptions.
-func NewWorker(endpoint, service string, h Handler, opts ...Option) (*Worker, error) {
+func NewWorker(endpoint, service string, h Handler, opts ...WorkerOption) (*Worker, error) {
 	switch {
 	case h == nil:
 		return nil, fmt.Errorf("%w: majordomo worker: nil handler", sockets.ErrBadOption)
 	case service == "" || isMMI(service):
 		return nil, fmt.Errorf("%w: majordomo worker: service name %q is empty or reserved", sockets.ErrBadOption, service)
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := heartbeat.Worker(defaults, opts)
 	if err != nil {
 		return nil, err
 	}

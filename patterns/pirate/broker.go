@@ -47,7 +47,7 @@ type BrokerStats struct {
 // least-recently-used queue of ready workers. Create it with NewBroker,
 // bind it, then Run it.
 type Broker struct {
-	cfg   config
+	cfg   heartbeat.Config
 	log   *slog.Logger
 	front *sockets.Socket
 	back  *sockets.Socket
@@ -78,8 +78,8 @@ type request struct {
 
 // NewBroker creates a broker. Options: WithHeartbeat, WithMaxQueue,
 // WithRequestTTL, WithMaxDeliveries, WithLogger, WithSocketOptions.
-func NewBroker(opts ...Option) (*Broker, error) {
-	cfg, err := newConfig(opts)
+func NewBroker(opts ...BrokerOption) (*Broker, error) {
+	cfg, err := heartbeat.Broker(defaults, opts)
 	if err != nil {
 		return nil, err
 	}

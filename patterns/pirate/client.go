@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/zmqkit/zmqkit/patterns/internal/lazypirate"
-	"github.com/zmqkit/zmqkit/sockets"
+	"github.com/zmqkit/zmqkit/patterns/internal/heartbeat"
+	"github.com/zmqkit/zmqkit/patterns/reliable"
 )
 
 // ErrNoReply is returned by Client.Request when every attempt timed out.
@@ -18,18 +18,17 @@ var ErrNoReply = errors.New("zmqkit: pirate: no reply")
 // concurrent use; requests from several goroutines take turns.
 type Client struct {
 	endpoint string
-	lazy     *lazypirate.Client
+	lazy     *reliable.Client[[][]byte, [][]byte]
 }
 
 // NewClient creates a client for the broker frontend at endpoint. Options:
 // WithRetry, WithSocketOptions.
-func NewClient(endpoint string, opts ...Option) (*Client, error) {
-	cfg, err := newConfig(opts)
+func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
+	cfg, err := heartbeat.Client(defaults, opts)
 	if err != nil {
 		return nil, err
 	}
-	lazy, err := lazypirate.New(endpoint, cfg.Timeout, cfg.Attempts, ErrNoReply,
-		cfg.SocketOptions(sockets.WithLinger(0))...)
+	lazy, err := reliable.NewRawClient(endpoint, cfg.LazyPirate()...)
 	if err != nil {
 		return nil, err
 	}
@@ -44,9 +43,9 @@ func (c *Client) Request(ctx context.Context, request ...[]byte) ([][]byte, erro
 	if len(request) == 0 {
 		request = [][]byte{{}}
 	}
-	reply, err := c.lazy.Request(ctx, request)
+	reply, err := c.lazy.Call(ctx, request)
 	if err != nil {
-		return nil, fmt.Errorf("zmqkit: pirate client %s: %w", c.endpoint, err)
+		return nil, fmt.Errorf("zmqkit: pirate client %s: %w", c.endpoint, heartbeat.NoReply(err, ErrNoReply))
 	}
 	return reply, nil
 }
@@ -54,6 +53,5 @@ func (c *Client) Request(ctx context.Context, request ...[]byte) ([][]byte, erro
 // Close closes the client's socket; a Request in progress or waiting for
 // its turn returns sockets.ErrClosed. Close is idempotent.
 func (c *Client) Close() error {
-	c.lazy.Close()
-	return nil
+	return c.lazy.Close()
 }

@@ -23,8 +23,13 @@ const (
 	detect   = window + 600*time.Millisecond
 )
 
-func fast() []pirate.Option {
-	return []pirate.Option{
+// fastBroker and fastWorker are the test timing as each role's options.
+func fastBroker() []pirate.BrokerOption {
+	return []pirate.BrokerOption{pirate.WithHeartbeat(hb, liveness)}
+}
+
+func fastWorker() []pirate.WorkerOption {
+	return []pirate.WorkerOption{
 		pirate.WithHeartbeat(hb, liveness),
 		pirate.WithReconnect(20*time.Millisecond, 200*time.Millisecond),
 	}
@@ -37,7 +42,7 @@ type runningBroker struct {
 }
 
 // startBroker runs a broker on front and back (tcp://127.0.0.1:0 if empty).
-func startBroker(t *testing.T, front, back string, opts ...pirate.Option) *runningBroker {
+func startBroker(t *testing.T, front, back string, opts ...pirate.BrokerOption) *runningBroker {
 	t.Helper()
 	if front == "" {
 		front = "tcp://127.0.0.1:0"
@@ -45,7 +50,7 @@ func startBroker(t *testing.T, front, back string, opts ...pirate.Option) *runni
 	if back == "" {
 		back = "tcp://127.0.0.1:0"
 	}
-	b, err := pirate.NewBroker(append(fast(), opts...)...)
+	b, err := pirate.NewBroker(append(fastBroker(), opts...)...)
 	require.NoError(t, err)
 	fe, err := b.BindFrontend(front)
 	if err != nil {
@@ -65,9 +70,9 @@ type runningWorker struct {
 	*testutil.Running
 }
 
-func startWorker(t *testing.T, backend string, h pirate.Handler, opts ...pirate.Option) *runningWorker {
+func startWorker(t *testing.T, backend string, h pirate.Handler, opts ...pirate.WorkerOption) *runningWorker {
 	t.Helper()
-	w, err := pirate.NewWorker(backend, h, append(fast(), opts...)...)
+	w, err := pirate.NewWorker(backend, h, append(fastWorker(), opts...)...)
 	require.NoError(t, err)
 	return &runningWorker{Worker: w, Running: testutil.Go(t, "worker", w.Run)}
 }
@@ -79,7 +84,7 @@ func named(name string) pirate.Handler {
 	}
 }
 
-func newClient(t *testing.T, front string, opts ...pirate.Option) *pirate.Client {
+func newClient(t *testing.T, front string, opts ...pirate.ClientOption) *pirate.Client {
 	t.Helper()
 	c, err := pirate.NewClient(front, opts...)
 	require.NoError(t, err)

@@ -322,7 +322,7 @@ func TestClientErrors(t *testing.T) {
 	start := time.Now()
 	_, err := c.Request(testCtx(t, 5*time.Second), []byte("?"))
 	require.ErrorIs(t, err, pirate.ErrNoReply)
-	assert.Contains(t, err.Error(), "after 3 attempts")
+	assert.Contains(t, err.Error(), "after 3 tries")
 	assert.Less(t, time.Since(start), 2*time.Second)
 
 	c2 := newClient(t, "tcp://127.0.0.1:1", pirate.WithRetry(10*time.Second, 3))

@@ -36,7 +36,7 @@ type WorkerStats struct {
 type Worker struct {
 	endpoint string
 	h        Handler
-	cfg      config
+	cfg      heartbeat.Config
 	log      *slog.Logger
 	running  atomic.Bool
 
@@ -45,11 +45,11 @@ type Worker struct {
 
 // NewWorker creates a worker for the broker backend at endpoint. Options:
 // WithHeartbeat, WithReconnect, WithIdentity, WithLogger, WithSocketOptions.
-func NewWorker(endpoint string, h Handler, opts ...Option) (*Worker, error) {
+func NewWorker(endpoint string, h Handler, opts ...WorkerOption) (*Worker, error) {
 	if h == nil {
 		return nil, fmt.Errorf("%w: pirate worker: nil handler", sockets.ErrBadOption)
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := heartbeat.Worker(defaults, opts)
 	if err != nil {
 		return nil, err
 	}
