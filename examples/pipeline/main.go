@@ -239,7 +239,7 @@ func report(out io.Writer, s summary, took time.Duration) {
 // runWorker digests jobs from ep until ctx ends. hang, if not nil, is asked
 // before each job whether to hang on it instead (to play a dying worker).
 func runWorker(ctx context.Context, ep pipeline.Endpoints, name string, hang func() bool) error {
-	var opts []pipeline.Option
+	var opts []pipeline.WorkerOption
 	if name != "" {
 		opts = append(opts, pipeline.WithName(name))
 	}

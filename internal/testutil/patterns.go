@@ -119,3 +119,25 @@ func CheckOptionRoles(t testing.TB, m OptionRoles) {
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }
+
+// OptionEffects fails t for each named option in opts that leaves the
+// configuration build makes from it as build makes it with no options, or
+// that build refuses. Configurations are compared as %+v prints them, so
+// that a function-valued field counts as set when it holds another
+// function.
+func OptionEffects[O, C any](t testing.TB, opts map[string]O, build func([]O) (C, error)) {
+	t.Helper()
+	def, err := build(nil)
+	if err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for _, name := range sortedKeys(opts) {
+		c, err := build([]O{opts[name]})
+		switch {
+		case err != nil:
+			t.Errorf("%s: %v", name, err)
+		case fmt.Sprintf("%+v", c) == fmt.Sprintf("%+v", def):
+			t.Errorf("%s changes nothing: %+v", name, c)
+		}
+	}
+}

@@ -1,15 +1,39 @@
 package pipeline
 
 import (
-	"fmt"
 	"time"
 
+	"github.com/zmqkit/zmqkit/patterns/internal/options"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
-// Option configures a Ventilator or a Worker. Each option says which one it
-// is for; the other ignores it.
-type Option func(*config) error
+// Options are typed by role: NewVentilator takes VentilatorOptions and
+// NewWorker WorkerOptions. An Option is accepted by both; giving a role an
+// option meant for the other does not compile.
+type (
+	// VentilatorOption configures a Ventilator.
+	VentilatorOption interface{ applyVentilator(*config) error }
+	// WorkerOption configures a Worker.
+	WorkerOption interface{ applyWorker(*config) error }
+	// Option configures a Ventilator or a Worker.
+	Option interface {
+		VentilatorOption
+		WorkerOption
+	}
+)
+
+type (
+	forVentilator func(*config) error
+	forWorker     func(*config) error
+	forBoth       struct {
+		forVentilator
+		forWorker
+	}
+)
+
+func (f forVentilator) applyVentilator(c *config) error { return f(c) }
+func (f forWorker) applyWorker(c *config) error         { return f(c) }
+func both(f func(*config) error) Option                 { return forBoth{f, f} }
 
 type config struct {
 	taskTimeout time.Duration
@@ -52,18 +76,11 @@ func defaultConfig() config {
 	}
 }
 
-func newConfig(opts []Option) (config, error) {
+// newConfig returns the defaults with opts applied by apply, the role's
+// method.
+func newConfig[O any](opts []O, apply func(O, *config) error) (config, error) {
 	c := defaultConfig()
-	for _, o := range opts {
-		if err := o(&c); err != nil {
-			return c, err
-		}
-	}
-	return c, nil
-}
-
-func bad(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", sockets.ErrBadOption, fmt.Sprintf(format, args...))
+	return c, options.Apply(&c, opts, apply)
 }
 
 // WithTaskTimeout sets how long the Ventilator waits for a task's result
@@ -71,27 +88,27 @@ func bad(format string, args ...any) error {
 // The clock starts when the task is handed to the socket, so the timeout
 // must cover the time a task may wait in a worker's queue as well as the
 // work itself: with WithPrefetch(n), n+1 times the longest task.
-func WithTaskTimeout(d time.Duration) Option {
-	return func(c *config) error {
+func WithTaskTimeout(d time.Duration) VentilatorOption {
+	return forVentilator(func(c *config) error {
 		if d <= 0 {
-			return bad("task timeout %v <= 0", d)
+			return options.Bad("task timeout %v <= 0", d)
 		}
 		c.taskTimeout = d
 		return nil
-	}
+	})
 }
 
 // WithMaxAttempts sets how many times a task is sent, the first included,
 // before it is settled with ErrGaveUp (Ventilator; default
 // DefaultMaxAttempts).
-func WithMaxAttempts(n int) Option {
-	return func(c *config) error {
+func WithMaxAttempts(n int) VentilatorOption {
+	return forVentilator(func(c *config) error {
 		if n < 1 {
-			return bad("max attempts %d < 1", n)
+			return options.Bad("max attempts %d < 1", n)
 		}
 		c.maxAttempts = n
 		return nil
-	}
+	})
 }
 
 // WithPrefetch bounds the tasks outstanding (submitted, not settled) to n
@@ -101,77 +118,77 @@ func WithMaxAttempts(n int) Option {
 // worker's queue, and hence a task's wait before it runs, short: about n
 // tasks deep. Larger n buys throughput when tasks are tiny and the network
 // far; the task timeout must then be longer.
-func WithPrefetch(n int) Option {
-	return func(c *config) error {
+func WithPrefetch(n int) VentilatorOption {
+	return forVentilator(func(c *config) error {
 		if n < 1 {
-			return bad("prefetch %d < 1", n)
+			return options.Bad("prefetch %d < 1", n)
 		}
 		c.prefetch = n
 		return nil
-	}
+	})
 }
 
 // WithDiscardResults makes the Ventilator count results without keeping
 // them for Next and Drain: for producers that only need Wait (Ventilator).
-func WithDiscardResults() Option {
-	return func(c *config) error { c.discard = true; return nil }
+func WithDiscardResults() VentilatorOption {
+	return forVentilator(func(c *config) error { c.discard = true; return nil })
 }
 
 // WithTaskHWM sets the high-water mark of the task path: the Ventilator's
 // send HWM per worker and the Worker's receive HWM (both; default 1000, as
 // libzmq).
 func WithTaskHWM(n int) Option {
-	return func(c *config) error {
+	return both(func(c *config) error {
 		if n < 0 {
-			return bad("task HWM %d < 0", n)
+			return options.Bad("task HWM %d < 0", n)
 		}
 		c.taskHWM = n
 		return nil
-	}
+	})
 }
 
 // WithResultHWM sets the high-water mark of the result path: the Worker's
 // send HWM and the Ventilator's receive HWM per worker (both; default
 // 1000, as libzmq).
 func WithResultHWM(n int) Option {
-	return func(c *config) error {
+	return both(func(c *config) error {
 		if n < 0 {
-			return bad("result HWM %d < 0", n)
+			return options.Bad("result HWM %d < 0", n)
 		}
 		c.resultHWM = n
 		return nil
-	}
+	})
 }
 
 // WithName sets the name a Worker reports with each result (Worker;
 // default host/pid/sequence).
-func WithName(name string) Option {
-	return func(c *config) error { c.name = name; return nil }
+func WithName(name string) WorkerOption {
+	return forWorker(func(c *config) error { c.name = name; return nil })
 }
 
 // WithConcurrency makes Worker.Run handle up to n tasks at once, each in
 // its own goroutine sharing the worker's sockets (Worker; default 1).
-func WithConcurrency(n int) Option {
-	return func(c *config) error {
+func WithConcurrency(n int) WorkerOption {
+	return forWorker(func(c *config) error {
 		if n < 1 {
-			return bad("concurrency %d < 1", n)
+			return options.Bad("concurrency %d < 1", n)
 		}
 		c.concurrency = n
 		return nil
-	}
+	})
 }
 
 // WithLinger sets how long Worker.Close waits to deliver queued results
 // (Worker; default DefaultWorkerLinger). The Ventilator always closes at
 // once: what it has not sent is abandoned with it.
-func WithLinger(d time.Duration) Option {
-	return func(c *config) error {
+func WithLinger(d time.Duration) WorkerOption {
+	return forWorker(func(c *config) error {
 		if d < 0 {
-			return bad("linger %v < 0", d)
+			return options.Bad("linger %v < 0", d)
 		}
 		c.linger = d
 		return nil
-	}
+	})
 }
 
 // WithSocketOptions passes options to the sockets underneath (both), after
@@ -179,7 +196,7 @@ func WithLinger(d time.Duration) Option {
 // worker that vanished without closing its connection), reconnect
 // intervals, a logger.
 func WithSocketOptions(opts ...sockets.Option) Option {
-	return func(c *config) error { c.sockOpts = append(c.sockOpts, opts...); return nil }
+	return both(func(c *config) error { c.sockOpts = append(c.sockOpts, opts...); return nil })
 }
 
 func (c *config) socketOptions(own ...sockets.Option) []sockets.Option {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/zmqkit/zmqkit/codec"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/patterns/pipeline"
 	"github.com/zmqkit/zmqkit/sockets"
 )
@@ -49,25 +50,13 @@ func endpoints(t *testing.T, tr string) pipeline.Endpoints {
 	return pipeline.Endpoints{}
 }
 
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+// Short names for the shared helpers.
+var (
+	testCtx    = testutil.Context
+	eventually = testutil.Eventually
+)
 
-// eventually polls cond until it holds, failing the test after d.
-func eventually(t *testing.T, d time.Duration, cond func() bool, msg string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v: %s", d, msg)
-		}
-		time.Sleep(time.Millisecond) // a bounded poll, not synchronisation
-	}
-}
-
-func newVentilator(t *testing.T, tr string, opts ...pipeline.Option) (*pipeline.Ventilator[task, square], pipeline.Endpoints) {
+func newVentilator(t *testing.T, tr string, opts ...pipeline.VentilatorOption) (*pipeline.Ventilator[task, square], pipeline.Endpoints) {
 	t.Helper()
 	v, err := pipeline.NewVentilator(codec.JSON[task](), codec.JSON[square](), opts...)
 	require.NoError(t, err)
@@ -91,9 +80,9 @@ func newRunner(t *testing.T) *runner {
 
 // start creates a worker dialled to ep and runs h in it until the test ends
 // or the worker is closed. Cleanup closes it (before waiting for it).
-func (r *runner) start(ctx context.Context, ep pipeline.Endpoints, name string, h pipeline.Handler[task, square], opts ...pipeline.Option) *pipeline.Worker[task, square] {
+func (r *runner) start(ctx context.Context, ep pipeline.Endpoints, name string, h pipeline.Handler[task, square], opts ...pipeline.WorkerOption) *pipeline.Worker[task, square] {
 	r.t.Helper()
-	w, err := pipeline.NewWorker(codec.JSON[task](), codec.JSON[square](), append([]pipeline.Option{pipeline.WithName(name)}, opts...)...)
+	w, err := pipeline.NewWorker(codec.JSON[task](), codec.JSON[square](), append([]pipeline.WorkerOption{pipeline.WithName(name)}, opts...)...)
 	require.NoError(r.t, err)
 	require.NoError(r.t, w.Dial(ep))
 	r.wg.Add(1)
@@ -574,22 +563,28 @@ func TestWorkerRunEndsWithContext(t *testing.T) {
 }
 
 func TestBadOptions(t *testing.T) {
-	for name, o := range map[string]pipeline.Option{
-		"timeout":     pipeline.WithTaskTimeout(0),
-		"attempts":    pipeline.WithMaxAttempts(0),
-		"prefetch":    pipeline.WithPrefetch(0),
-		"task HWM":    pipeline.WithTaskHWM(-1),
-		"result HWM":  pipeline.WithResultHWM(-1),
-		"concurrency": pipeline.WithConcurrency(0),
-		"linger":      pipeline.WithLinger(-1),
-		"socket":      pipeline.WithSocketOptions(sockets.WithSendHWM(-1)),
+	newV := func(o pipeline.VentilatorOption) error {
+		_, err := pipeline.NewVentilator(codec.JSON[task](), codec.JSON[square](), o)
+		return err
+	}
+	newW := func(o pipeline.WorkerOption) error {
+		_, err := pipeline.NewWorker(codec.JSON[task](), codec.JSON[square](), o)
+		return err
+	}
+	for name, err := range map[string]error{
+		"timeout":            newV(pipeline.WithTaskTimeout(0)),
+		"attempts":           newV(pipeline.WithMaxAttempts(0)),
+		"prefetch":           newV(pipeline.WithPrefetch(0)),
+		"ventilator HWM":     newV(pipeline.WithTaskHWM(-1)),
+		"ventilator results": newV(pipeline.WithResultHWM(-1)),
+		"ventilator socket":  newV(pipeline.WithSocketOptions(sockets.WithSendHWM(-1))),
+		"worker HWM":         newW(pipeline.WithTaskHWM(-1)),
+		"worker results":     newW(pipeline.WithResultHWM(-1)),
+		"worker socket":      newW(pipeline.WithSocketOptions(sockets.WithSendHWM(-1))),
+		"concurrency":        newW(pipeline.WithConcurrency(0)),
+		"linger":             newW(pipeline.WithLinger(-1)),
 	} {
-		t.Run(name, func(t *testing.T) {
-			_, err := pipeline.NewVentilator(codec.JSON[task](), codec.JSON[square](), o)
-			assert.ErrorIs(t, err, sockets.ErrBadOption)
-			_, err = pipeline.NewWorker(codec.JSON[task](), codec.JSON[square](), o)
-			assert.ErrorIs(t, err, sockets.ErrBadOption)
-		})
+		assert.ErrorIs(t, err, sockets.ErrBadOption, name)
 	}
 	_, err := pipeline.NewVentilator[task, square](nil, codec.JSON[square]())
 	assert.ErrorIs(t, err, sockets.ErrBadOption)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zmqkit/zmqkit/codec"
+	"github.com/zmqkit/zmqkit/patterns/internal/options"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -100,11 +101,11 @@ type Ventilator[T, R any] struct {
 
 // NewVentilator creates a Ventilator for tasks of type T, encoded with tc,
 // and results of type R, decoded with rc. Listen, then Submit.
-func NewVentilator[T, R any](tc codec.Codec[T], rc codec.Codec[R], opts ...Option) (*Ventilator[T, R], error) {
+func NewVentilator[T, R any](tc codec.Codec[T], rc codec.Codec[R], opts ...VentilatorOption) (*Ventilator[T, R], error) {
 	if tc == nil || rc == nil {
-		return nil, bad("nil codec")
+		return nil, options.Bad("nil codec")
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newConfig(opts, VentilatorOption.applyVentilator)
 	if err != nil {
 		return nil, err
 	}

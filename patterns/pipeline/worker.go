@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/zmqkit/zmqkit/codec"
+	"github.com/zmqkit/zmqkit/patterns/internal/options"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -48,11 +49,11 @@ var workerSeq atomic.Uint64
 
 // NewWorker creates a Worker for tasks of type T, decoded with tc, and
 // results of type R, encoded with rc. Dial, then Run.
-func NewWorker[T, R any](tc codec.Codec[T], rc codec.Codec[R], opts ...Option) (*Worker[T, R], error) {
+func NewWorker[T, R any](tc codec.Codec[T], rc codec.Codec[R], opts ...WorkerOption) (*Worker[T, R], error) {
 	if tc == nil || rc == nil {
-		return nil, bad("nil codec")
+		return nil, options.Bad("nil codec")
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newConfig(opts, WorkerOption.applyWorker)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +96,7 @@ func (w *Worker[T, R]) Dial(ep Endpoints) error {
 // the task's failure; it is not retried.
 func (w *Worker[T, R]) Run(ctx context.Context, h Handler[T, R]) error {
 	if h == nil {
-		return bad("nil handler")
+		return options.Bad("nil handler")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -54,8 +54,8 @@ type cacheEntry struct {
 
 // NewCache creates a Cache. Options: WithSocketOptions (the downstream
 // XPUB), WithMaxTopics.
-func NewCache(opts ...Option) (*Cache, error) {
-	cfg, err := newConfig(opts)
+func NewCache(opts ...CacheOption) (*Cache, error) {
+	cfg, err := newConfig(opts, CacheOption.applyCache)
 	if err != nil {
 		return nil, err
 	}

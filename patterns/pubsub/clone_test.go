@@ -18,8 +18,8 @@ import (
 
 // newServer starts a Publisher with a snapshot endpoint; it returns the
 // updates and snapshot endpoints.
-func newServer(t *testing.T, tr string, opts ...pubsub.Option) (*pubsub.Publisher[int], string, string) {
-	pub, err := pubsub.NewPublisher(codec.JSON[int](), append([]pubsub.Option{pubsub.WithHeartbeat(20 * time.Millisecond)}, opts...)...)
+func newServer(t *testing.T, tr string, opts ...pubsub.PublisherOption) (*pubsub.Publisher[int], string, string) {
+	pub, err := pubsub.NewPublisher(codec.JSON[int](), append([]pubsub.PublisherOption{pubsub.WithHeartbeat(20 * time.Millisecond)}, opts...)...)
 	require.NoError(t, err)
 	closer(t, pub)
 	updates, err := pub.Listen(endpoint(t, tr))
@@ -30,7 +30,7 @@ func newServer(t *testing.T, tr string, opts ...pubsub.Option) (*pubsub.Publishe
 	return pub, updates, snaps
 }
 
-func newReplica(t *testing.T, updates, snaps string, opts ...pubsub.Option) *pubsub.Replica[int] {
+func newReplica(t *testing.T, updates, snaps string, opts ...pubsub.ReplicaOption) *pubsub.Replica[int] {
 	r, err := pubsub.NewReplica(codec.JSON[int](), opts...)
 	require.NoError(t, err)
 	closer(t, r)

@@ -7,10 +7,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/zmqkit/zmqkit/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -31,28 +32,12 @@ func endpoint(t *testing.T, transport string) string {
 
 var transports = []string{"tcp", "inproc"}
 
-// testCtx ends with the test or after d.
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// eventually polls cond until it holds, failing the test after d.
-func eventually(t *testing.T, d time.Duration, cond func() bool, msg string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v: "+msg, append([]any{d}, args...)...)
-		}
-		select {
-		case <-time.After(2 * time.Millisecond):
-		case <-t.Context().Done():
-			t.FailNow()
-		}
-	}
-}
+// Short names for the shared helpers: testCtx ends with the test or after
+// d, eventually polls a condition until it holds.
+var (
+	testCtx    = testutil.Context
+	eventually = testutil.Eventually
+)
 
 // runner is something with Run(ctx) error.
 type runner interface{ Run(context.Context) error }

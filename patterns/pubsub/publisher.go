@@ -78,11 +78,11 @@ type entry[T any] struct {
 
 // NewPublisher creates a Publisher that encodes values with c. Options:
 // WithReplay, WithHeartbeat, WithSocketOptions.
-func NewPublisher[T any](c codec.Codec[T], opts ...Option) (*Publisher[T], error) {
+func NewPublisher[T any](c codec.Codec[T], opts ...PublisherOption) (*Publisher[T], error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil codec", ErrBadOption)
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newConfig(opts, PublisherOption.applyPublisher)
 	if err != nil {
 		return nil, err
 	}

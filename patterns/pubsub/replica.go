@@ -58,11 +58,11 @@ type Replica[T any] struct {
 // NewReplica creates a Replica that decodes values with c. Options:
 // WithSnapshotTimeout, WithMaxBuffer, WithOnResync, WithOnUpdate,
 // WithSocketOptions (the SUB socket).
-func NewReplica[T any](c codec.Codec[T], opts ...Option) (*Replica[T], error) {
+func NewReplica[T any](c codec.Codec[T], opts ...ReplicaOption) (*Replica[T], error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil codec", ErrBadOption)
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newConfig(opts, ReplicaOption.applyReplica)
 	if err != nil {
 		return nil, err
 	}

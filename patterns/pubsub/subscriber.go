@@ -130,11 +130,11 @@ type pendingRecv[T any] struct {
 // NewSubscriber creates a Subscriber that decodes values with c. It
 // subscribes to HeartbeatTopic by itself. Options: WithSubscribe,
 // WithMaxLag, WithClock, WithMaxTopics, WithSocketOptions.
-func NewSubscriber[T any](c codec.Codec[T], opts ...Option) (*Subscriber[T], error) {
+func NewSubscriber[T any](c codec.Codec[T], opts ...SubscriberOption) (*Subscriber[T], error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: nil codec", ErrBadOption)
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newConfig(opts, SubscriberOption.applySubscriber)
 	if err != nil {
 		return nil, err
 	}

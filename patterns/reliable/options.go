@@ -1,13 +1,14 @@
 package reliable
 
 import (
-	"fmt"
 	"time"
 
+	"github.com/zmqkit/zmqkit/patterns/internal/options"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
-// Option configures a Client or a Freelance.
+// Option configures a Client or a Freelance. Both roles take every option,
+// so there is one option type; the other patterns type theirs by role.
 type Option func(*config) error
 
 type config struct {
@@ -29,17 +30,12 @@ const (
 
 func newConfig(opts []Option) (config, error) {
 	c := config{timeout: DefaultTimeout}
-	for _, o := range opts {
-		if err := o(&c); err != nil {
-			return c, err
-		}
-	}
-	return c, nil
+	return c, options.Apply(&c, opts, Option.apply)
 }
 
-func bad(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", sockets.ErrBadOption, fmt.Sprintf(format, args...))
-}
+func (o Option) apply(c *config) error { return o(c) }
+
+var bad = options.Bad
 
 // WithTimeout sets how long each try waits for its reply (default
 // DefaultTimeout). A call that gets no reply takes about tries × timeout.

@@ -69,8 +69,8 @@ type answer struct {
 
 // NewClient creates a Client. Options: WithSocketOptions,
 // WithFailOnDisconnect. Close it to end its goroutines.
-func NewClient(opts ...Option) (*Client, error) {
-	cfg, err := newConfig(opts)
+func NewClient(opts ...ClientOption) (*Client, error) {
+	cfg, err := newConfig(opts, ClientOption.applyClient)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/zmqkit/zmqkit/codec"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/patterns/rpc"
 	"github.com/zmqkit/zmqkit/sockets"
 	"go.uber.org/goleak"
@@ -35,11 +36,8 @@ func endpoint(t testing.TB, transport string) string {
 
 var transports = []string{"tcp", "inproc"}
 
-func testCtx(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+// testCtx is a context bounded by the test.
+var testCtx = testutil.Context
 
 // serve starts s.Run; the cleanup stops it (through ctx) and closes s.
 // stop stops it earlier and returns Run's error.
@@ -65,7 +63,7 @@ func serve(t testing.TB, s *rpc.Server) (stop func() error) {
 
 // pair makes a running server with handlers from setup and a client
 // dialed to it.
-func pair(t testing.TB, tr string, setup func(*rpc.Server), opts ...rpc.Option) (*rpc.Server, *rpc.Client, string) {
+func pair(t testing.TB, tr string, setup func(*rpc.Server), opts ...rpc.ServerOption) (*rpc.Server, *rpc.Client, string) {
 	s, err := rpc.NewServer(opts...)
 	require.NoError(t, err)
 	setup(s)

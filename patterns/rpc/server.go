@@ -72,8 +72,8 @@ var errCanceledByClient = errors.New("rpc: call canceled by the client")
 
 // NewServer creates a Server. Options: WithWorkers, WithBacklog,
 // WithSocketOptions.
-func NewServer(opts ...Option) (*Server, error) {
-	cfg, err := newConfig(opts)
+func NewServer(opts ...ServerOption) (*Server, error) {
+	cfg, err := newConfig(opts, ServerOption.applyServer)
 	if err != nil {
 		return nil, err
 	}

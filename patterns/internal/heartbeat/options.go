@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/zmqkit/zmqkit/patterns/internal/options"
 	"github.com/zmqkit/zmqkit/patterns/reliable"
 	"github.com/zmqkit/zmqkit/sockets"
 )
@@ -79,10 +80,8 @@ func Client(defaults Config, opts []ClientOption) (Config, error) {
 }
 
 func build[O any](c Config, opts []O, apply func(O, *Config) error) (Config, error) {
-	for _, o := range opts {
-		if err := apply(o, &c); err != nil {
-			return c, err
-		}
+	if err := options.Apply(&c, opts, apply); err != nil {
+		return c, err
 	}
 	c.Finish()
 	return c, nil
