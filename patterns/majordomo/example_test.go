@@ -5,17 +5,24 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"time"
 
 	"github.com/zmqkit/zmqkit/patterns/majordomo"
 )
 
 // A broker, an "upper" worker and a client in one process: the client
 // asks the broker whether the service exists, then uses it.
+//
+// Options are typed by role. The heartbeat is a BrokerWorkerOption: broker
+// and workers take it, and must agree on it. WithRequestTTL is a
+// BrokerOption, WithIdentity a WorkerOption, WithRetry a ClientOption;
+// majordomo.NewClient(ep, heartbeat) would not compile.
 func Example() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	broker, err := majordomo.NewBroker()
+	heartbeat := majordomo.WithHeartbeat(time.Second, 3)
+	broker, err := majordomo.NewBroker(heartbeat, majordomo.WithRequestTTL(5*time.Second))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -28,14 +35,14 @@ func Example() {
 
 	worker, err := majordomo.NewWorker(ep, "upper", func(_ context.Context, req [][]byte) ([][]byte, error) {
 		return [][]byte{bytes.ToUpper(req[0])}, nil
-	})
+	}, heartbeat, majordomo.WithIdentity("upper-1"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- worker.Run(ctx) }()
 
-	client, err := majordomo.NewClient(ep)
+	client, err := majordomo.NewClient(ep, majordomo.WithRetry(2*time.Second, 3))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -12,6 +12,9 @@ import (
 
 // A ventilator, two workers and a join. The workers would normally run in
 // other processes, dialling the endpoints the ventilator listens on.
+//
+// Options are typed by role: WithTaskTimeout is a VentilatorOption,
+// WithConcurrency a WorkerOption, and each constructor takes only its own.
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -30,7 +33,7 @@ func Example() {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for range 2 {
-		w, err := pipeline.NewWorker(codec.JSON[int](), codec.JSON[int]())
+		w, err := pipeline.NewWorker(codec.JSON[int](), codec.JSON[int](), pipeline.WithConcurrency(2))
 		if err != nil {
 			panic(err)
 		}

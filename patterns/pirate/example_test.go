@@ -5,16 +5,23 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"time"
 
 	"github.com/zmqkit/zmqkit/patterns/pirate"
 )
 
 // A broker, one worker and a client in one process.
+//
+// Options are typed by role. The heartbeat is a BrokerWorkerOption: broker
+// and workers take it, and must agree on it. WithMaxQueue is a
+// BrokerOption, WithReconnect a WorkerOption, WithRetry a ClientOption;
+// pirate.NewClient(front, heartbeat) would not compile.
 func Example() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	broker, err := pirate.NewBroker()
+	heartbeat := pirate.WithHeartbeat(time.Second, 3)
+	broker, err := pirate.NewBroker(heartbeat, pirate.WithMaxQueue(100))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -31,14 +38,14 @@ func Example() {
 
 	worker, err := pirate.NewWorker(back, func(_ context.Context, req [][]byte) ([][]byte, error) {
 		return [][]byte{bytes.ToUpper(req[0])}, nil
-	})
+	}, heartbeat, pirate.WithReconnect(time.Second, 10*time.Second))
 	if err != nil {
 		log.Fatal(err)
 	}
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- worker.Run(ctx) }()
 
-	client, err := pirate.NewClient(front)
+	client, err := pirate.NewClient(front, pirate.WithRetry(2*time.Second, 3))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -68,3 +68,47 @@ func ExamplePublisher() {
 	fmt.Println(u.Topic, u.Value, u.Stamp.Replay)
 	// Output: status.db up true
 }
+
+// A last-value cache between a publisher and its subscribers: a
+// subscriber that connects to the cache gets the latest value at once.
+// WithMaxTopics is a CacheSubscriberOption: a Cache and a Subscriber take
+// it, a Publisher does not.
+func ExampleCache() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 2)
+	defer func() { stop(); <-done; <-done }()
+
+	pub, _ := pubsub.NewPublisher(codec.String())
+	defer pub.Close()
+	upstream, _ := pub.Listen("inproc://example-cache-upstream")
+	go func() { done <- pub.Run(runCtx) }()
+
+	cache, _ := pubsub.NewCache(pubsub.WithMaxTopics(1000))
+	defer cache.Close()
+	downstream, _ := cache.Listen("inproc://example-cache-downstream")
+	cache.DialUpstream(upstream)
+	go func() { done <- cache.Run(runCtx) }()
+
+	pub.Publish(ctx, "price.EURUSD", "1.09")
+	for cache.Len() == 0 { // until the cache has it
+		select {
+		case <-ctx.Done():
+			fmt.Println(ctx.Err())
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
+
+	sub, _ := pubsub.NewSubscriber(codec.String(), pubsub.WithSubscribe("price."))
+	defer sub.Close()
+	sub.Dial(downstream)
+	u, err := sub.Recv(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(u.Topic, u.Value, u.Stamp.Replay)
+	// Output: price.EURUSD 1.09 true
+}

@@ -1,6 +1,7 @@
 package reliable_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,4 +56,36 @@ func ExampleFreelance() {
 	r, err := f.Call(ctx, "ping")
 	fmt.Println(r, err, f.Stats().Tries)
 	// Output: pong to ping <nil> 1
+}
+
+// A Lazy Pirate client on multipart messages, with no codec, in front of
+// a REP server that answers each frame upper-cased.
+func ExampleNewRawClient() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv, _ := sockets.NewRep()
+	defer srv.Close()
+	addr, _ := srv.Listen("inproc://example-raw-client")
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		frames, err := srv.Recv(ctx)
+		if err != nil {
+			return
+		}
+		for i, f := range frames {
+			frames[i] = bytes.ToUpper(f)
+		}
+		srv.Send(ctx, frames...)
+	}()
+
+	c, err := reliable.NewRawClient(addr, reliable.WithTimeout(time.Second), reliable.WithTries(3))
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	reply, err := c.Call(ctx, [][]byte{[]byte("hello"), []byte("world")})
+	fmt.Printf("%q %v\n", reply, err)
+	<-served
+	// Output: ["HELLO" "WORLD"] <nil>
 }

@@ -1,6 +1,7 @@
 package rpc_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -43,4 +44,30 @@ func ExampleMethod() {
 	// Output:
 	// 42 <nil>
 	// true true
+}
+
+// A server and a client on raw bytes. Options are typed by role:
+// WithWorkers is a ServerOption, WithFailOnDisconnect a ClientOption, and
+// WithSocketOptions an Option both take.
+func ExampleNewServer() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	server, _ := rpc.NewServer(rpc.WithWorkers(4))
+	defer server.Close()
+	server.Handle("upper", func(_ context.Context, b []byte) ([]byte, error) {
+		return bytes.ToUpper(b), nil
+	})
+	addr, _ := server.Listen("inproc://example-new-server")
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	defer func() { stop(); <-done }()
+	go func() { done <- server.Run(runCtx) }()
+
+	client, _ := rpc.NewClient(rpc.WithFailOnDisconnect(true))
+	defer client.Close()
+	client.Dial(addr)
+	reply, err := client.Call(ctx, "upper", []byte("hello"))
+	fmt.Printf("%s %v\n", reply, err)
+	// Output: HELLO <nil>
 }
