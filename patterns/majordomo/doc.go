@@ -38,4 +38,13 @@
 // least one worker is registered for it and "404" if none is; any other
 // "mmi." service replies "501". A worker that tries to register an "mmi."
 // service is sent DISCONNECT.
+//
+// # Options
+//
+// Options are typed by role: NewBroker takes BrokerOptions, NewWorker
+// WorkerOptions and NewClient ClientOptions. WithHeartbeat and WithLogger
+// are BrokerWorkerOptions, WithSocketOptions an Option all three take, so
+// one heartbeat value can be given to the broker and its workers, while a
+// worker's option given to a client does not compile. The Client is the
+// library's Lazy Pirate, reliable.NewRawClient, speaking MDP/Client.
 package majordomo

@@ -36,4 +36,8 @@
 // name. A worker in another language needs only to echo the first frame.
 // The epoch keeps results meant for an earlier ventilator on the same
 // endpoint from settling this one's tasks.
+//
+// Options are typed by side: NewVentilator takes VentilatorOptions,
+// NewWorker WorkerOptions, and an Option (an HWM, socket options) is
+// accepted by both. An option for the other side does not compile.
 package pipeline

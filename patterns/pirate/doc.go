@@ -36,4 +36,12 @@
 // the request as lost with that worker and requeues it.
 // Between clients and the broker it is plain REQ/REP: a client sends the
 // body, the broker answers with the reply body.
+//
+// # Options
+//
+// Options are typed by role: NewBroker takes BrokerOptions, NewWorker
+// WorkerOptions and NewClient ClientOptions. WithHeartbeat and WithLogger
+// are BrokerWorkerOptions, WithSocketOptions an Option all three take; a
+// worker's option given to a client does not compile. The Client is
+// reliable.NewRawClient, the library's one Lazy Pirate.
 package pirate

@@ -20,4 +20,10 @@
 //
 // The wire formats are documented on Stamp (updates and heartbeats) and in
 // snapshot.go (the snapshot exchange).
+//
+// Options are typed by role: NewPublisher takes PublisherOptions, NewCache
+// CacheOptions, NewSubscriber SubscriberOptions and NewReplica
+// ReplicaOptions. WithMaxTopics is a CacheSubscriberOption and
+// WithSocketOptions an Option all four take; an option for a role that
+// would ignore it does not compile.
 package pubsub

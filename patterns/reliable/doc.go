@@ -23,4 +23,7 @@
 // be idempotent. Handler errors (sockets.ErrRemote) and undecodable
 // replies are answers, not lost replies: they are returned at once, not
 // retried.
+//
+// NewRawClient is the Lazy Pirate on multipart messages, without codecs;
+// the Majordomo and Paranoid Pirate clients are built on it.
 package reliable

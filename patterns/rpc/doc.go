@@ -13,4 +13,8 @@
 // Method.Call on the client, Handle on the server.
 //
 // The frames on the wire are documented in wire.go.
+//
+// Options are typed by role: NewServer takes ServerOptions, NewClient
+// ClientOptions, and WithSocketOptions is an Option both take. A server's
+// option given to a client does not compile.
 package rpc
