@@ -35,15 +35,22 @@ const sealOverhead = 8 + 8 + 16 + 1
 const maxCommand = 1 << 20
 
 // Frames below bigFrame bytes are read through the decoder's read buffer
-// and handed out aliasing it; the reader copies each batch of messages it
-// keeps out of that buffer, back to back into an arena that holds message
-// bytes only (Detach), so what queued messages pin is about what they
-// count, not the commands and headers read with them, and the read buffer
-// is reused. The buffer starts at minBuf bytes; while the peer keeps
-// the connection full (a read fills all the room it was given) it doubles,
-// up to maxBuf, so a stream is read in big reads; a connection that goes
-// idle gets a small one again (Shrink). Frames of bigFrame bytes or more
-// are read into buffers of their own, charged to the socket's Budget.
+// and handed out aliasing it. A batch of messages the reader keeps stays
+// there (Detach): the buffer is not written over again, the next read goes
+// on after it, and once full the buffer is left to the messages in it and
+// a new one taken; the garbage collector frees it with the last of them.
+// So a stream of small messages is read with no copy at all. That holds
+// while the kept messages are most of what the buffer took (at least half
+// of the bytes read since the last batch, headers and commands counted):
+// otherwise (a batch of a few messages among many commands, say) they are
+// copied back to back into an arena that holds message bytes only, and the
+// buffer is reused. Either way, what queued messages pin is at most about
+// twice what they count. The buffer starts at minBuf bytes; while the peer
+// keeps the connection full (a read fills all the room it was given) it
+// doubles, up to maxBuf, so a stream is read in big reads; a connection
+// that goes idle gets a small one again (Shrink). Frames of bigFrame bytes
+// or more are read into buffers of their own, charged to the socket's
+// Budget.
 const (
 	minBuf   = 4 << 10
 	maxBuf   = 256 << 10
@@ -125,6 +132,10 @@ type Decoder struct {
 	// hand messages out in order: what it pins beyond the messages still
 	// queued is at most the part of one arena already taken.
 	arena []byte
+	// used is what frames read through the buffer since the last Detach
+	// or Release took of it, headers included: Detach leaves a batch in
+	// place only when it keeps at least half of that.
+	used int
 
 	total   int64 // bytes read from r so far
 	reading bool  // inside ReadMsg
@@ -149,9 +160,10 @@ func (d *Decoder) Total() int64 { return d.total }
 func (d *Decoder) InMsg() bool { return d.reading && (d.started || d.wpos > d.rpos) }
 
 // Shrinkable reports whether an idle wait may swap the read buffer for a
-// small one: nothing buffered, nothing handed out of it, and it is big.
+// small one: nothing is buffered, and the buffer is big or left to the
+// messages in it.
 func (d *Decoder) Shrinkable() bool {
-	return !d.held && d.wpos == d.rpos && len(d.buf) > minBuf
+	return d.wpos == d.rpos && (len(d.buf) > minBuf || d.held)
 }
 
 // BufSize is the size of the read buffer.
@@ -217,16 +229,18 @@ func (d *Decoder) fill(n int) error {
 // the arena (its messages keep it while they live).
 func (d *Decoder) shrink() {
 	if d.Shrinkable() {
-		d.buf, d.rpos, d.wpos, d.grow = make([]byte, minBuf), 0, 0, false
+		d.buf, d.rpos, d.wpos, d.grow, d.held = make([]byte, minBuf), 0, 0, false, false
 		d.arena = nil
 	}
 }
 
-// Detach copies the frames of ms that alias the read buffer into the
-// arena, back to back, so that the messages own their memory and the
-// buffer can be reused. Call it on every batch of messages kept from ReadMsg, before the
-// next ReadMsg; without it the decoder never writes over frames it handed
-// out (it takes a new buffer instead).
+// Detach makes ms, the batch of messages kept from the ReadMsg calls since
+// the last Detach, safe to keep while reading goes on. When they are at
+// least half of what those calls took of the read buffer, they stay where
+// they are and the buffer is never written over again; else their frames
+// are copied into the arena, back to back, and the buffer is reused. Call
+// it on every batch kept, before the next ReadMsg; without it the decoder
+// never writes over frames it handed out (it takes a new buffer instead).
 func (d *Decoder) Detach(ms []Msg) {
 	if !d.held {
 		return
@@ -241,6 +255,10 @@ func (d *Decoder) Detach(ms []Msg) {
 				total += len(f)
 			}
 		}
+	}
+	if 2*total >= d.used {
+		d.used = 0 // kept in place: held stays set
+		return
 	}
 	if total > 0 {
 		if len(d.arena) < total {
@@ -271,7 +289,7 @@ func (d *Decoder) Detach(ms []Msg) {
 // Release says that no frame handed out so far is in use any more (they
 // were copied, or dropped): the read buffer may be written over.
 func (d *Decoder) Release() {
-	d.held = false
+	d.held, d.used = false, 0
 	if d.rpos == d.wpos {
 		d.rpos, d.wpos = 0, 0
 	}
@@ -321,12 +339,14 @@ func (d *Decoder) readFrame(limit int64) (flags byte, body []byte, err error) {
 	if flags&flagLong == 0 {
 		size = uint64(d.buf[d.rpos+1])
 		d.rpos += 2
+		d.used += 2
 	} else {
 		if err = d.fill(9); err != nil {
 			return 0, nil, err
 		}
 		size = binary.BigEndian.Uint64(d.buf[d.rpos+1:])
 		d.rpos += 9
+		d.used += 9
 	}
 	if flags&flagCommand != 0 {
 		if flags&flagMore != 0 {
@@ -356,6 +376,7 @@ func (d *Decoder) readFrame(limit int64) (flags byte, body []byte, err error) {
 		}
 		body = d.buf[d.rpos : d.rpos+n : d.rpos+n]
 		d.rpos += n
+		d.used += n
 		d.held = true
 		return flags, body, nil
 	}

@@ -36,6 +36,12 @@ type Queue struct {
 	// direction hold together: the queue is full while the pool is.
 	pool  *Pool
 	freed bool // a take or removal took the pool below its limit: wake it after unlocking
+	// blocked: a producer was refused because the queue was full (its own
+	// bounds, not the pool's) and waits for onWritable. Takes wake it only
+	// once the queue has drained to its low-water mark (lowWater), as
+	// libzmq hands back credit: a producer at the mark is woken once per
+	// half a queue, not once per message taken.
+	blocked bool
 
 	onReadable func()
 	onWritable func()
@@ -95,6 +101,30 @@ func (q *Queue) full() bool {
 func (q *Queue) fullFor() (full, pool bool) {
 	pool = q.pool.full()
 	return pool || (q.hwm > 0 && q.n >= q.hwm) || (q.maxBytes > 0 && q.bytes >= q.maxBytes), pool
+}
+
+// refused records, with q.mu held, that a producer found the queue full
+// for its own bounds and waits for room.
+func (q *Queue) refused(pool bool) {
+	if !pool {
+		q.blocked = true
+	}
+}
+
+// lowWater reports whether the queue has drained far enough to wake a
+// refused producer: to half its high-water mark and half its byte bound.
+func (q *Queue) lowWater() bool {
+	return (q.hwm == 0 || q.n <= q.hwm/2) && (q.maxBytes == 0 || q.bytes <= q.maxBytes/2)
+}
+
+// drained reports, with q.mu held, whether a producer refused for a full
+// queue is to be woken now, and if so forgets it.
+func (q *Queue) drained() bool {
+	if q.blocked && (q.closed || q.lowWater()) {
+		q.blocked = false
+		return true
+	}
+	return false
 }
 
 // unlock releases q.mu, then tells the producers waiting for room: every
@@ -370,6 +400,7 @@ func (q *Queue) OfferBatch(ms []Msg) (n int, r Result, kept bool) {
 			return len(ms), Pushed, false
 		}
 		if full, pool := q.fullFor(); full {
+			q.refused(pool)
 			q.mu.Unlock()
 			if pool {
 				q.refusedFor()
@@ -407,6 +438,7 @@ func (q *Queue) pushLocked(m Msg) Result {
 		return Closed
 	}
 	if full, pool := q.fullFor(); full {
+		q.refused(pool)
 		q.mu.Unlock()
 		if pool {
 			q.refusedFor()
@@ -466,9 +498,8 @@ func (q *Queue) TryPopFrom() (m Msg, from *Peer, ok, closed bool) {
 	if q.srcs != nil {
 		from = q.srcs[q.head]
 	}
-	wasFull := q.full()
 	m = q.take()
-	q.unlock(wasFull && !q.full())
+	q.unlock(q.drained())
 	return m, from, true, false
 }
 
@@ -499,12 +530,11 @@ func (q *Queue) take() Msg {
 // queue was left empty; closed, whether it is also closed.
 func (q *Queue) PopBatch(dst []Msg, max int) (out []Msg, empty, closed bool) {
 	q.mu.Lock()
-	wasFull := q.full()
 	for i := 0; i < max && q.n > 0; i++ {
 		dst = append(dst, q.take())
 	}
 	empty, closed = q.n == 0, q.closed
-	q.unlock(wasFull && !q.full())
+	q.unlock(q.drained())
 	return dst, empty, closed
 }
 
@@ -525,6 +555,9 @@ func (q *Queue) HasRoom() bool {
 	q.mu.Lock()
 	full, pool := q.fullFor()
 	room := q.closed || !full
+	if !room {
+		q.refused(pool)
+	}
 	q.mu.Unlock()
 	if !room && pool {
 		q.refusedFor()
