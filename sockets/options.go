@@ -15,6 +15,7 @@ type Option func(*config) error
 
 type config struct {
 	engine.Options
+	typ            Type
 	linger         time.Duration
 	routerMand     bool
 	routerHandover bool
@@ -34,10 +35,11 @@ type config struct {
 	socketRecv     int64
 }
 
-func defaultConfig(t zmq4.SocketType) config {
+func defaultConfig(t Type) config {
 	return config{
+		typ: t,
 		Options: engine.Options{
-			Type:             t,
+			Type:             zmq4.SocketType(t),
 			SendHWM:          1000,
 			RecvHWM:          1000,
 			SendBytes:        DefaultBufferBytes,
@@ -376,8 +378,8 @@ func WithConflate(on bool) Option {
 		if err := onlyFor(c, "WithConflate", Pull, Push, Sub, Pub, Dealer); err != nil {
 			return err
 		}
-		in := c.Type == Pull || c.Type == Sub || c.Type == Dealer
-		out := c.Type == Push || c.Type == Pub || c.Type == Dealer
+		in := c.typ == Pull || c.typ == Sub || c.typ == Dealer
+		out := c.typ == Push || c.typ == Pub || c.typ == Dealer
 		c.ConflateIn, c.ConflateOut = on && in, on && out
 		return nil
 	}
@@ -400,11 +402,11 @@ func WithRouterMandatory(on bool) Option {
 // refuses such a setsockopt with EINVAL.
 func onlyFor(c *config, option string, types ...Type) error {
 	for _, t := range types {
-		if c.Type == t {
+		if c.typ == t {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %s on a %s socket (%v only)", ErrBadOption, option, c.Type, types)
+	return fmt.Errorf("%w: %s on a %s socket (%v only)", ErrBadOption, option, c.typ, types)
 }
 
 // WithRouterHandover makes a ROUTER give a routing id to the newest peer
@@ -584,20 +586,6 @@ func WithSubscribe(prefix string) Option {
 // WithLogger sets where the socket logs connection life (default: nowhere).
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error { c.logger = l; return nil }
-}
-
-// WithSecurity sets a zmq4 ZMTP security mechanism (default NULL). Only
-// mechanisms that do not encrypt frames (NULL, PLAIN) can be used this way;
-// prefer WithPlain and WithPlainServer, which authenticate and survive
-// reconnects, and WithCurve and WithCurveServer for encryption.
-func WithSecurity(s zmq4.Security) Option {
-	return func(c *config) error {
-		if s != nil && s.Type() == zmq4.CurveSecurity {
-			return fmt.Errorf("%w: zmq4 has no CURVE; use WithCurve or WithCurveServer", ErrBadOption)
-		}
-		c.Security = s
-		return nil
-	}
 }
 
 // WithEventBuffer sets how many monitor events wait unread before new ones

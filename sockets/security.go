@@ -177,12 +177,3 @@ func describeRemote(p Peer) string {
 	}
 	return fmt.Sprintf("peer %q", p.Remote)
 }
-
-// ErrAuth matches the error of a connection whose credentials were
-// refused (PLAIN, CURVE), or whose peer WithAdmission refused, on either
-// side.
-var ErrAuth = engine.ErrAuth
-
-// ErrRefused matches, beside ErrAuth, the error of a handshake that
-// WithAdmission refused, on the side that refused.
-var ErrRefused = engine.ErrRefused
