@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/zmqkit/zmqkit/codec"
+	"github.com/zmqkit/zmqkit/codec/msgpack"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -53,12 +54,12 @@ func TestTypedPushPullSurvivesBadPayload(t *testing.T) {
 
 func TestTypedIteratorAndChannel(t *testing.T) {
 	ctx := ctxT(t)
-	pull, err := sockets.NewPullOf(codec.Msgpack[job]())
+	pull, err := sockets.NewPullOf(msgpack.Codec[job]())
 	require.NoError(t, err)
 	defer pull.Close()
 	_, err = pull.Listen("inproc://typed-iter")
 	require.NoError(t, err)
-	push, err := sockets.NewPushOf(codec.Msgpack[job]())
+	push, err := sockets.NewPushOf(msgpack.Codec[job]())
 	require.NoError(t, err)
 	defer push.Close()
 	require.NoError(t, push.Dial("inproc://typed-iter"))
