@@ -60,8 +60,8 @@ var (
 	// ErrRunning is returned by Run when the server is already running.
 	ErrRunning = errors.New("rpc: server already running")
 	// ErrBadOption is matched by the error a constructor returns for an
-	// option out of range.
-	ErrBadOption = errors.New("rpc: invalid option")
+	// option out of range. It is sockets.ErrBadOption.
+	ErrBadOption = sockets.ErrBadOption
 )
 
 // Error is an error with a code, for handlers to return; the caller gets
