@@ -120,7 +120,7 @@ func WithRecvHWM(n int) Option {
 
 // DefaultBufferBytes bounds, by default, what each pipe's queue holds in
 // bytes, each way: besides the HWM's 1000 messages, at most this many bytes
-// of messages, each frame counted with engine.FrameOverhead (32 bytes) on top
+// of messages, each frame counted with a fixed overhead of 32 bytes on top
 // of its payload, so that a message of 65,535 empty frames counts as the
 // 2 MiB of bookkeeping it really is. libzmq bounds its queues by messages
 // only; at its default HWM a peer sending messages of DefaultMaxMsgSize
@@ -321,7 +321,7 @@ func WithImmediate(on bool) Option {
 // Peer.Property, a libzmq peer with zmq_msg_gets. As in libzmq the name
 // must begin with "X-"; it is at most 255 characters of letters, digits
 // and "-_.+" (RFC 23), and names are compared without regard to case, so
-// a second WithMetadata of the same name replaces the first. zmq4, which
+// a second WithMetadata of the same name replaces the first. The handshake, which
 // writes the properties, reserves X-Socket-Type and X-Identity. The values
 // may add up to 32 KiB: a handshake frame is bounded (64 KiB here) so that
 // a peer cannot make us allocate at will before it is even admitted.

@@ -697,12 +697,13 @@ func (s *SubOf[T]) Chan(ctx context.Context) <-chan Result[Published[T]] {
 
 // ErrRemote is matched by errors that a RepOf handler returned, as seen by
 // the ReqOf caller.
-var ErrRemote = errors.New("zmqkit: remote handler failed")
+var ErrRemote = errors.New("remote handler failed")
 
 // RemoteError carries a handler's error message back to the caller.
 type RemoteError struct{ Msg string }
 
-func (e *RemoteError) Error() string { return "zmqkit: remote: " + e.Msg }
+// Error reads "remote: " and the handler's message.
+func (e *RemoteError) Error() string { return "remote: " + e.Msg }
 
 // Is makes errors.Is(err, ErrRemote) true.
 func (e *RemoteError) Is(target error) bool { return target == ErrRemote }
@@ -784,7 +785,7 @@ func (c *ReqOf[Q, R]) Call(ctx context.Context, q Q) (R, error) {
 	}
 	switch {
 	case len(frames) == 2 && string(frames[0]) == string(errorMarker):
-		return zero, &RemoteError{Msg: string(frames[1])}
+		return zero, c.s.errorf("call", "", &RemoteError{Msg: string(frames[1])})
 	case len(frames) != 1:
 		c.s.st.decodeErrors.Add(1)
 		return zero, c.s.errorf("recv", "", &codec.DecodeError{Codec: c.r.Name(), Type: codec.TypeName[R](),
