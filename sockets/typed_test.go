@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/zmqkit/zmqkit/codec"
 	"github.com/zmqkit/zmqkit/codec/msgpack"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -21,7 +22,7 @@ type job struct {
 }
 
 func TestTypedPushPullSurvivesBadPayload(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	pull, err := sockets.NewPullOf(codec.JSON[job]())
 	require.NoError(t, err)
 	defer pull.Close()
@@ -53,7 +54,7 @@ func TestTypedPushPullSurvivesBadPayload(t *testing.T) {
 }
 
 func TestTypedIteratorAndChannel(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	pull, err := sockets.NewPullOf(msgpack.Codec[job]())
 	require.NoError(t, err)
 	defer pull.Close()
@@ -93,7 +94,7 @@ func TestTypedIteratorAndChannel(t *testing.T) {
 }
 
 func TestTypedReqRepHandlerError(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	rep, err := sockets.NewRepOf(codec.JSON[job](), codec.String())
 	require.NoError(t, err)
 	defer rep.Close()
@@ -136,7 +137,7 @@ func TestTypedReqRepHandlerError(t *testing.T) {
 }
 
 func TestTypedPubSubAndRouterDealer(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	pub, err := sockets.NewPubOf(codec.JSON[job]())
 	require.NoError(t, err)
 	defer pub.Close()
