@@ -111,3 +111,17 @@ func ExampleCodec() {
 	// 8 42
 	// codec u64: cannot decode 5 bytes into uint64: want 8 bytes, got 5
 }
+
+func ExampleJSON() {
+	type point struct {
+		X, Y int
+	}
+	c := codec.JSON[point]()
+	b, _ := codec.Encode(c, point{X: 1, Y: 2})
+	fmt.Println(c.Name(), string(b))
+	_, err := codec.Decode(c, []byte("{"))
+	fmt.Println(errors.Is(err, codec.ErrDecode))
+	// Output:
+	// json {"X":1,"Y":2}
+	// true
+}
