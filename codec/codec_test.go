@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/zmqkit/zmqkit/codec"
+	"github.com/zmqkit/zmqkit/codec/internal/codectest"
 )
 
 type order struct {
@@ -19,24 +20,15 @@ type order struct {
 	Attrs map[string]string `json:"attrs" msgpack:"attrs"`
 }
 
-func roundTrip[T any](t *testing.T, c codec.Codec[T], v T) T {
-	t.Helper()
-	b, err := codec.Encode(c, v)
-	require.NoError(t, err)
-	got, err := codec.Decode(c, b)
-	require.NoError(t, err)
-	return got
-}
-
 func TestRoundTrips(t *testing.T) {
 	o := order{ID: 7, Item: "widget", Qty: 2.5, Tags: []string{"a", "b"}, Attrs: map[string]string{"k": "v"}}
 	for _, c := range []codec.Codec[order]{codec.JSON[order](), codec.Gob[order]()} {
 		t.Run(c.Name(), func(t *testing.T) {
-			assert.Equal(t, o, roundTrip(t, c, o))
+			assert.Equal(t, o, codectest.RoundTrip(t, c, o))
 		})
 	}
-	assert.Equal(t, []byte("raw\x00"), roundTrip(t, codec.Bytes(), []byte("raw\x00")))
-	assert.Equal(t, "héllo", roundTrip(t, codec.String(), "héllo"))
+	assert.Equal(t, []byte("raw\x00"), codectest.RoundTrip(t, codec.Bytes(), []byte("raw\x00")))
+	assert.Equal(t, "héllo", codectest.RoundTrip(t, codec.String(), "héllo"))
 }
 
 func TestDecodeErrorNamesCodecTypeAndSize(t *testing.T) {

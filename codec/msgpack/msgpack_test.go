@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zmqkit/zmqkit/codec"
+	"github.com/zmqkit/zmqkit/codec/internal/codectest"
 	"github.com/zmqkit/zmqkit/codec/msgpack"
 )
 
@@ -21,19 +22,10 @@ type order struct {
 	Attrs map[string]string `msgpack:"attrs"`
 }
 
-func roundTrip[T any](t *testing.T, c codec.Codec[T], v T) T {
-	t.Helper()
-	b, err := codec.Encode(c, v)
-	require.NoError(t, err)
-	got, err := codec.Decode(c, b)
-	require.NoError(t, err)
-	return got
-}
-
 func TestRoundTrip(t *testing.T) {
 	o := order{ID: 7, Item: "widget", Qty: 2.5, Tags: []string{"a", "b"}, Attrs: map[string]string{"k": "v"}}
 	assert.Equal(t, "msgpack", msgpack.Codec[order]().Name())
-	assert.Equal(t, o, roundTrip(t, msgpack.Codec[order](), o))
+	assert.Equal(t, o, codectest.RoundTrip(t, msgpack.Codec[order](), o))
 }
 
 func TestDecodeErrorNamesCodecTypeAndSize(t *testing.T) {
@@ -112,7 +104,7 @@ func TestMsgpackCheckAcceptsWhatTheEncoderMakes(t *testing.T) {
 		long[i] = i
 	}
 	v.N = append(v.N, long)
-	got := roundTrip(t, msgpack.Codec[all](), v)
+	got := codectest.RoundTrip(t, msgpack.Codec[all](), v)
 	assert.Equal(t, v.S, got.S)
 	assert.True(t, v.T.Equal(got.T), "time: %v != %v", v.T, got.T)
 	assert.Equal(t, v.U, got.U)
