@@ -8,7 +8,7 @@ GO ?= go
 # coordinator at the deadline (go.dev/issue/75804, fixed in Go 1.27) and
 # fails now and then with a bare "context deadline exceeded".
 FUZZTIME ?= 20000x
-CODEC_FUZZ = FuzzJSON FuzzMsgpack FuzzGob FuzzString FuzzProto
+CODEC_FUZZ = FuzzJSON FuzzGob FuzzString
 
 .PHONY: test vet unit fuzz bench build
 
@@ -27,6 +27,8 @@ fuzz:
 	@for t in $(CODEC_FUZZ); do \
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./codec/ || exit 1; \
 	done
+	$(GO) test -run '^$$' -fuzz '^FuzzMsgpack$$' -fuzztime $(FUZZTIME) ./codec/msgpack/
+	$(GO) test -run '^$$' -fuzz '^FuzzProto$$' -fuzztime $(FUZZTIME) ./codec/protobuf/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME) ./sockets/internal/engine/
 	$(GO) test -run '^$$' -fuzz '^FuzzWriterRoundTrip$$' -fuzztime $(FUZZTIME) ./sockets/internal/engine/
 	$(GO) test -run '^$$' -fuzz '^FuzzHandshake$$' -fuzztime 3000x ./sockets/internal/engine/

@@ -324,12 +324,6 @@ func stopped(ctx context.Context, err error) error {
 	return err
 }
 
-var cancelled = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
-
 func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, dir string) error {
 	prefix := []byte(dir)
 	for {
@@ -355,8 +349,8 @@ func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, dir string) 
 			}
 			// The copy has frames of its own: m goes on to dst, and each
 			// receiver may change the frames it gets.
-			// A cancelled context makes the send a try: never wait on the tap.
-			if err := p.capture.SendMsg(cancelled, c.Clone()); err != nil {
+			// Never wait on the tap.
+			if err := p.capture.TrySendMsg(c.Clone()); err != nil {
 				p.captureDropped.Add(1)
 			}
 		}

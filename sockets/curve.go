@@ -9,10 +9,15 @@ import (
 // CurveKeypair is a long-term CURVE key pair (Curve25519), what libzmq's
 // zmq_curve_keypair makes. Keys print and parse in Z85 (RFC 32), the 40
 // character form libzmq and pyzmq use: see CurveKey and ParseCurveKey.
-type CurveKeypair = engine.CurveKeypair
+type CurveKeypair struct {
+	Public, Secret [32]byte
+}
 
 // NewCurveKeypair makes a fresh key pair from crypto/rand.
-func NewCurveKeypair() (CurveKeypair, error) { return engine.NewCurveKeypair() }
+func NewCurveKeypair() (CurveKeypair, error) {
+	k, err := engine.NewCurveKeypair()
+	return CurveKeypair(k), err
+}
 
 // CurveKeypairFromSecret rebuilds a key pair from its secret half (libzmq's
 // zmq_curve_public).
@@ -56,7 +61,7 @@ func WithCurveServer(keys CurveKeypair, auth func(clientPublic [32]byte) bool) O
 		if keys.Public != engine.CurvePublic(keys.Secret) {
 			return fmt.Errorf("%w: CURVE public key does not belong to the secret key", ErrBadOption)
 		}
-		c.Security = engine.CurveServer{Keys: keys, Auth: auth}
+		c.Security = engine.CurveServer{Keys: engine.CurveKeypair(keys), Auth: auth}
 		return nil
 	}
 }
@@ -77,7 +82,7 @@ func WithCurveServerAuth(keys CurveKeypair, auth func(p Peer, clientPublic [32]b
 		if auth != nil {
 			ap = func(p *engine.Peer, k [32]byte) bool { return auth(peerOf(p), k) }
 		}
-		c.Security = engine.CurveServer{Keys: keys, AuthPeer: ap}
+		c.Security = engine.CurveServer{Keys: engine.CurveKeypair(keys), AuthPeer: ap}
 		return nil
 	}
 }
@@ -91,7 +96,7 @@ func WithCurve(serverPublic [32]byte, keys CurveKeypair) Option {
 		if keys.Public != engine.CurvePublic(keys.Secret) {
 			return fmt.Errorf("%w: CURVE public key does not belong to the secret key", ErrBadOption)
 		}
-		c.Security = engine.CurveClient{ServerPublic: serverPublic, Keys: keys}
+		c.Security = engine.CurveClient{ServerPublic: serverPublic, Keys: engine.CurveKeypair(keys)}
 		return nil
 	}
 }

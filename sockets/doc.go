@@ -9,7 +9,8 @@
 // an endpoint (tcp://host:port, ipc:///path, inproc://name) and Dial
 // connects to one, in the background and again after every loss; a socket
 // may do both, on many endpoints. Send and Recv take a context, which bounds
-// any wait, and are safe for concurrent use; Close wakes every waiter with
+// any wait, and are safe for concurrent use; TrySend and TryRecv never
+// wait, and return ErrWouldBlock instead. Close wakes every waiter with
 // ErrClosed and waits at most the linger period to write out what is queued.
 // Messages are multipart: Send takes frames, Recv returns them, and SendMsg
 // and RecvMsg move a Msg without allocating, for code that forwards. Send
@@ -61,10 +62,25 @@
 // Whatever a peer sends, however malformed,
 // costs at most its own connection, which is dropped, counted and reported.
 //
+// # Errors
+//
+// Every method's error is an *OpError, after net.OpError: the operation,
+// the socket's type, the endpoint when one is concerned, and the cause,
+// printed once each, as "zmqkit: push dial tcp://host:5555: invalid
+// endpoint: …". Test the cause with errors.Is against the sentinels
+// (ErrClosed, ErrWouldBlock, ErrState, ErrAuth, ErrAddrInUse, which for
+// tcp and ipc also matches syscall.EADDRINUSE, …) or a context's error;
+// never match the text. Monitor events carry the same sentinels in
+// Event.Err.
+//
 // # Typed sockets
 //
 // PushOf, PullOf, PubOf, SubOf, ReqOf, RepOf, DealerOf, RouterOf and PairOf
-// carry values of one Go type through a codec.Codec; a message that does
-// not decode is an error for that message, counted in Stats.DecodeErrors,
-// not the end of the socket.
+// carry values of one Go type through a codec.Codec (package codec has
+// bytes, string, JSON and gob; codec/msgpack and codec/protobuf the
+// others). Each has the methods its type can use and no others (a PushOf
+// cannot Recv, only a SubOf subscribes), and Raw returns the *Socket
+// underneath. A message that does not decode is an error for that message,
+// matching codec.ErrDecode and counted in Stats.DecodeErrors, not the end
+// of the socket.
 package sockets

@@ -8,26 +8,41 @@ import (
 )
 
 // Event reports one change in a socket's connections; see Socket.Events.
-type Event = engine.Event
+type Event struct {
+	Kind     EventKind
+	Endpoint string // the socket's endpoint (as given to Listen or Dial)
+	Remote   string // the peer's address, when known
+	UserID   string // who the peer authenticated as (PLAIN, CURVE), on the side that checked it
+	Err      error  // the reason, for failures and disconnects
+}
 
 // EventKind names what happened.
-type EventKind = engine.EventKind
+type EventKind uint8
 
-// The monitor events.
+// The monitor events, after libzmq's zmq_socket_monitor.
 const (
-	EventListening        = engine.EventListening
-	EventAccepted         = engine.EventAccepted
-	EventConnected        = engine.EventConnected
-	EventConnectRetried   = engine.EventConnectRetried
-	EventDisconnected     = engine.EventDisconnected
-	EventHandshakeFailed  = engine.EventHandshakeFailed
-	EventMessageTooLarge  = engine.EventMessageTooLarge
-	EventHeartbeatTimeout = engine.EventHeartbeatTimeout
-	EventRejected         = engine.EventRejected
-	EventProtocolError    = engine.EventProtocolError
-	EventClosed           = engine.EventClosed
-	EventStalled          = engine.EventStalled
+	EventListening        EventKind = iota + 1 // a Listen endpoint is bound
+	EventAccepted                              // a connection was accepted
+	EventConnected                             // a handshake completed (either side)
+	EventConnectRetried                        // a Dial attempt failed; another follows
+	EventDisconnected                          // a connection ended, whatever the reason (after the event that names it, if any)
+	EventHandshakeFailed                       // a handshake failed; Err says why
+	EventMessageTooLarge                       // the peer sent more than the maximum message size; EventDisconnected follows
+	EventHeartbeatTimeout                      // the peer went silent past the heartbeat timeout; EventDisconnected follows
+	EventRejected                              // the socket refused a handshaken peer (duplicate identity, second PAIR peer)
+	EventProtocolError                         // the peer broke the framing rules; EventDisconnected follows
+	EventClosed                                // a Listen endpoint was closed
+	EventStalled                               // a message under way stopped making progress (see ErrStalled)
 )
+
+// String returns the kind's name in lower case, as "connect-retried".
+func (k EventKind) String() string { return engine.EventKind(k).String() }
+
+// eventOf is the public form of an engine event. The kinds are numbered
+// alike on both sides (TestEventKindsMatchEngine).
+func eventOf(ev engine.Event) Event {
+	return Event{Kind: EventKind(ev.Kind), Endpoint: ev.Endpoint, Remote: ev.Remote, UserID: ev.UserID, Err: ev.Err}
+}
 
 // Stats is a snapshot of a socket's counters.
 type Stats struct {
@@ -75,7 +90,7 @@ type counters struct {
 	subsOverLimit                      atomic.Uint64
 }
 
-func (c *counters) count(ev engine.Event) {
+func (c *counters) count(ev Event) {
 	switch ev.Kind {
 	case EventConnected:
 		c.connects.Add(1)

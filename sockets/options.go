@@ -15,6 +15,7 @@ type Option func(*config) error
 
 type config struct {
 	engine.Options
+	typ            Type
 	linger         time.Duration
 	routerMand     bool
 	routerHandover bool
@@ -34,10 +35,11 @@ type config struct {
 	socketRecv     int64
 }
 
-func defaultConfig(t zmq4.SocketType) config {
+func defaultConfig(t Type) config {
 	return config{
+		typ: t,
 		Options: engine.Options{
-			Type:             t,
+			Type:             zmq4.SocketType(t),
 			SendHWM:          1000,
 			RecvHWM:          1000,
 			SendBytes:        DefaultBufferBytes,
@@ -118,7 +120,7 @@ func WithRecvHWM(n int) Option {
 
 // DefaultBufferBytes bounds, by default, what each pipe's queue holds in
 // bytes, each way: besides the HWM's 1000 messages, at most this many bytes
-// of messages, each frame counted with engine.FrameOverhead (32 bytes) on top
+// of messages, each frame counted with a fixed overhead of 32 bytes on top
 // of its payload, so that a message of 65,535 empty frames counts as the
 // 2 MiB of bookkeeping it really is. libzmq bounds its queues by messages
 // only; at its default HWM a peer sending messages of DefaultMaxMsgSize
@@ -319,7 +321,7 @@ func WithImmediate(on bool) Option {
 // Peer.Property, a libzmq peer with zmq_msg_gets. As in libzmq the name
 // must begin with "X-"; it is at most 255 characters of letters, digits
 // and "-_.+" (RFC 23), and names are compared without regard to case, so
-// a second WithMetadata of the same name replaces the first. zmq4, which
+// a second WithMetadata of the same name replaces the first. The handshake, which
 // writes the properties, reserves X-Socket-Type and X-Identity. The values
 // may add up to 32 KiB: a handshake frame is bounded (64 KiB here) so that
 // a peer cannot make us allocate at will before it is even admitted.
@@ -376,8 +378,8 @@ func WithConflate(on bool) Option {
 		if err := onlyFor(c, "WithConflate", Pull, Push, Sub, Pub, Dealer); err != nil {
 			return err
 		}
-		in := c.Type == Pull || c.Type == Sub || c.Type == Dealer
-		out := c.Type == Push || c.Type == Pub || c.Type == Dealer
+		in := c.typ == Pull || c.typ == Sub || c.typ == Dealer
+		out := c.typ == Push || c.typ == Pub || c.typ == Dealer
 		c.ConflateIn, c.ConflateOut = on && in, on && out
 		return nil
 	}
@@ -400,11 +402,11 @@ func WithRouterMandatory(on bool) Option {
 // refuses such a setsockopt with EINVAL.
 func onlyFor(c *config, option string, types ...Type) error {
 	for _, t := range types {
-		if c.Type == t {
+		if c.typ == t {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %s on a %s socket (%v only)", ErrBadOption, option, c.Type, types)
+	return fmt.Errorf("%w: %s on a %s socket (%v only)", ErrBadOption, option, c.typ, types)
 }
 
 // WithRouterHandover makes a ROUTER give a routing id to the newest peer
@@ -584,20 +586,6 @@ func WithSubscribe(prefix string) Option {
 // WithLogger sets where the socket logs connection life (default: nowhere).
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error { c.logger = l; return nil }
-}
-
-// WithSecurity sets a zmq4 ZMTP security mechanism (default NULL). Only
-// mechanisms that do not encrypt frames (NULL, PLAIN) can be used this way;
-// prefer WithPlain and WithPlainServer, which authenticate and survive
-// reconnects, and WithCurve and WithCurveServer for encryption.
-func WithSecurity(s zmq4.Security) Option {
-	return func(c *config) error {
-		if s != nil && s.Type() == zmq4.CurveSecurity {
-			return fmt.Errorf("%w: zmq4 has no CURVE; use WithCurve or WithCurveServer", ErrBadOption)
-		}
-		c.Security = s
-		return nil
-	}
 }
 
 // WithEventBuffer sets how many monitor events wait unread before new ones

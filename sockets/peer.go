@@ -51,7 +51,7 @@ func peerOf(pr *engine.Peer) Peer {
 	if pr == nil {
 		return Peer{}
 	}
-	return Peer{Type: pr.Type, Identity: pr.Identity, UserID: pr.UserID, Remote: pr.Remote, meta: pr.Meta}
+	return Peer{Type: Type(pr.Type), Identity: pr.Identity, UserID: pr.UserID, Remote: pr.Remote, meta: pr.Meta}
 }
 
 // RecvFrom is Recv that also says which peer sent the message, for a

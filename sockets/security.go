@@ -77,7 +77,7 @@ func WithPlainServerAuth(auth func(p Peer, user, password string) bool) Option {
 //
 // Under NULL the listening side waits for the peer's READY before it sends
 // its own, to see the peer's metadata first; every NULL peer we know
-// (libzmq, zmq4, zmqkit) sends its READY first. admit runs on the
+// (libzmq, go-zeromq, zmqkit) sends its READY first. admit runs on the
 // connection's own goroutine, once per handshake, and must not block for
 // long: the handshake timeout runs meanwhile. inproc connections have no
 // handshake and are not vetted, as libzmq's ZAP does not vet them.
@@ -177,12 +177,3 @@ func describeRemote(p Peer) string {
 	}
 	return fmt.Sprintf("peer %q", p.Remote)
 }
-
-// ErrAuth matches the error of a connection whose credentials were
-// refused (PLAIN, CURVE), or whose peer WithAdmission refused, on either
-// side.
-var ErrAuth = engine.ErrAuth
-
-// ErrRefused matches, beside ErrAuth, the error of a handshake that
-// WithAdmission refused, on the side that refused.
-var ErrRefused = engine.ErrRefused

@@ -10,27 +10,30 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-zeromq/zmq4"
 	"github.com/zmqkit/zmqkit/sockets/internal/engine"
 )
 
-// Type is a ZeroMQ socket type.
-type Type = zmq4.SocketType
+// Type is a ZeroMQ socket type. Its value is the name the ZMTP handshake
+// announces in Socket-Type ("PUSH", "PULL", …).
+type Type string
 
 // The socket types.
 const (
-	Pair   = zmq4.Pair
-	Pub    = zmq4.Pub
-	Sub    = zmq4.Sub
-	XPub   = zmq4.XPub
-	XSub   = zmq4.XSub
-	Req    = zmq4.Req
-	Rep    = zmq4.Rep
-	Dealer = zmq4.Dealer
-	Router = zmq4.Router
-	Push   = zmq4.Push
-	Pull   = zmq4.Pull
+	Pair   Type = "PAIR"
+	Pub    Type = "PUB"
+	Sub    Type = "SUB"
+	XPub   Type = "XPUB"
+	XSub   Type = "XSUB"
+	Req    Type = "REQ"
+	Rep    Type = "REP"
+	Dealer Type = "DEALER"
+	Router Type = "ROUTER"
+	Push   Type = "PUSH"
+	Pull   Type = "PULL"
 )
+
+// String returns the type's name, as the handshake announces it.
+func (t Type) String() string { return string(t) }
 
 // behavior is what a socket type adds to the common core: where a message
 // goes on Send, where Recv takes it from, and how pipes come and go. Every
@@ -144,13 +147,6 @@ func NewPair(opts ...Option) (*Socket, error)   { return New(Pair, opts...) }
 // Type is the socket's type.
 func (s *Socket) Type() Type { return s.typ }
 
-func (s *Socket) errorf(op, ep string, err error) error {
-	if ep != "" {
-		return fmt.Errorf("zmqkit: %s %s %s: %w", s.name, op, ep, err)
-	}
-	return fmt.Errorf("zmqkit: %s %s: %w", s.name, op, err)
-}
-
 // Listen binds an endpoint (tcp://host:port, tcp://*:port, ipc://path,
 // inproc://name) and returns it as bound: with tcp port 0 or *, the port
 // the system chose. A socket may listen on several endpoints.
@@ -158,12 +154,12 @@ func (s *Socket) Listen(endpoint string) (string, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return "", ErrClosed
+		return "", s.errorf("listen", endpoint, ErrClosed)
 	}
 	s.mu.Unlock()
-	l, err := engine.Listen(s, &s.g, endpoint)
+	l, err := engine.Listen((*host)(s), &s.g, endpoint)
 	if errors.Is(err, engine.ErrClosing) {
-		return "", ErrClosed
+		return "", s.errorf("listen", endpoint, ErrClosed)
 	}
 	if err != nil {
 		return "", s.errorf("listen", endpoint, err)
@@ -172,7 +168,7 @@ func (s *Socket) Listen(endpoint string) (string, error) {
 	defer s.mu.Unlock()
 	if s.closed {
 		go l.Close()
-		return "", ErrClosed
+		return "", s.errorf("listen", endpoint, ErrClosed)
 	}
 	s.listeners[l.Addr()] = l
 	if l.Addr() != endpoint {
@@ -208,16 +204,16 @@ func (s *Socket) Dial(endpoint string) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return ErrClosed
+		return s.errorf("dial", endpoint, ErrClosed)
 	}
 	if _, dup := s.dialers[endpoint]; dup {
 		s.mu.Unlock()
 		return s.errorf("dial", endpoint, fmt.Errorf("%w: already connected", ErrBadEndpoint))
 	}
 	s.mu.Unlock()
-	d, err := engine.Dial(s, &s.g, endpoint)
+	d, err := engine.Dial((*host)(s), &s.g, endpoint)
 	if errors.Is(err, engine.ErrClosing) {
-		return ErrClosed
+		return s.errorf("dial", endpoint, ErrClosed)
 	}
 	if err != nil {
 		return s.errorf("dial", endpoint, err)
@@ -226,7 +222,7 @@ func (s *Socket) Dial(endpoint string) error {
 	defer s.mu.Unlock()
 	if s.closed {
 		d.Close()
-		return ErrClosed
+		return s.errorf("dial", endpoint, ErrClosed)
 	}
 	s.dialers[endpoint] = d
 	return nil
@@ -255,7 +251,7 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 	if len(frames) == 0 {
 		return s.errorf("send", "", ErrEmptyMessage)
 	}
-	m := engine.Msg{Head: frames[0]}
+	m := Msg{Head: frames[0]}
 	if len(frames) > 1 {
 		m.Tail = append([][]byte(nil), frames[1:]...)
 	}
@@ -266,6 +262,25 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 // socket is closed.
 func (s *Socket) Recv(ctx context.Context) ([][]byte, error) {
 	m, err := s.RecvMsg(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return m.Frames(), nil
+}
+
+// TrySend is Send that never waits: when no peer can take the message now
+// it returns at once with an error matching ErrWouldBlock (see TrySendMsg).
+func (s *Socket) TrySend(frames ...[]byte) error {
+	if len(frames) == 0 {
+		return s.errorf("send", "", ErrEmptyMessage)
+	}
+	return s.TrySendMsg(MsgOf(frames...))
+}
+
+// TryRecv is Recv that never waits: with no message queued it returns at
+// once with an error matching ErrWouldBlock.
+func (s *Socket) TryRecv() ([][]byte, error) {
+	m, err := s.TryRecvMsg()
 	if err != nil {
 		return nil, err
 	}
@@ -349,13 +364,16 @@ func (s *Socket) wait(ctx context.Context, ch <-chan struct{}) error {
 	}
 }
 
-// engine.Host
+// host is the socket as the engine sees it (engine.Host): a type of its
+// own, so that the pipe plumbing stays off Socket's public methods.
+type host Socket
 
-// EngineOptions is for the engine.
-func (s *Socket) EngineOptions() *engine.Options { return &s.cfg.Options }
+// EngineOptions gives the engine the socket's settings.
+func (h *host) EngineOptions() *engine.Options { return &h.cfg.Options }
 
-// Attach is for the engine.
-func (s *Socket) Attach(p *engine.Pipe) error {
+// Attach is engine.Host.Attach.
+func (h *host) Attach(p *engine.Pipe) error {
+	s := (*Socket)(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -374,8 +392,9 @@ func (s *Socket) Attach(p *engine.Pipe) error {
 	return nil
 }
 
-// Detach is for the engine.
-func (s *Socket) Detach(p *engine.Pipe) {
+// Detach is engine.Host.Detach.
+func (h *host) Detach(p *engine.Pipe) {
+	s := (*Socket)(h)
 	s.mu.Lock()
 	if _, ok := s.pipes[p]; !ok {
 		s.mu.Unlock()
@@ -393,8 +412,9 @@ func (s *Socket) Detach(p *engine.Pipe) {
 	s.sendSig.fire()
 }
 
-// Connected is for the engine.
-func (s *Socket) Connected(p *engine.Pipe) error {
+// Connected is engine.Host.Connected.
+func (h *host) Connected(p *engine.Pipe) error {
+	s := (*Socket)(h)
 	s.mu.Lock()
 	var err error
 	if _, ok := s.pipes[p]; ok {
@@ -405,8 +425,10 @@ func (s *Socket) Connected(p *engine.Pipe) error {
 	return err
 }
 
-// Emit is for the engine.
-func (s *Socket) Emit(ev engine.Event) {
+// Emit is engine.Host.Emit.
+func (h *host) Emit(e engine.Event) {
+	s := (*Socket)(h)
+	ev := eventOf(e)
 	s.st.count(ev)
 	lvl := slog.LevelDebug
 	if ev.Err != nil && ev.Kind != EventDisconnected && ev.Kind != EventConnectRetried {

@@ -140,14 +140,18 @@ func (s *Socket) Subscribe(prefix string) error { return s.setSub(prefix, true) 
 func (s *Socket) Unsubscribe(prefix string) error { return s.setSub(prefix, false) }
 
 func (s *Socket) setSub(prefix string, on bool) error {
+	op := "subscribe"
+	if !on {
+		op = "unsubscribe"
+	}
 	x, ok := s.b.(*subSocket)
 	if !ok {
-		return s.errorf("subscribe", "", fmt.Errorf("%w: only SUB and XSUB subscribe", ErrNotSupported))
+		return s.errorf(op, "", fmt.Errorf("%w: only SUB and XSUB subscribe", ErrNotSupported))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrClosed
+		return s.errorf(op, "", ErrClosed)
 	}
 	x.subscribe([]byte(prefix), on, engine.Msg{})
 	return nil

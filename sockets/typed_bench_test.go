@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/zmqkit/zmqkit/codec"
+	"github.com/zmqkit/zmqkit/codec/msgpack"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -24,7 +25,7 @@ func BenchmarkTyped(b *testing.B) {
 			benchPushPull(b, "tcp://127.0.0.1:0", size, nil, nil)
 		})
 		b.Run(fmt.Sprintf("json/%dB", size), func(b *testing.B) { benchTyped(b, codec.JSON[benchRecord](), rec) })
-		b.Run(fmt.Sprintf("msgpack/%dB", size), func(b *testing.B) { benchTyped(b, codec.Msgpack[benchRecord](), rec) })
+		b.Run(fmt.Sprintf("msgpack/%dB", size), func(b *testing.B) { benchTyped(b, msgpack.Codec[benchRecord](), rec) })
 	}
 }
 

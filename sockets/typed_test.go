@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/zmqkit/zmqkit/codec"
+	"github.com/zmqkit/zmqkit/codec/msgpack"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -20,7 +22,7 @@ type job struct {
 }
 
 func TestTypedPushPullSurvivesBadPayload(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	pull, err := sockets.NewPullOf(codec.JSON[job]())
 	require.NoError(t, err)
 	defer pull.Close()
@@ -52,13 +54,13 @@ func TestTypedPushPullSurvivesBadPayload(t *testing.T) {
 }
 
 func TestTypedIteratorAndChannel(t *testing.T) {
-	ctx := ctxT(t)
-	pull, err := sockets.NewPullOf(codec.Msgpack[job]())
+	ctx := testutil.Context(t, 10*time.Second)
+	pull, err := sockets.NewPullOf(msgpack.Codec[job]())
 	require.NoError(t, err)
 	defer pull.Close()
 	_, err = pull.Listen("inproc://typed-iter")
 	require.NoError(t, err)
-	push, err := sockets.NewPushOf(codec.Msgpack[job]())
+	push, err := sockets.NewPushOf(msgpack.Codec[job]())
 	require.NoError(t, err)
 	defer push.Close()
 	require.NoError(t, push.Dial("inproc://typed-iter"))
@@ -92,7 +94,7 @@ func TestTypedIteratorAndChannel(t *testing.T) {
 }
 
 func TestTypedReqRepHandlerError(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	rep, err := sockets.NewRepOf(codec.JSON[job](), codec.String())
 	require.NoError(t, err)
 	defer rep.Close()
@@ -135,7 +137,7 @@ func TestTypedReqRepHandlerError(t *testing.T) {
 }
 
 func TestTypedPubSubAndRouterDealer(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 10*time.Second)
 	pub, err := sockets.NewPubOf(codec.JSON[job]())
 	require.NoError(t, err)
 	defer pub.Close()

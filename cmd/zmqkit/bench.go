@@ -14,6 +14,7 @@ import (
 	"github.com/zmqkit/zmqkit/bench"
 	"github.com/zmqkit/zmqkit/bench/baseline"
 	"github.com/zmqkit/zmqkit/bench/plot"
+	"github.com/zmqkit/zmqkit/sockets"
 )
 
 const benchSynopsis = `Usage: zmqkit bench [--duration D] [--count N] [--sizes 128,1024] [--patterns P,...] [--transport T,...]
@@ -79,7 +80,7 @@ func endpointCause(ep string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if strings.Contains(err.Error(), ep) {
+	if oe, ok := errors.AsType[*sockets.OpError](err); ok && oe.Endpoint != "" {
 		return endpointError("endpoint", ep, err)
 	}
 	return err

@@ -148,11 +148,11 @@ func endpointError(flagName, ep string, err error) error {
 	return fmt.Errorf("%s %s: %v", flagName, ep, cause(err))
 }
 
-// cause drops the "zmqkit: <type> <op> <endpoint>:" prefix that the
-// sockets package puts in front of the reason.
+// cause is the reason inside a socket's *OpError, without the
+// "zmqkit: <type> <op> <endpoint>:" the flag's own wording replaces.
 func cause(err error) error {
-	if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "zmqkit: ") {
-		return inner
+	if oe, ok := errors.AsType[*sockets.OpError](err); ok && oe.Err != nil {
+		return oe.Err
 	}
 	return err
 }

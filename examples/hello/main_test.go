@@ -18,5 +18,5 @@ func TestRun(t *testing.T) {
 	defer cancel()
 	var out bytes.Buffer
 	require.NoError(t, run(ctx, &out))
-	assert.Equal(t, "hello, world\nhello, gopher\nrequest \"\" failed: zmqkit: remote: a greeting needs a name\n", out.String())
+	assert.Equal(t, "hello, world\nhello, gopher\nrequest \"\" failed: zmqkit: req call: remote: a greeting needs a name\n", out.String())
 }

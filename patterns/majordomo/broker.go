@@ -300,7 +300,7 @@ func (b *Broker) onWorker(sender []byte, f [][]byte) {
 
 // send routes frames to a peer without waiting.
 func (b *Broker) send(to []byte, frames [][]byte) error {
-	return b.sock.SendMsg(heartbeat.NoWait, sockets.Msg{Head: to, Tail: frames})
+	return b.sock.TrySendMsg(sockets.Msg{Head: to, Tail: frames})
 }
 
 func (b *Broker) sendDisconnect(to []byte) {

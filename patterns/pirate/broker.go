@@ -274,7 +274,7 @@ func (b *Broker) onWorker(m sockets.Msg) {
 	}
 	w.busy = nil
 	// The frontend drops a reply for a client that is gone: nothing to do.
-	_ = b.front.SendMsg(heartbeat.NoWait, sockets.Msg{Head: m.Tail[0], Tail: m.Tail[1:]})
+	_ = b.front.TrySendMsg(sockets.Msg{Head: m.Tail[0], Tail: m.Tail[1:]})
 	b.st.Replies++
 	b.setReady(w)
 	b.dispatch()
@@ -297,7 +297,7 @@ func (b *Broker) dispatch() {
 		r := b.queue[0]
 		b.queue[0] = nil
 		b.queue = b.queue[1:]
-		if err := b.back.SendMsg(heartbeat.NoWait, r.msg.Prepend(w.id)); err != nil {
+		if err := b.back.TrySendMsg(r.msg.Prepend(w.id)); err != nil {
 			b.queue = append([]*request{r}, b.queue...)
 			b.remove(w, "unreachable", err)
 			b.st.Lost++
@@ -350,7 +350,7 @@ func (b *Broker) remove(w *brokerWorker, why string, err error) {
 
 // heartbeat sends w a HEARTBEAT, and forgets w if its connection is gone.
 func (b *Broker) heartbeat(w *brokerWorker) {
-	err := b.back.SendMsg(heartbeat.NoWait, sockets.Msg{Head: w.id, Tail: [][]byte{frameHeartbeat}})
+	err := b.back.TrySendMsg(sockets.Msg{Head: w.id, Tail: [][]byte{frameHeartbeat}})
 	if errors.Is(err, sockets.ErrHostUnreachable) {
 		b.remove(w, "unreachable", err)
 		b.st.Lost++

@@ -1,7 +1,6 @@
 package pubsub
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,8 +9,9 @@ import (
 )
 
 // ErrBadOption is matched by the error a constructor returns for an option
-// value out of range.
-var ErrBadOption = errors.New("pubsub: invalid option")
+// value out of range. It is sockets.ErrBadOption: one test serves every
+// zmqkit package.
+var ErrBadOption = sockets.ErrBadOption
 
 // Options are typed by role: NewPublisher takes PublisherOptions, NewCache
 // CacheOptions, NewSubscriber SubscriberOptions and NewReplica

@@ -40,8 +40,9 @@ func (c Code) String() string {
 // Errors; test them with errors.Is.
 var (
 	// ErrRemote is matched by every *RemoteError: the server answered the
-	// call with an error.
-	ErrRemote = errors.New("rpc: remote error")
+	// call with an error. It is sockets.ErrRemote, which a typed REQ's
+	// remote errors match too.
+	ErrRemote = sockets.ErrRemote
 	// ErrNoMethod is matched by a *RemoteError with CodeNotFound.
 	ErrNoMethod = errors.New("rpc: no such method")
 	// ErrBadRequest is matched by a *RemoteError with CodeBadRequest.
@@ -60,8 +61,8 @@ var (
 	// ErrRunning is returned by Run when the server is already running.
 	ErrRunning = errors.New("rpc: server already running")
 	// ErrBadOption is matched by the error a constructor returns for an
-	// option out of range.
-	ErrBadOption = errors.New("rpc: invalid option")
+	// option out of range. It is sockets.ErrBadOption.
+	ErrBadOption = sockets.ErrBadOption
 )
 
 // Error is an error with a code, for handlers to return; the caller gets
@@ -93,7 +94,9 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Code == e.Code
 }
 
-// RemoteError is a server's error answer to a call.
+// RemoteError is a server's error answer to a call: the rpc form of
+// sockets.RemoteError, which it unwraps to, so that errors.As finds a
+// *sockets.RemoteError in every error a peer answered with.
 type RemoteError struct {
 	Method  string
 	Code    Code
@@ -103,6 +106,9 @@ type RemoteError struct {
 func (e *RemoteError) Error() string {
 	return fmt.Sprintf("rpc: %s: remote error (%s): %s", e.Method, e.Code, e.Message)
 }
+
+// Unwrap returns the answer as a *sockets.RemoteError.
+func (e *RemoteError) Unwrap() error { return &sockets.RemoteError{Msg: e.Message} }
 
 // Is makes errors.Is match ErrRemote always; ErrNoMethod, ErrBadRequest,
 // ErrInternal, ErrUnavailable, context.DeadlineExceeded and

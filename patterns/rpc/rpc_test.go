@@ -202,6 +202,11 @@ func TestHandlerErrorsComeBackAsErrors(t *testing.T) {
 			require.True(t, errors.As(err, &re))
 			assert.Equal(t, tc.code, re.Code)
 			assert.Contains(t, re.Message, tc.message)
+			// One remote error for every zmqkit package: a typed REQ's too.
+			sre, ok := errors.AsType[*sockets.RemoteError](err)
+			require.True(t, ok)
+			assert.Equal(t, re.Message, sre.Msg)
+			assert.ErrorIs(t, err, sockets.ErrRemote)
 		})
 	}
 	assert.NotErrorIs(t, errDivByZero, rpc.NewError(rpc.CodeUser+2, ""))

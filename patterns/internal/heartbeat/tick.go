@@ -5,14 +5,6 @@ import (
 	"time"
 )
 
-// NoWait is an ended context: a send given it never blocks, so one slow
-// peer cannot stall a broker.
-var NoWait = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
-
 // Tick runs a broker's housekeeping until ctx ends. It calls housekeep
 // once per interval with beat true, and in between at the time housekeep
 // last returned, if that comes first (at least a millisecond later), with

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -14,6 +15,27 @@ import (
 
 // ErrHandshake wraps every reason a ZMTP handshake fails.
 var ErrHandshake = errors.New("handshake failed")
+
+// zmq4Error is a failure of zmq4.Open as ErrHandshake: errors.Is sees the
+// whole chain, and the text says each step once, without the "zmq4: "
+// that zmq4 puts in front of every step (and which a socket's error,
+// which says "zmqkit: ", would only repeat).
+func zmq4Error(err error) error {
+	if errors.Is(err, ErrHandshake) {
+		return err
+	}
+	return &handshakeError{cause: err}
+}
+
+type handshakeError struct{ cause error }
+
+func (e *handshakeError) Error() string {
+	why := strings.ReplaceAll(e.cause.Error(), "zmq4: ", "")
+	why = strings.TrimPrefix(why, "could not initialize ZMTP connection: ")
+	return ErrHandshake.Error() + ": " + why
+}
+
+func (e *handshakeError) Unwrap() []error { return []error{ErrHandshake, e.cause} }
 
 // maxHandshakeFrame bounds any frame read during the handshake (greeting
 // commands and metadata); libzmq's READY is a few hundred bytes.
@@ -128,7 +150,7 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 		if guard.err != nil {
 			return Peer{}, fmt.Errorf("%w: %v", ErrHandshake, guard.err)
 		}
-		return Peer{}, fmt.Errorf("%w: %w", ErrHandshake, err)
+		return Peer{}, zmq4Error(err)
 	}
 	if len(zc.Peer.Meta) > maxProperties {
 		return Peer{}, fmt.Errorf("%w: %d metadata properties (limit %d)", ErrHandshake, len(zc.Peer.Meta), maxProperties)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -281,20 +282,20 @@ func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
 		if fi, err := os.Lstat(ep.Address); err == nil && fi.Mode()&os.ModeSocket != 0 {
 			if c, err := net.Dial("unix", ep.Address); err == nil {
 				_ = c.Close()
-				return nil, fmt.Errorf("%w: %s", ErrAddrInUse, endpoint)
+				return nil, addrInUse{sys: syscall.EADDRINUSE}
 			}
 			_ = os.Remove(ep.Address) // a stale socket file, as libzmq does
 		}
 		ln, err := net.Listen("unix", ep.Address)
 		if err != nil {
-			return nil, listenErr(endpoint, err)
+			return nil, listenErr(err)
 		}
 		ln.(*net.UnixListener).SetUnlinkOnClose(true)
 		l.ln, l.addr = ln, ep.String()
 	default:
 		ln, err := net.Listen("tcp", ep.Address)
 		if err != nil {
-			return nil, listenErr(endpoint, err)
+			return nil, listenErr(err)
 		}
 		l.ln, l.addr = ln, "tcp://"+ln.Addr().String()
 	}
@@ -306,14 +307,21 @@ func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
 	return l, nil
 }
 
-func listenErr(endpoint string, err error) error {
-	if errors.Is(err, errAddrInUse) || strings.Contains(err.Error(), "address already in use") {
-		return fmt.Errorf("%w: %s", ErrAddrInUse, endpoint)
+// listenErr gives the socket what net.Listen refused. The endpoint is not
+// repeated: the socket's error names it, and so does net's.
+func listenErr(err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return addrInUse{sys: err}
 	}
-	return fmt.Errorf("listen %s: %w", endpoint, err)
+	return err
 }
 
-var errAddrInUse = errors.New("bind: address already in use")
+// addrInUse is ErrAddrInUse with the system's error behind it: errors.Is
+// matches both it and syscall.EADDRINUSE.
+type addrInUse struct{ sys error }
+
+func (e addrInUse) Error() string   { return ErrAddrInUse.Error() }
+func (e addrInUse) Unwrap() []error { return []error{ErrAddrInUse, e.sys} }
 
 // Addr is the bound endpoint, with the port the system chose for tcp port 0.
 func (l *Listener) Addr() string { return l.addr }
@@ -680,7 +688,7 @@ func inprocBind(name string, l *Listener) error {
 		inproc.binds = make(map[string]*Listener)
 	}
 	if _, ok := inproc.binds[name]; ok {
-		return fmt.Errorf("%w: inproc://%s", ErrAddrInUse, name)
+		return ErrAddrInUse
 	}
 	inproc.binds[name] = l
 	return nil

@@ -1,40 +1,45 @@
-package codec
+// Package msgpack is a codec.Codec for MessagePack, with
+// github.com/vmihailenco/msgpack/v5. It lives apart from package codec so
+// that a program that does not use it does not compile that dependency.
+package msgpack
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
 
-	"github.com/vmihailenco/msgpack/v5"
+	vmsgpack "github.com/vmihailenco/msgpack/v5"
+
+	"github.com/zmqkit/zmqkit/codec"
 )
 
 type msgpackCodec[T any] struct{}
 
-// Msgpack encodes with github.com/vmihailenco/msgpack/v5. Decoding first
-// checks the bytes' structure (see checkMsgpack), so that a hostile message
-// costs memory in proportion to its size and cannot nest deeper than
-// MaxMsgpackDepth.
-func Msgpack[T any]() Codec[T] { return msgpackCodec[T]{} }
+// Codec encodes with github.com/vmihailenco/msgpack/v5; its Name is
+// "msgpack". Decoding first checks the bytes' structure (see
+// checkMsgpack), so that a hostile message costs memory in proportion to
+// its size and cannot nest deeper than MaxDepth.
+func Codec[T any]() codec.Codec[T] { return msgpackCodec[T]{} }
 
 func (msgpackCodec[T]) Name() string                { return "msgpack" }
-func (msgpackCodec[T]) Marshal(v T) ([]byte, error) { return msgpack.Marshal(v) }
+func (msgpackCodec[T]) Marshal(v T) ([]byte, error) { return vmsgpack.Marshal(v) }
 func (msgpackCodec[T]) Unmarshal(b []byte, v *T) error {
 	if err := checkMsgpack(b); err != nil {
 		return err
 	}
-	return msgpack.Unmarshal(b, v)
+	return vmsgpack.Unmarshal(b, v)
 }
 
-// MaxMsgpackDepth bounds how deeply msgpack arrays and maps may nest in a
+// MaxDepth bounds how deeply msgpack arrays and maps may nest in a
 // message, as encoding/json bounds JSON.
-const MaxMsgpackDepth = 10000
+const MaxDepth = 10000
 
 var errMsgpackShort = errors.New("msgpack: a length runs past the end of the message")
 
 // checkMsgpack walks the first msgpack value in b without decoding it and
 // fails when a length announces more than the bytes that follow could hold
 // (every array element and map key or value takes at least one byte), or
-// when containers nest deeper than MaxMsgpackDepth. vmihailenco/msgpack
+// when containers nest deeper than MaxDepth. vmihailenco/msgpack
 // sizes its allocations from announced lengths (up to tens of MiB for a
 // 20-byte message) and recurses once per level; after this check neither
 // can outgrow the message.
@@ -139,8 +144,8 @@ func checkMsgpack(b []byte) error {
 			if items > uint64(len(b)-pos) {
 				return errMsgpackShort
 			}
-			if len(outer) >= MaxMsgpackDepth {
-				return fmt.Errorf("msgpack: nested deeper than %d", MaxMsgpackDepth)
+			if len(outer) >= MaxDepth {
+				return fmt.Errorf("msgpack: nested deeper than %d", MaxDepth)
 			}
 			outer = append(outer, need)
 			need = int(items)

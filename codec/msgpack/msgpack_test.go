@@ -1,4 +1,4 @@
-package codec_test
+package msgpack_test
 
 import (
 	"bytes"
@@ -10,7 +10,31 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zmqkit/zmqkit/codec"
+	"github.com/zmqkit/zmqkit/codec/internal/codectest"
+	"github.com/zmqkit/zmqkit/codec/msgpack"
 )
+
+type order struct {
+	ID    int               `msgpack:"id"`
+	Item  string            `msgpack:"item"`
+	Qty   float64           `msgpack:"qty"`
+	Tags  []string          `msgpack:"tags"`
+	Attrs map[string]string `msgpack:"attrs"`
+}
+
+func TestRoundTrip(t *testing.T) {
+	o := order{ID: 7, Item: "widget", Qty: 2.5, Tags: []string{"a", "b"}, Attrs: map[string]string{"k": "v"}}
+	assert.Equal(t, "msgpack", msgpack.Codec[order]().Name())
+	assert.Equal(t, o, codectest.RoundTrip(t, msgpack.Codec[order](), o))
+}
+
+func TestDecodeErrorNamesCodecTypeAndSize(t *testing.T) {
+	_, err := codec.Decode(msgpack.Codec[order](), []byte{0xc1})
+	assert.ErrorIs(t, err, codec.ErrDecode)
+	var de *codec.DecodeError
+	require.ErrorAs(t, err, &de)
+	assert.Contains(t, err.Error(), "codec msgpack: cannot decode 1 bytes into msgpack_test.order")
+}
 
 // Announced lengths cannot make a small message cost more than a small
 // multiple of its size, and nesting is bounded: each of these is refused as
@@ -33,7 +57,7 @@ func TestMsgpackHostileLengths(t *testing.T) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		before := ms.TotalAlloc
-		_, err := codec.Decode(codec.Msgpack[order](), in)
+		_, err := codec.Decode(msgpack.Codec[order](), in)
 		runtime.ReadMemStats(&ms)
 		assert.ErrorIs(t, err, codec.ErrDecode, name)
 		assert.Less(t, ms.TotalAlloc-before, uint64(64<<10), "%s allocated %d bytes", name, ms.TotalAlloc-before)
@@ -41,13 +65,13 @@ func TestMsgpackHostileLengths(t *testing.T) {
 }
 
 func TestMsgpackDepthBound(t *testing.T) {
-	deep := append(bytes.Repeat([]byte{0x91}, codec.MaxMsgpackDepth+1), 0xc0) // [[[…[nil]…]]]
-	_, err := codec.Decode(codec.Msgpack[any](), deep)
+	deep := append(bytes.Repeat([]byte{0x91}, msgpack.MaxDepth+1), 0xc0) // [[[…[nil]…]]]
+	_, err := codec.Decode(msgpack.Codec[any](), deep)
 	assert.ErrorIs(t, err, codec.ErrDecode)
 	assert.Contains(t, err.Error(), "nested deeper")
 
 	ok := append(bytes.Repeat([]byte{0x91}, 100), 0xc0)
-	_, err = codec.Decode(codec.Msgpack[any](), ok)
+	_, err = codec.Decode(msgpack.Codec[any](), ok)
 	assert.NoError(t, err)
 }
 
@@ -80,7 +104,7 @@ func TestMsgpackCheckAcceptsWhatTheEncoderMakes(t *testing.T) {
 		long[i] = i
 	}
 	v.N = append(v.N, long)
-	got := roundTrip(t, codec.Msgpack[all](), v)
+	got := codectest.RoundTrip(t, msgpack.Codec[all](), v)
 	assert.Equal(t, v.S, got.S)
 	assert.True(t, v.T.Equal(got.T), "time: %v != %v", v.T, got.T)
 	assert.Equal(t, v.U, got.U)

@@ -1,0 +1,28 @@
+package sockets
+
+import (
+	"testing"
+
+	"github.com/zmqkit/zmqkit/sockets/internal/engine"
+)
+
+// The public event kinds are numbered as the engine's: eventOf converts
+// by number.
+func TestEventKindsMatchEngine(t *testing.T) {
+	kinds := map[EventKind]engine.EventKind{
+		EventListening: engine.EventListening, EventAccepted: engine.EventAccepted,
+		EventConnected: engine.EventConnected, EventConnectRetried: engine.EventConnectRetried,
+		EventDisconnected: engine.EventDisconnected, EventHandshakeFailed: engine.EventHandshakeFailed,
+		EventMessageTooLarge: engine.EventMessageTooLarge, EventHeartbeatTimeout: engine.EventHeartbeatTimeout,
+		EventRejected: engine.EventRejected, EventProtocolError: engine.EventProtocolError,
+		EventClosed: engine.EventClosed, EventStalled: engine.EventStalled,
+	}
+	for k, e := range kinds {
+		if uint8(k) != uint8(e) || k.String() != e.String() {
+			t.Errorf("%v (%d) is the engine's %v (%d)", k, k, e, e)
+		}
+	}
+	if next := EventStalled + 1; next.String() != "unknown" {
+		t.Errorf("the engine has a kind after EventStalled (%s) that sockets lacks", next)
+	}
+}
