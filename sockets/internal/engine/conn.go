@@ -438,7 +438,7 @@ func (e *conn) writer() error {
 		if bp == nil {
 			bp = getBatch()
 		}
-		batch, empty, closed := e.p.Out.PopBatch((*bp)[:0], batchSize)
+		batch, empty, closed := e.p.Out.PopBatch((*bp)[:0], batchSize, writeBufSize)
 		*bp = batch
 		for i := range batch {
 			if err := e.bw.WriteMsg(batch[i]); err != nil {

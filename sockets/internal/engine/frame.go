@@ -116,6 +116,9 @@ type Decoder struct {
 	// held: frames handed out since the last Detach or Release alias buf,
 	// which must then not be written over.
 	held bool
+	// pinned: messages that Detach left in place alias buf: it is never
+	// written over again (reading goes on after them, then in a new one).
+	pinned bool
 	// MaxMsgSize is the largest message payload accepted, in bytes; <= 0 means
 	// no limit (then a big frame's memory still grows only as its bytes arrive).
 	MaxMsgSize int64
@@ -163,7 +166,7 @@ func (d *Decoder) InMsg() bool { return d.reading && (d.started || d.wpos > d.rp
 // small one: nothing is buffered, and the buffer is big or left to the
 // messages in it.
 func (d *Decoder) Shrinkable() bool {
-	return d.wpos == d.rpos && (len(d.buf) > minBuf || d.held)
+	return d.wpos == d.rpos && (len(d.buf) > minBuf || d.held || d.pinned)
 }
 
 // BufSize is the size of the read buffer.
@@ -179,14 +182,14 @@ func (d *Decoder) makeRoom(n int) {
 		d.grow = false
 	}
 	size = max(size, n)
-	if !d.held && size <= len(d.buf) {
+	if !d.held && !d.pinned && size <= len(d.buf) {
 		d.wpos = copy(d.buf, d.buf[d.rpos:d.wpos])
 		d.rpos = 0
 		return
 	}
 	nb := make([]byte, size)
 	d.wpos = copy(nb, d.buf[d.rpos:d.wpos])
-	d.buf, d.rpos, d.held = nb, 0, false
+	d.buf, d.rpos, d.held, d.pinned = nb, 0, false, false
 }
 
 // fill makes at least n bytes available at d.buf[d.rpos:].
@@ -229,7 +232,8 @@ func (d *Decoder) fill(n int) error {
 // the arena (its messages keep it while they live).
 func (d *Decoder) shrink() {
 	if d.Shrinkable() {
-		d.buf, d.rpos, d.wpos, d.grow, d.held = make([]byte, minBuf), 0, 0, false, false
+		d.buf, d.rpos, d.wpos, d.grow = make([]byte, minBuf), 0, 0, false
+		d.held, d.pinned = false, false
 		d.arena = nil
 	}
 }
@@ -257,7 +261,7 @@ func (d *Decoder) Detach(ms []Msg) {
 		}
 	}
 	if 2*total >= d.used {
-		d.used = 0 // kept in place: held stays set
+		d.held, d.pinned, d.used = false, true, 0 // kept in place
 		return
 	}
 	if total > 0 {
@@ -290,7 +294,7 @@ func (d *Decoder) Detach(ms []Msg) {
 // were copied, or dropped): the read buffer may be written over.
 func (d *Decoder) Release() {
 	d.held, d.used = false, 0
-	if d.rpos == d.wpos {
+	if d.rpos == d.wpos && !d.pinned {
 		d.rpos, d.wpos = 0, 0
 	}
 }

@@ -198,3 +198,59 @@ func TestDecoderBigFrameChargesBudget(t *testing.T) {
 type blockingEOF struct{}
 
 func (blockingEOF) Read([]byte) (int, error) { return 0, io.EOF }
+
+// chunks hands out one chunk a read, as a connection would as bytes arrive.
+type chunks [][]byte
+
+func (c *chunks) Read(p []byte) (int, error) {
+	if len(*c) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, (*c)[0])
+	if n == len((*c)[0]) {
+		*c = (*c)[1:]
+	} else {
+		(*c)[0] = (*c)[0][n:]
+	}
+	return n, nil
+}
+
+func TestDecoderKeptInPlaceIsNeverWrittenOver(t *testing.T) {
+	// A message kept in place (most of what the buffer took) pins the
+	// buffer: a later batch that is copied out (a few bytes among many
+	// commands) must not let the buffer be reused under it.
+	first := encode(t, Msg{Head: bytes.Repeat([]byte("A"), 200)})
+	var pings bytes.Buffer
+	w := NewWriter(&pings, 4096)
+	for range 40 {
+		require.NoError(t, w.WriteCommand("PING", []byte{0, 0, 'c', 't', 'x', '!'}))
+	}
+	require.NoError(t, w.WriteMsg(Msg{Head: []byte("b")}))
+	require.NoError(t, w.Flush())
+	last := encode(t, Msg{Head: bytes.Repeat([]byte("Z"), 200)})
+	src := chunks{first, pings.Bytes(), last}
+	d := NewDecoder(&src, 0)
+
+	m, cmd, err := d.ReadMsg()
+	require.NoError(t, err)
+	require.False(t, cmd)
+	kept := []Msg{m}
+	d.Detach(kept) // all the buffer took: kept in place
+
+	var few []Msg
+	for {
+		m, cmd, err := d.ReadMsg()
+		require.NoError(t, err)
+		if !cmd {
+			few = append(few, m)
+			break
+		}
+	}
+	d.Detach(few) // one byte among 40 commands: copied out
+	require.Equal(t, []byte("b"), few[0].Head)
+
+	m, _, err = d.ReadMsg()
+	require.NoError(t, err)
+	assert.Equal(t, bytes.Repeat([]byte("Z"), 200), m.Head)
+	assert.Equal(t, bytes.Repeat([]byte("A"), 200), kept[0].Head, "the message kept in place was written over")
+}

@@ -526,12 +526,18 @@ func (q *Queue) take() Msg {
 	return m
 }
 
-// PopBatch appends up to max messages to dst. empty reports whether the
+// PopBatch appends up to max messages to dst, and stops early once they
+// cost maxBytes (at Cost; 0: no byte cap; one message always comes): what
+// a writer holds out of its queue while it writes them is bounded in
+// bytes too, not only what the queue holds. empty reports whether the
 // queue was left empty; closed, whether it is also closed.
-func (q *Queue) PopBatch(dst []Msg, max int) (out []Msg, empty, closed bool) {
+func (q *Queue) PopBatch(dst []Msg, max int, maxBytes int64) (out []Msg, empty, closed bool) {
 	q.mu.Lock()
-	for i := 0; i < max && q.n > 0; i++ {
-		dst = append(dst, q.take())
+	var cost int64
+	for i := 0; i < max && q.n > 0 && (maxBytes <= 0 || cost < maxBytes); i++ {
+		m := q.take()
+		cost += Cost(m)
+		dst = append(dst, m)
 	}
 	empty, closed = q.n == 0, q.closed
 	q.unlock(q.drained())
