@@ -246,18 +246,28 @@ func (q *Queue) SetMaxBytes(n int64) {
 // pool hold. Called with q.mu held.
 func (q *Queue) count(n int64) {
 	q.bytes += n
+	q.pooled(n)
+}
+
+// pooled adds n bytes to what the queue's pool holds: once per batch, as
+// the pool's counter is shared by every connection of the socket. Called
+// with q.mu held.
+func (q *Queue) pooled(n int64) {
 	if q.pool.add(n) {
 		q.freed = true // unlock wakes the pool's waiters
 	}
 }
 
-// put stores m at ring index i, with its source.
-func (q *Queue) put(i int, m Msg) {
-	q.count(Cost(m))
+// put stores m at ring index i, with its source, and counts it in the
+// queue's bytes (the caller counts it in the pool) and returns its cost.
+func (q *Queue) put(i int, m Msg) int64 {
+	c := Cost(m)
+	q.bytes += c
 	q.ring[i] = m
 	if q.srcs != nil {
 		q.srcs[i] = q.source
 	}
+	return c
 }
 
 // NewQueue returns a queue that holds at most hwm messages (0: no limit).
@@ -408,14 +418,18 @@ func (q *Queue) OfferBatch(ms []Msg) (n int, r Result, kept bool) {
 			return n, Full, false
 		}
 		wake := q.n == 0
-		for n < len(ms) && !q.full() {
+		var cost int64
+		for n < len(ms) && (q.hwm <= 0 || q.n < q.hwm) && (q.maxBytes <= 0 || q.bytes < q.maxBytes) {
 			if q.n == len(q.ring) {
 				q.grow()
 			}
-			q.put((q.head+q.n)%len(q.ring), ms[n])
+			cost += q.put((q.head+q.n)%len(q.ring), ms[n])
 			q.n++
 			n++
 		}
+		// The pool is checked once a batch: it may be passed by what one
+		// read brought, which is in memory already.
+		q.pooled(cost)
 		f := q.onReadable
 		q.mu.Unlock()
 		if wake && f != nil {
@@ -456,7 +470,7 @@ func (q *Queue) pushLocked(m Msg) Result {
 	if q.n == len(q.ring) {
 		q.grow()
 	}
-	q.put((q.head+q.n)%len(q.ring), m)
+	q.pooled(q.put((q.head+q.n)%len(q.ring), m))
 	q.n++
 	wake := q.n == 1
 	f := q.onReadable
@@ -498,7 +512,8 @@ func (q *Queue) TryPopFrom() (m Msg, from *Peer, ok, closed bool) {
 	if q.srcs != nil {
 		from = q.srcs[q.head]
 	}
-	m = q.take()
+	m, c := q.take()
+	q.pooled(-c)
 	q.unlock(q.drained())
 	return m, from, true, false
 }
@@ -510,9 +525,12 @@ func (q *Queue) TryPop() (m Msg, ok, closed bool) {
 	return m, ok, closed
 }
 
-func (q *Queue) take() Msg {
+// take removes the oldest message, counting it off the queue's bytes (the
+// caller counts it off the pool), and returns it with its cost.
+func (q *Queue) take() (Msg, int64) {
 	m := q.ring[q.head]
-	q.count(-Cost(m))
+	c := Cost(m)
+	q.bytes -= c
 	q.ring[q.head] = Msg{}
 	if q.srcs != nil {
 		q.srcs[q.head] = nil
@@ -523,7 +541,7 @@ func (q *Queue) take() Msg {
 		q.head = 0
 	}
 	q.n--
-	return m
+	return m, c
 }
 
 // PopBatch appends up to max messages to dst, and stops early once they
@@ -535,10 +553,11 @@ func (q *Queue) PopBatch(dst []Msg, max int, maxBytes int64) (out []Msg, empty, 
 	q.mu.Lock()
 	var cost int64
 	for i := 0; i < max && q.n > 0 && (maxBytes <= 0 || cost < maxBytes); i++ {
-		m := q.take()
-		cost += Cost(m)
+		m, c := q.take()
+		cost += c
 		dst = append(dst, m)
 	}
+	q.pooled(-cost)
 	empty, closed = q.n == 0, q.closed
 	q.unlock(q.drained())
 	return dst, empty, closed
