@@ -79,7 +79,11 @@ func ParseEndpoint(s string, bind bool) (Endpoint, error) {
 			return Endpoint{}, fmt.Errorf("%w %q: no host to connect to", ErrBadEndpoint, s)
 		}
 		ep.Address = net.JoinHostPort(host, port)
-	case "ipc", "inproc":
+	case "ipc":
+		if addr == "*" && !bind {
+			return Endpoint{}, fmt.Errorf("%w %q: cannot connect to ipc://*", ErrBadEndpoint, s)
+		}
+	case "inproc":
 	default:
 		return Endpoint{}, fmt.Errorf("%w %q: unknown transport %q (want tcp, ipc or inproc)", ErrBadEndpoint, s, tr)
 	}
@@ -253,6 +257,8 @@ type Listener struct {
 	ep   Endpoint
 	addr string
 	ln   net.Listener // nil for inproc
+	// tmpDir is the directory made for ipc://*, removed at Close.
+	tmpDir string
 
 	mu     sync.Mutex
 	pipes  map[*Pipe]struct{}
@@ -278,6 +284,15 @@ func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
 		}
 		close(l.done)
 	case "ipc":
+		if ep.Address == "*" {
+			ln, dir, err := listenUniqueIPC()
+			if err != nil {
+				return nil, listenErr(endpoint, err)
+			}
+			l.ln, l.tmpDir = ln, dir
+			l.addr = "ipc://" + ln.Addr().String()
+			break
+		}
 		if fi, err := os.Lstat(ep.Address); err == nil && fi.Mode()&os.ModeSocket != 0 {
 			if c, err := net.Dial("unix", ep.Address); err == nil {
 				_ = c.Close()
@@ -292,7 +307,11 @@ func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
 		ln.(*net.UnixListener).SetUnlinkOnClose(true)
 		l.ln, l.addr = ln, ep.String()
 	default:
-		ln, err := net.Listen("tcp", ep.Address)
+		addr, err := bindAddress(ep.Address)
+		if err != nil {
+			return nil, fmt.Errorf("%w %q: %w", ErrBadEndpoint, endpoint, err)
+		}
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, listenErr(endpoint, err)
 		}
@@ -300,6 +319,7 @@ func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
 	}
 	if l.ln != nil && !g.Go(l.accept) {
 		_ = l.ln.Close()
+		l.removeTmpDir()
 		return nil, ErrClosing
 	}
 	host.Emit(Event{Kind: EventListening, Endpoint: l.addr})
@@ -428,6 +448,7 @@ func (l *Listener) Close() {
 	l.mu.Unlock()
 	if l.ln != nil {
 		_ = l.ln.Close()
+		l.removeTmpDir()
 	} else {
 		inprocUnbind(l.ep.Address, l)
 	}
