@@ -122,6 +122,8 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		s.b = newPub(s, t == XPub)
 	case Sub, XSub:
 		s.b = newSub(s, t == XSub)
+	case Stream:
+		s.b = newStream(s)
 	default:
 		return nil, fmt.Errorf("%w: unknown socket type %q", ErrBadOption, t)
 	}

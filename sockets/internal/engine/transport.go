@@ -259,6 +259,7 @@ type Listener struct {
 	ln   net.Listener // nil for inproc
 	// tmpDir is the directory made for ipc://*, removed at Close.
 	tmpDir string
+	raws   map[*RawConn]struct{} // a STREAM socket's connections, under mu
 
 	mu     sync.Mutex
 	pipes  map[*Pipe]struct{}
@@ -272,6 +273,9 @@ type Listener struct {
 func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
 	ep, err := ParseEndpoint(endpoint, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := rawTransportOK(host.EngineOptions(), ep, endpoint); err != nil {
 		return nil, err
 	}
 	l := &Listener{host: host, g: g, ep: ep, pipes: make(map[*Pipe]struct{}), done: make(chan struct{})}
@@ -365,6 +369,11 @@ func (l *Listener) accept() {
 				Err: fmt.Errorf("%w: %d (WithMaxConnections)", ErrTooManyConnections, max)})
 			continue
 		}
+		if isRaw(l.host.EngineOptions()) {
+			// Tracked as a RawConn: the group's Kill then closes it as
+			// the socket's code sees it closed.
+			c = newRawConn(c, l.addr, false)
+		}
 		if !l.g.track(c) {
 			_ = c.Close()
 			continue
@@ -382,6 +391,10 @@ func (l *Listener) accept() {
 func (l *Listener) serve(c net.Conn) {
 	defer l.conns.Add(-1)
 	defer l.g.untrack(c)
+	if rc, ok := c.(*RawConn); ok {
+		l.serveRaw(rc)
+		return
+	}
 	remote := c.RemoteAddr().String()
 	l.host.Emit(Event{Kind: EventAccepted, Endpoint: l.addr, Remote: remote})
 	o := l.host.EngineOptions()
@@ -452,6 +465,7 @@ func (l *Listener) Close() {
 	} else {
 		inprocUnbind(l.ep.Address, l)
 	}
+	l.closeRaws()
 	for _, p := range pipes {
 		p.Terminate()
 		if p.Shared {
@@ -483,7 +497,10 @@ func Dial(host Host, g *Group, endpoint string) (*Dialer, error) {
 	}
 	d := &Dialer{host: host, g: g, ep: ep, raw: endpoint, stop: make(chan struct{})}
 	o := host.EngineOptions()
-	if !o.Immediate {
+	if err := rawTransportOK(o, ep, endpoint); err != nil {
+		return nil, err
+	}
+	if !o.Immediate && !isRaw(o) { // raw connections have no pipe
 		d.pipe = newPipe(endpoint, true, o)
 		if err := host.Attach(d.pipe); err != nil {
 			return nil, err
@@ -638,6 +655,9 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+	}
+	if isRaw(o) {
+		return d.runRaw(c, quit, backoff, o)
 	}
 	if !d.g.track(c) {
 		_ = c.Close()
