@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-zeromq/zmq4"
 	"github.com/zmqkit/zmqkit/sockets/internal/engine"
 )
 
@@ -88,6 +89,26 @@ type streamPeer struct {
 
 	wsem chan struct{} // held by the one Send writing to the peer
 	byUs atomic.Bool   // the application closed it: no end announcement
+}
+
+// streamOptionsOK refuses the options that act on ZMTP, which a STREAM
+// connection does not speak: an option that means nothing to the type is
+// an error, not a silent no-op.
+func streamOptionsOK(c *config) error {
+	var opt string
+	switch {
+	case c.Security != nil && c.Security.Type() != zmq4.NullSecurity:
+		opt = "a security mechanism (PLAIN, CURVE)"
+	case c.HeartbeatIvl > 0 || c.HeartbeatTimeout > 0 || c.HeartbeatTTL > 0:
+		opt = "WithHeartbeat"
+	case len(c.Metadata) > 0:
+		opt = "WithMetadata"
+	case c.ConflateIn || c.ConflateOut:
+		opt = "WithConflate"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: %s on a STREAM socket, whose peers speak no ZMTP", ErrBadOption, opt)
 }
 
 func newStream(s *Socket) *streamSocket {

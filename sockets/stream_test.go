@@ -262,3 +262,21 @@ func TestStreamSendContext(t *testing.T) {
 	assert.Equal(t, id, from)
 	assert.Empty(t, data, "the connection's end is announced")
 }
+
+// Options that act on ZMTP mean nothing to a STREAM socket: refused.
+func TestStreamRefusesZMTPOptions(t *testing.T) {
+	for name, opt := range map[string]sockets.Option{
+		"heartbeat": sockets.WithHeartbeat(time.Second, time.Second, 0),
+		"metadata":  sockets.WithMetadata("X-App", "x"),
+		"plain":     sockets.WithPlain("u", "p"),
+		"conflate":  sockets.WithConflate(true),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := sockets.NewStream(opt)
+			assert.ErrorIs(t, err, sockets.ErrBadOption)
+		})
+	}
+	s, err := sockets.NewStream(sockets.WithRecvHWM(10), sockets.WithMaxConnections(5), sockets.WithReconnect(time.Millisecond, time.Second))
+	require.NoError(t, err, "the options that bound or pace connections apply")
+	require.NoError(t, s.Close())
+}
