@@ -35,6 +35,20 @@ func streamRecv(t *testing.T, ctx context.Context, s *sockets.Socket) (id, data 
 	return m[0], m[1]
 }
 
+// streamClient listens on tcp, connects a plain TCP client, and returns it
+// with the routing id the socket announced it under. The test closes it.
+func streamClient(t *testing.T, ctx context.Context, s *sockets.Socket) (net.Conn, []byte) {
+	t.Helper()
+	addr, err := s.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	c, err := net.Dial("tcp", strings.TrimPrefix(addr, "tcp://"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	id, data := streamRecv(t, ctx, s)
+	require.Empty(t, data, "a connection is announced as [id, empty]")
+	return c, id
+}
+
 // streamRecvData receives from id until want has come, in however many
 // chunks; every message on the way must be id's data.
 func streamRecvData(t *testing.T, ctx context.Context, s *sockets.Socket, id []byte, want []byte) {
@@ -178,12 +192,7 @@ func TestStreamBadInput(t *testing.T) {
 func TestStreamBackpressure(t *testing.T) {
 	ctx := ctxT(t)
 	s := newStream(t, sockets.WithRecvHWM(4), sockets.WithRecvBufferBytes(16<<10))
-	addr, err := s.Listen("tcp://127.0.0.1:0")
-	require.NoError(t, err)
-	c, err := net.Dial("tcp", strings.TrimPrefix(addr, "tcp://"))
-	require.NoError(t, err)
-	defer c.Close()
-	id, _ := streamRecv(t, ctx, s)
+	c, id := streamClient(t, ctx, s)
 
 	payload := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
 	var wg sync.WaitGroup
@@ -203,12 +212,7 @@ func TestStreamClose(t *testing.T) {
 	ctx := ctxT(t)
 	s, err := sockets.NewStream(sockets.WithRecvHWM(1))
 	require.NoError(t, err)
-	addr, err := s.Listen("tcp://127.0.0.1:0")
-	require.NoError(t, err)
-	c, err := net.Dial("tcp", strings.TrimPrefix(addr, "tcp://"))
-	require.NoError(t, err)
-	defer c.Close()
-	id, _ := streamRecv(t, ctx, s)
+	c, id := streamClient(t, ctx, s)
 	// The reader is held at its HWM of one, and a Send blocks on a peer
 	// that does not read.
 	_, err = c.Write(bytes.Repeat([]byte("x"), 64<<10))
@@ -240,16 +244,11 @@ func TestStreamClose(t *testing.T) {
 func TestStreamSendContext(t *testing.T) {
 	ctx := ctxT(t)
 	s := newStream(t)
-	addr, err := s.Listen("tcp://127.0.0.1:0")
-	require.NoError(t, err)
-	c, err := net.Dial("tcp", strings.TrimPrefix(addr, "tcp://"))
-	require.NoError(t, err)
-	defer c.Close()
-	id, _ := streamRecv(t, ctx, s)
+	c, id := streamClient(t, ctx, s)
 	short, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.Send(short, id, bytes.Repeat([]byte("y"), 32<<20)) }()
-	_, err = io.ReadFull(c, make([]byte, 1))
+	_, err := io.ReadFull(c, make([]byte, 1))
 	require.NoError(t, err, "Send is writing")
 	cancel()
 	select {
