@@ -52,8 +52,10 @@ const streamReadChunk = 8192
 // WithRecvHWM messages and WithRecvBufferBytes bytes (each message counted
 // with its routing id and 2×32 bytes of overhead; a connection with nothing
 // waiting may always read one chunk), and across connections the receive
-// bound of WithSocketBufferBytes. At a bound the connection stops reading
-// until Recv makes room, so TCP flow control slows the peer down.
+// bound of WithSocketBufferBytes (a chunk read while the socket is at that
+// bound waits in its connection's 8 KiB read buffer). At a bound the
+// connection stops reading until Recv makes room, so TCP flow control
+// slows the peer down.
 func NewStream(opts ...Option) (*Socket, error) { return New(Stream, opts...) }
 
 // streamSocket is the STREAM behaviour. It holds no pipes: the engine hands
@@ -147,21 +149,63 @@ func (x *streamSocket) push(p *streamPeer, m engine.Msg, cost int64) {
 	x.held += cost
 }
 
-// roomFor is how many bytes p may read now (0: none); called with mu held.
+// roomFor is how many bytes p may read now under its own bounds (0:
+// none); called with mu held. Only p's goroutine adds p's messages, so
+// what it finds stays true until it pushes.
 func (x *streamSocket) roomFor(p *streamPeer) int {
 	o := &x.s.cfg
 	if o.RecvHWM > 0 && p.msgs >= o.RecvHWM {
 		return 0
 	}
-	over := p.cost(0)
 	avail := int64(streamReadChunk)
 	if o.RecvBytes > 0 && p.msgs > 0 {
-		avail = min(avail, o.RecvBytes-p.bytes-over)
-	}
-	if lim := o.socketRecv; lim > 0 && x.held > 0 {
-		avail = min(avail, lim-x.held-over)
+		avail = min(avail, o.RecvBytes-p.bytes-p.cost(0))
 	}
 	return int(max(avail, 0))
+}
+
+// socketRoom reports whether a message of the given cost fits the socket's
+// bound now (an empty socket takes any one); called with mu held. Several
+// connections fill the socket at once, so the check and the push go
+// together under mu (pushWhenRoom).
+func (x *streamSocket) socketRoom(cost int64) bool {
+	lim := x.s.cfg.socketRecv
+	return lim <= 0 || x.held == 0 || x.held+cost <= lim
+}
+
+// pushWhenRoom queues what p read once the socket has room for it; until
+// then the bytes wait in p's read buffer, which exists anyway. false: the
+// connection or the socket closed meanwhile.
+func (x *streamSocket) pushWhenRoom(p *streamPeer, data []byte) bool {
+	cost := p.cost(len(data))
+	try := func() bool {
+		x.mu.Lock()
+		ok := x.socketRoom(cost)
+		if ok {
+			x.push(p, p.message(data), cost)
+		}
+		x.mu.Unlock()
+		if ok {
+			x.s.recvSig.fire()
+		}
+		return ok
+	}
+	for {
+		if try() {
+			return true
+		}
+		ch := x.room.wait()
+		if try() {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-p.rc.Closed():
+			return false
+		case <-x.s.closeCh:
+			return false
+		}
+	}
 }
 
 // waitRoom waits until p may read, and says how much; false: the
@@ -227,12 +271,8 @@ func (x *streamSocket) serve(rc *engine.RawConn) error {
 			break
 		}
 		n, rerr := rc.Read(buf[:n])
-		if n > 0 {
-			m := p.message(buf[:n])
-			x.mu.Lock()
-			x.push(p, m, p.cost(n))
-			x.mu.Unlock()
-			x.s.recvSig.fire()
+		if n > 0 && !x.pushWhenRoom(p, buf[:n]) {
+			break
 		}
 		if rerr != nil {
 			select {
