@@ -83,4 +83,37 @@
 // underneath. A message that does not decode is an error for that message,
 // matching codec.ErrDecode and counted in Stats.DecodeErrors, not the end
 // of the socket.
+//
+// # Parity with libzmq
+//
+// Endpoints. Listen("ipc://*") binds, as libzmq does, a socket file of its
+// own in a fresh private directory under the temporary directory ($TMPDIR)
+// and returns the real endpoint (ipc:///tmp/zmqkit-ipc-…/socket) for peers
+// to dial; Unbind and Close remove the file and the directory. A tcp bind
+// takes, besides *, an IPv4 address, [IPv6] and a host name, the name of a
+// network interface (tcp://lo:0, tcp://eth0:5555): it binds that
+// interface's first IPv4 address in the order the system lists them, or
+// if it has none its first IPv6 one, much as libzmq takes the first usable
+// address (IPv4 unless ZMQ_IPV6). An interface name wins over a host name
+// that is the same; a name that is neither is an ErrBadEndpoint at Listen
+// that lists the interfaces there are.
+//
+// XPUB_VERBOSER. WithXPubVerboser(true) makes an XPUB pass every cancel
+// upstream, not only the last one for a topic, as well as every subscribe
+// (it implies WithXPubVerbose), and a departing subscriber yields a cancel
+// for each topic it held: a proxy mirrors each subscriber one for one. As
+// with the other XPUB modes, and unlike libzmq, a cancel for a topic the
+// subscriber never held is not passed on.
+//
+// STREAM. NewStream (type Stream) talks to peers that speak no ZMTP over
+// tcp or ipc, with libzmq's framing: a connection, accepted by Listen or
+// made by Dial, arrives as [routing id, empty]; each read of its bytes (at
+// most 8 KiB) as [routing id, data]; its end as [routing id, empty].
+// Send([routing id, data]) writes data raw to that peer, waiting while it
+// is slow to read; Send([routing id, empty]) closes its connection; an
+// unknown routing id is ErrHostUnreachable. Reading stops at WithRecvHWM
+// messages and WithRecvBufferBytes bytes per connection and at the
+// socket's WithSocketBufferBytes, so a peer that writes faster than Recv
+// reads is slowed by TCP, not buffered. A STREAM socket has no queue to
+// the peer: Send writes directly, and Close has nothing to linger for.
 package sockets

@@ -22,6 +22,7 @@ type config struct {
 	reqRelaxed     bool
 	reqCorrelate   bool
 	xpubVerbose    bool
+	xpubVerboser   bool // WithXPubVerboser (xpub_verboser.go)
 	subFilter      func(Peer, []byte) bool
 	maxSubs        int // per subscriber; 0: no limit
 	maxSubBytes    int // per subscriber; 0: no limit

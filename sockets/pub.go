@@ -22,7 +22,7 @@ func subscription(m engine.Msg) (topic []byte, subscribe, ok bool) {
 // message (counted in Stats.Dropped); the others go on. As XPUB it also
 // delivers subscriptions to Recv: the first subscribe and the last cancel of
 // each topic across all subscribers, or every subscribe with
-// WithXPubVerbose.
+// WithXPubVerbose, and every cancel too with WithXPubVerboser.
 //
 // Each subscriber's topics are a trie of their own, so matching a message
 // costs the length of its first frame per subscriber, and a subscriber's
@@ -85,7 +85,9 @@ func (x *pubSocket) incoming(p *engine.Pipe, sb *subscriber, m engine.Msg) bool 
 		if !sb.subs.remove(topic) {
 			return false // never admitted (refused, over the limits) or cancelled already
 		}
-		return x.xpub && x.release(topic)
+		// Release first: the count drops whether or not the cancel is
+		// delivered.
+		return x.xpub && (x.release(topic) || cfg.xpubVerboser)
 	}
 	if allow := cfg.subFilter; allow != nil && !allow(peerOf(p.PeerRef()), topic) {
 		x.s.st.subsRefused.Add(1)
@@ -147,7 +149,7 @@ func (x *pubSocket) forget(p *engine.Pipe, gone bool) {
 	x.gmu.Lock()
 	sb.gone = gone
 	for _, t := range sb.subs.clear() {
-		if x.xpub && x.release(t) {
+		if x.xpub && (x.release(t) || x.s.cfg.xpubVerboser) {
 			x.pending = append(x.pending, engine.Msg{Head: append([]byte{0}, t...)})
 		}
 	}

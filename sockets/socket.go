@@ -125,6 +125,11 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		s.b = newPub(s, t == XPub)
 	case Sub, XSub:
 		s.b = newSub(s, t == XSub)
+	case Stream:
+		if err := streamOptionsOK(&s.cfg); err != nil {
+			return nil, err
+		}
+		s.b = newStream(s)
 	default:
 		return nil, fmt.Errorf("%w: unknown socket type %q", ErrBadOption, t)
 	}

@@ -80,7 +80,11 @@ func ParseEndpoint(s string, bind bool) (Endpoint, error) {
 			return Endpoint{}, fmt.Errorf("%w %q: no host to connect to", ErrBadEndpoint, s)
 		}
 		ep.Address = net.JoinHostPort(host, port)
-	case "ipc", "inproc":
+	case "ipc":
+		if addr == "*" && !bind {
+			return Endpoint{}, fmt.Errorf("%w %q: cannot connect to ipc://*", ErrBadEndpoint, s)
+		}
+	case "inproc":
 	default:
 		return Endpoint{}, fmt.Errorf("%w %q: unknown transport %q (want tcp, ipc or inproc)", ErrBadEndpoint, s, tr)
 	}
@@ -254,6 +258,9 @@ type Listener struct {
 	ep   Endpoint
 	addr string
 	ln   net.Listener // nil for inproc
+	// tmpDir is the directory made for ipc://*, removed at Close.
+	tmpDir string
+	raws   map[*RawConn]struct{} // a STREAM socket's connections, under mu
 
 	mu     sync.Mutex
 	pipes  map[*Pipe]struct{}
@@ -269,6 +276,9 @@ func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := rawTransportOK(host.EngineOptions(), ep, endpoint); err != nil {
+		return nil, err
+	}
 	l := &Listener{host: host, g: g, ep: ep, pipes: make(map[*Pipe]struct{}), done: make(chan struct{})}
 	switch ep.Transport {
 	case "inproc":
@@ -279,6 +289,15 @@ func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
 		}
 		close(l.done)
 	case "ipc":
+		if ep.Address == "*" {
+			ln, dir, err := listenUniqueIPC()
+			if err != nil {
+				return nil, listenErr(err)
+			}
+			l.ln, l.tmpDir = ln, dir
+			l.addr = "ipc://" + ln.Addr().String()
+			break
+		}
 		if fi, err := os.Lstat(ep.Address); err == nil && fi.Mode()&os.ModeSocket != 0 {
 			if c, err := net.Dial("unix", ep.Address); err == nil {
 				_ = c.Close()
@@ -293,7 +312,11 @@ func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
 		ln.(*net.UnixListener).SetUnlinkOnClose(true)
 		l.ln, l.addr = ln, ep.String()
 	default:
-		ln, err := net.Listen("tcp", ep.Address)
+		addr, err := bindAddress(ep.Address)
+		if err != nil {
+			return nil, fmt.Errorf("%w %q: %w", ErrBadEndpoint, endpoint, err)
+		}
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, listenErr(err)
 		}
@@ -301,6 +324,7 @@ func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
 	}
 	if l.ln != nil && !g.Go(l.accept) {
 		_ = l.ln.Close()
+		l.removeTmpDir()
 		return nil, ErrClosing
 	}
 	host.Emit(Event{Kind: EventListening, Endpoint: l.addr})
@@ -353,6 +377,11 @@ func (l *Listener) accept() {
 				Err: fmt.Errorf("%w: %d (WithMaxConnections)", ErrTooManyConnections, max)})
 			continue
 		}
+		if isRaw(l.host.EngineOptions()) {
+			// Tracked as a RawConn: the group's Kill then closes it as
+			// the socket's code sees it closed.
+			c = newRawConn(c, l.addr, false)
+		}
 		if !l.g.track(c) {
 			_ = c.Close()
 			continue
@@ -370,6 +399,10 @@ func (l *Listener) accept() {
 func (l *Listener) serve(c net.Conn) {
 	defer l.conns.Add(-1)
 	defer l.g.untrack(c)
+	if rc, ok := c.(*RawConn); ok {
+		l.serveRaw(rc)
+		return
+	}
 	remote := c.RemoteAddr().String()
 	l.host.Emit(Event{Kind: EventAccepted, Endpoint: l.addr, Remote: remote})
 	o := l.host.EngineOptions()
@@ -436,9 +469,11 @@ func (l *Listener) Close() {
 	l.mu.Unlock()
 	if l.ln != nil {
 		_ = l.ln.Close()
+		l.removeTmpDir()
 	} else {
 		inprocUnbind(l.ep.Address, l)
 	}
+	l.closeRaws()
 	for _, p := range pipes {
 		p.Terminate()
 		if p.Shared {
@@ -470,7 +505,10 @@ func Dial(host Host, g *Group, endpoint string) (*Dialer, error) {
 	}
 	d := &Dialer{host: host, g: g, ep: ep, raw: endpoint, stop: make(chan struct{})}
 	o := host.EngineOptions()
-	if !o.Immediate {
+	if err := rawTransportOK(o, ep, endpoint); err != nil {
+		return nil, err
+	}
+	if !o.Immediate && !isRaw(o) { // raw connections have no pipe
 		d.pipe = newPipe(endpoint, true, o)
 		if err := host.Attach(d.pipe); err != nil {
 			return nil, err
@@ -625,6 +663,9 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+	}
+	if isRaw(o) {
+		return d.runRaw(c, quit, backoff, o)
 	}
 	if !d.g.track(c) {
 		_ = c.Close()
