@@ -168,3 +168,55 @@ func TestBrokenSnippetFails(t *testing.T) {
 	require.Error(t, err, "a fragment that does not compile was built:\n%s", out)
 	assert.Contains(t, string(out), "BROKEN.md:4", "the error names the Markdown line")
 }
+
+var (
+	mdLink  = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	heading = regexp.MustCompile(`(?m)^#+ +(.+)$`)
+	notSlug = regexp.MustCompile(`[^a-z0-9 _-]`)
+)
+
+// anchors returns the GitHub-style anchors of md's headings.
+func anchors(md string) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range heading.FindAllStringSubmatch(md, -1) {
+		slug := notSlug.ReplaceAllString(strings.ToLower(strings.TrimSpace(m[1])), "")
+		out[strings.ReplaceAll(slug, " ", "-")] = true
+	}
+	return out
+}
+
+// TestLinksResolve checks that every relative link of README.md and
+// docs/*.md names a file of the checkout, and a heading of it when the link
+// has an anchor.
+func TestLinksResolve(t *testing.T) {
+	root := moduleRoot(t)
+	files := []string{filepath.Join(root, "README.md")}
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	require.NoError(t, err)
+	files = append(files, docs...)
+	checked := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range mdLink.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") {
+				continue
+			}
+			path, anchor, _ := strings.Cut(target, "#")
+			dest := f
+			if path != "" {
+				dest = filepath.Join(filepath.Dir(f), path)
+			}
+			body, err := os.ReadFile(dest)
+			if !assert.NoError(t, err, "%s links to %s", f, target) {
+				continue
+			}
+			if anchor != "" {
+				assert.True(t, anchors(string(body))[anchor], "%s links to %s: no such heading", f, target)
+			}
+			checked++
+		}
+	}
+	require.Positive(t, checked, "README.md should link to docs/")
+}

@@ -14,6 +14,9 @@
 //     declarations inside a function) and uses what it declares. Imports
 //     are added for the packages it names, from the table in Imports.
 //
+// The test also checks that every relative link of those pages names a
+// file of the checkout (and a heading of it, for a link with an anchor).
+//
 // All snippets go into one temporary module that replaces
 // github.com/zmqkit/zmqkit with this checkout, built with one go build;
 // a compiler error names the Markdown file and line.
