@@ -51,15 +51,19 @@ func moduleRoot(t *testing.T) string {
 	return root
 }
 
+// pages returns README.md and docs/*.md under root.
+func pages(t *testing.T, root string) []string {
+	t.Helper()
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	require.NoError(t, err)
+	return append([]string{filepath.Join(root, "README.md")}, docs...)
+}
+
 // collect returns the snippets of README.md and docs/*.md under root.
 func collect(t *testing.T, root string) []Snippet {
 	t.Helper()
-	files := []string{filepath.Join(root, "README.md")}
-	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
-	require.NoError(t, err)
-	files = append(files, docs...)
 	var all []Snippet
-	for _, f := range files {
+	for _, f := range pages(t, root) {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
 		s, err := Extract(f, string(b))
@@ -190,12 +194,8 @@ func anchors(md string) map[string]bool {
 // has an anchor.
 func TestLinksResolve(t *testing.T) {
 	root := moduleRoot(t)
-	files := []string{filepath.Join(root, "README.md")}
-	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
-	require.NoError(t, err)
-	files = append(files, docs...)
 	checked := 0
-	for _, f := range files {
+	for _, f := range pages(t, root) {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
 		for _, m := range mdLink.FindAllStringSubmatch(string(b), -1) {
