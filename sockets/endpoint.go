@@ -1,0 +1,14 @@
+package sockets
+
+import "github.com/zmqkit/zmqkit/sockets/internal/engine"
+
+// CheckEndpoint reports whether endpoint could be given to Listen (bind
+// true) or Dial (bind false), without binding or connecting anything: an
+// error matches ErrBadEndpoint and says what is wrong. A program that takes
+// several endpoints checks them all first, so that a typo in the last one
+// does not leave the first ones bound. (Whether a port is free, or a host
+// name resolves, only Listen and Dial can tell.)
+func CheckEndpoint(endpoint string, bind bool) error {
+	_, err := engine.ParseEndpoint(endpoint, bind)
+	return err
+}
