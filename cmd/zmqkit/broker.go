@@ -26,8 +26,10 @@ mmi.service ("is there a worker for this service?": 200 yes, 404 no).
 Clients and workers both connect to a --bind endpoint. A worker is a
 DEALER speaking MDP's worker protocol; in Go, patterns/majordomo has one:
 
-  w, err := majordomo.NewWorker("tcp://127.0.0.1:5555", "echo",
-      func(_ context.Context, req [][]byte) ([][]byte, error) { return req, nil })
+  echo := func(_ context.Context, req [][]byte) ([][]byte, error) {
+      return req, nil
+  }
+  w, err := majordomo.NewWorker("tcp://127.0.0.1:5555", "echo", echo)
   // handle err, then:
   err = w.Run(ctx) // serves until ctx ends
 
@@ -39,7 +41,7 @@ reply frames. From the shell (frames are tab-separated):
   zmqkit broker --bind tcp://127.0.0.1:5555 &
   printf 'MDPC01\tmmi.service\techo\n' |
       zmqkit send --type req --connect tcp://127.0.0.1:5555
-  # prints MDPC01<tab>mmi.service<tab>404 until an "echo" worker is there, then 200
+  # prints MDPC01<tab>mmi.service<tab>404; 200 once an "echo" worker is up
   printf 'MDPC01\techo\thello\n' |
       zmqkit send --type req --connect tcp://127.0.0.1:5555
   # with the worker above running: MDPC01<tab>echo<tab>hello

@@ -184,7 +184,7 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	}
 	help := deviceCurveHelp
 	if kind.back == sockets.XPub {
-		envString(fs, &df.topics, "backend-topics", "", "admit subscriptions on the backend only as `FILE` allows (see below)")
+		envString(fs, &df.topics, "backend-topics", "", "admit subscriptions on the backend only as `FILE` allows (see \"Who may subscribe\" above)")
 		help += topicsHelp
 	}
 	synopsis := fmt.Sprintf("Usage: zmqkit %s --frontend EP[,EP...] --backend EP[,EP...] [--capture EP] [--control EP] [--hwm N] [--metrics ADDR] [--log-level LEVEL] [--log-format text|json] [CURVE flags]\n\n%s.\n\n%s",

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -183,9 +184,17 @@ func TestHelp(t *testing.T) {
 			flagOf := map[string]string{"send": "-connect endpoint", "recv": "-connect endpoint",
 				"forwarder": "-frontend endpoints", "queue": "-frontend endpoints", "streamer": "-frontend endpoints",
 				"bench": "-duration duration", "broker": "-bind endpoints",
-				"keygen": "public: <key>"} // keygen has no flags: its output format instead
+				"keygen":  "public: <key>", // keygen has no flags: its output format instead
+				"version": "unless told not"}
 			require.Contains(t, flagOf, c.name, "a new command needs its help checked here")
 			assert.Contains(t, out, flagOf[c.name], args)
+			// The prose (after the usage lines, before the flags) fits
+			// an 80-column terminal.
+			_, prose, _ := strings.Cut(out, "\n\n")
+			prose, _, _ = strings.Cut(prose, "\nFlags:\n")
+			for _, line := range strings.Split(prose, "\n") {
+				assert.LessOrEqual(t, utf8.RuneCountInString(line), 80, "%v: line too long: %q", args, line)
+			}
 		}
 	}
 }

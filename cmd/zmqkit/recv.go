@@ -23,8 +23,9 @@ this format back from stdin.
 ROUTER prints the sender's routing id as the first frame. With --from, two
 frames come before the message: who sent it, as the PLAIN user name or the
 CURVE client key this side checked (empty otherwise), and the address it
-came from (empty for inproc). REP sends each request back as its reply. SUB subscribes to every --subscribe prefix, or to
-everything when there is none.
+came from (empty for inproc). REP sends each request back as its reply.
+SUB subscribes to every --subscribe prefix, or to everything when there is
+none.
 
 Runs until --count messages have arrived (0: until SIGINT or SIGTERM, which
 end it with status 0).
