@@ -12,3 +12,17 @@ func CheckEndpoint(endpoint string, bind bool) error {
 	_, err := engine.ParseEndpoint(endpoint, bind)
 	return err
 }
+
+// Errors of a Dial whose server turned its handshake down; test them with
+// errors.Is on the Err of an EventHandshakeFailed.
+var (
+	// ErrRefusedByServer: the server refused this PLAIN or CURVE client's
+	// handshake: its credentials or CURVE key, or (wrong server public key)
+	// its CURVE HELLO. It matches ErrAuth too; the error's text words the
+	// likely cause.
+	ErrRefusedByServer = engine.ErrRefusedByServer
+	// ErrDialStopped: after that refusal the Dial stopped reconnecting to
+	// the endpoint (see WithRetryAuthFailures). Disconnect and Dial again
+	// to try anew.
+	ErrDialStopped = engine.ErrDialStopped
+)

@@ -96,17 +96,21 @@ func TestE2ECurve(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		args []string
-		why  string // in the error: why the handshake failed
+		why  []string // in the error: why the handshake failed
 	}{
-		{"wrong server key", []string{"--curve-secret", friendSecret, "--curve-server", sockets.CurveKey(other.Public)}, "last handshake failed: "},
-		{"client not listed", []string{"--curve-secret", sockets.CurveKey(stranger.Secret), "--curve-server", srvPublic}, "refused our credentials"},
-		{"no CURVE", nil, "security mechanism"},
+		// Refused: the client says so at once, and gives up.
+		{"wrong server key", []string{"--curve-secret", friendSecret, "--curve-server", sockets.CurveKey(other.Public)},
+			[]string{"zmqkit send: --connect " + ep + ": ", "wrong server public key?", "not reconnecting"}},
+		{"client not listed", []string{"--curve-secret", sockets.CurveKey(stranger.Secret), "--curve-server", srvPublic},
+			[]string{"zmqkit send: --connect " + ep + ": ", "not among the clients it admits", "refused our credentials"}},
+		// Not a refusal: it keeps trying until --timeout.
+		{"no CURVE", nil, []string{"zmqkit send: no peer connected within 300ms", "security mechanism"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"send", "--type", "push", "--connect", ep, "--count", "1", "--timeout", "300ms"}, tc.args...)
 			send := start(t, nil, args...)
 			assert.Equal(t, 1, send.wait(t))
-			oneLine(t, send.stderr.String(), "zmqkit send: no peer connected within 300ms", tc.why)
+			oneLine(t, send.stderr.String(), tc.why...)
 		})
 	}
 	assert.Empty(t, recv.stdout.String(), "nothing from the refused senders")
@@ -540,9 +544,13 @@ func TestDeviceReloadsClientsOnSIGHUP(t *testing.T) {
 		"--frontend-curve-secret", sockets.CurveKey(srv.Secret), "--frontend-curve-clients", "@"+clients)
 	pull := sock(t, sockets.Pull)
 	require.NoError(t, pull.Dial(d.eps["backend"]))
-	push := sock(t, sockets.Push, sockets.WithCurve(srv.Public, b), sockets.WithReconnect(20*time.Millisecond, 50*time.Millisecond))
+	// A refused client stops reconnecting unless told to keep trying.
+	push := sock(t, sockets.Push, sockets.WithCurve(srv.Public, b), sockets.WithReconnect(20*time.Millisecond, 50*time.Millisecond),
+		sockets.WithRetryAuthFailures(true))
 	require.NoError(t, push.Dial(d.eps["frontend"]))
-	awaitEvent(t, push, sockets.EventHandshakeFailed) // b is not on the list
+	ev := awaitEvent(t, push, sockets.EventHandshakeFailed) // b is not on the list
+	assert.ErrorIs(t, ev.Err, sockets.ErrRefusedByServer)
+	assert.NotErrorIs(t, ev.Err, sockets.ErrDialStopped)
 
 	reload := func(want string) {
 		t.Helper()

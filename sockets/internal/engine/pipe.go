@@ -38,7 +38,10 @@ type Options struct {
 	HeartbeatTTL     time.Duration
 	ReconnectIvl     time.Duration
 	ReconnectMax     time.Duration
-	Immediate        bool
+	// RetryAuthFailures keeps a Dial reconnecting after the server refused
+	// its handshake (ErrRefusedByServer); by default it stops.
+	RetryAuthFailures bool
+	Immediate         bool
 	// ConflateIn and ConflateOut make a pipe's queue from, or to, the peer
 	// keep only the newest message; what that replaces is counted in
 	// Conflated.
