@@ -15,7 +15,7 @@ import (
 )
 
 func TestBrokerProcess(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	d := startDevice(t, nil, "broker", "--bind", "tcp://127.0.0.1:0,@tcp://127.0.0.1:0", "--heartbeat", "100ms",
 		"--metrics", "127.0.0.1:0")
 	eps := d.all
@@ -81,7 +81,7 @@ func TestBrokerErrors(t *testing.T) {
 // client's request comes back. The broker's records name an MDP service
 // under one "service" key only (it once added its own "service":"broker").
 func TestBrokerHelpRecipe(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	d := startDevice(t, nil, "broker", "--bind", "tcp://127.0.0.1:0", "--log-level", "debug")
 	ep := d.all[0]
 	shell := func(line string) string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/patterns/majordomo"
 	"github.com/zmqkit/zmqkit/sockets"
 )
@@ -146,7 +147,7 @@ func TestE2ECurve(t *testing.T) {
 // A streamer whose frontend is a CURVE server for listed clients only, and
 // whose backend is plain.
 func TestDeviceCurveFrontend(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	srv, friend, stranger := curveKeys(t), curveKeys(t), curveKeys(t)
 	d := startDevice(t, nil, "streamer", "--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0",
 		"--frontend-curve-secret", sockets.CurveKey(srv.Secret),
@@ -176,7 +177,7 @@ func TestDeviceCurveFrontend(t *testing.T) {
 // the CURVE server; the flags come from the environment, the server key
 // from a file.
 func TestDeviceCurveClientFromEnvironment(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	srv, cli := curveKeys(t), curveKeys(t)
 	rep := sock(t, sockets.Rep, sockets.WithCurveServer(srv, func(k [32]byte) bool { return k == cli.Public }))
 	addr, err := rep.Listen("tcp://127.0.0.1:0")
@@ -213,7 +214,7 @@ func TestDeviceCurveClientFromEnvironment(t *testing.T) {
 }
 
 func TestBrokerCurve(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	srv := curveKeys(t)
 	d := startDevice(t, nil, "broker", "--bind", "tcp://127.0.0.1:0", "--heartbeat", "100ms",
 		"--curve-secret", keyFile(t, t.TempDir(), "broker.secret", sockets.CurveKey(srv.Secret)))
@@ -425,7 +426,7 @@ func TestCurveSecretFileModeWarning(t *testing.T) {
 // everyone may take news., alice weather. too; what is refused is logged,
 // counted, and never delivered.
 func TestForwarderBackendTopics(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	srv, alice, bob := curveKeys(t), curveKeys(t), curveKeys(t)
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "topics")
@@ -535,7 +536,7 @@ func TestForwarderBackendTopicsErrors(t *testing.T) {
 // before is admitted after, and a file that does not parse leaves the
 // list in force.
 func TestDeviceReloadsClientsOnSIGHUP(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	srv, a, b := curveKeys(t), curveKeys(t), curveKeys(t)
 	dir := t.TempDir()
 	clients := filepath.Join(dir, "clients")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -54,13 +55,6 @@ func TestMain(m *testing.M) {
 		return code
 	}()
 	os.Exit(code)
-}
-
-// testCtx is a context that ends with the test, or after d.
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // output collects what a command writes, safely for concurrent readers, and
@@ -152,7 +146,7 @@ func (o *output) waitEndpoint(t *testing.T) string {
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(testCtx(t, 10*time.Second), args, strings.NewReader(""), &out, &errOut)
+	code = run(testutil.Context(t, 10*time.Second), args, strings.NewReader(""), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
