@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -405,10 +404,7 @@ func TestDeviceErrors(t *testing.T) {
 // A side that dials a peer that is not there has no peers, though its
 // socket holds a pipe for the messages meant for it.
 func TestDeviceMetricsCountOnlyConnectedPeers(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	nobody := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	nobody := testutil.FreePort(t)
 	d := startDevice(t, nil, "streamer", "--frontend", "tcp://127.0.0.1:0", "--backend", ">tcp://"+nobody,
 		"--metrics", "127.0.0.1:0")
 	m := scrape(t, d.metrics)

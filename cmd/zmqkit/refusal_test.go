@@ -92,7 +92,7 @@ func TestNoPeerSaysWhy(t *testing.T) {
 	// (Without a DNS server the lookup fails otherwise than "no such
 	// host", but still names what it looked up.)
 	for _, c := range []struct{ ep, timeout, want string }{
-		{"tcp://" + freePort(t), "300ms", "connection refused"},
+		{"tcp://" + testutil.FreePort(t), "300ms", "connection refused"},
 		{"tcp://nosuch.invalid:5555", "2s", "lookup nosuch.invalid"},
 	} {
 		code, _, errOut := runCmd(t, "send", "--type", "push", "--connect", c.ep, "--count", "1", "--timeout", c.timeout)

@@ -6,18 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 )
-
-// freePort returns a tcp port on 127.0.0.1 that nothing listens on now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
 
 // assertFree fails t unless addr can be listened on (nothing holds it).
 func assertFree(t *testing.T, addr string) {
@@ -34,7 +24,7 @@ func assertFree(t *testing.T, addr string) {
 // (Before, a device bound and logged its frontend before it refused a bad
 // --backend or --metrics, and the latter exited 1.)
 func TestBadFlagBindsNothing(t *testing.T) {
-	good := freePort(t)
+	good := testutil.FreePort(t)
 	ep := "tcp://" + good
 	cases := []struct {
 		args []string
