@@ -1,37 +1,27 @@
 # make test runs .ci/run, what CI runs: it installs the libzmq peer when
-# missing, then vets and runs every test (unit, race, goleak, libzmq
-# interop) and a short run of every fuzz target.
+# missing, then, for every Go module of the repository, vets and runs every
+# test (unit, race, goleak, libzmq interop), gives each fuzz target a short
+# run and cross-builds; its last line sums it up. make vet, make fuzz and
+# make cross run one stage of it (FUZZTIME=50000x make fuzz for a longer
+# fuzz run: see .ci/run).
 GO ?= go
-# FuzzHandshake runs 3000 inputs: each drives four handshakes (about 90 s at
-# 20000 under CI load).
-# A count, not a duration: a -fuzztime duration races Go 1.26's fuzz
-# coordinator at the deadline (go.dev/issue/75804, fixed in Go 1.27) and
-# fails now and then with a bare "context deadline exceeded".
-FUZZTIME ?= 20000x
-CODEC_FUZZ = FuzzJSON FuzzGob FuzzString
 
-.PHONY: test vet unit fuzz bench build
+.PHONY: test vet unit fuzz cross bench build
 
 test:
 	./.ci/run
 
 vet:
-	$(GO) vet ./...
-	$(GO) vet -tags interop ./...
-	$(GO) vet -tags 'interop libzmq' ./bench/
+	./.ci/run vet
 
 unit:
 	$(GO) test -race -count=1 ./...
 
 fuzz:
-	@for t in $(CODEC_FUZZ); do \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./codec/ || exit 1; \
-	done
-	$(GO) test -run '^$$' -fuzz '^FuzzMsgpack$$' -fuzztime $(FUZZTIME) ./codec/msgpack/
-	$(GO) test -run '^$$' -fuzz '^FuzzProto$$' -fuzztime $(FUZZTIME) ./codec/protobuf/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME) ./sockets/internal/engine/
-	$(GO) test -run '^$$' -fuzz '^FuzzWriterRoundTrip$$' -fuzztime $(FUZZTIME) ./sockets/internal/engine/
-	$(GO) test -run '^$$' -fuzz '^FuzzHandshake$$' -fuzztime 3000x ./sockets/internal/engine/
+	./.ci/run fuzz
+
+cross:
+	./.ci/run cross
 
 build:
 	$(GO) build -o bin/zmqkit ./cmd/zmqkit

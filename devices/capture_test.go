@@ -9,13 +9,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/zmqkit/zmqkit/devices"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
 // The capture gets frames of its own: what its reader does to them never
 // reaches the forwarded message, even when both travel inproc.
 func TestCaptureFramesAreItsOwn(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 15*time.Second)
 	name := fmt.Sprintf("inproc://capture-own-%d", time.Now().UnixNano())
 	front, back := must(t, sockets.Pull), must(t, sockets.Push)
 	fa, err := front.Listen(name + "-front")

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/zmqkit/zmqkit/devices"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -47,7 +48,7 @@ func (w *logWatch) messages() []string {
 // the reply of the request a slow worker holds: the drain waits for it,
 // not for a quiet spell. The drain is logged as it starts.
 func TestQueueDrainDeliversRepliesTakesNoRequests(t *testing.T) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t, 15*time.Second)
 	front, back := must(t, sockets.Router), must(t, sockets.Dealer)
 	fa, ba := listen(t, front), listen(t, back)
 	watch := &logWatch{word: "draining", seen: make(chan struct{})}

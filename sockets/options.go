@@ -285,6 +285,20 @@ func WithReconnect(ivl, max time.Duration) Option {
 	}
 }
 
+// WithRetryAuthFailures(true) keeps a Dial reconnecting after the server
+// refused its PLAIN or CURVE handshake (ErrRefusedByServer: credentials,
+// key, wrong server public key), as libzmq does. By default such a Dial
+// stops: its EventHandshakeFailed says why and matches ErrDialStopped, and
+// it tries no more, since the same credentials would be refused again (a
+// server that will admit them later, after a key rotation say, is a case
+// for this option).
+func WithRetryAuthFailures(on bool) Option {
+	return func(c *config) error {
+		c.RetryAuthFailures = on
+		return nil
+	}
+}
+
 // WithHeartbeat sends a ZMTP PING every ivl and drops a connection that
 // stays silent for ivl+timeout (timeout 0: ivl); ttl is sent in the PING to
 // ask the peer to drop us after that long without traffic (0: none). Off by

@@ -18,9 +18,33 @@ import (
 
 const brokerSynopsis = `Usage: zmqkit broker --bind EP[,EP...] [--heartbeat D] [--liveness N] [--metrics ADDR] [--log-level LEVEL] [--log-format text|json] [CURVE flags]
 
-Run a Majordomo (MDP/0.1) service broker: clients name a service, workers
-register for services, the broker routes, heartbeats workers and answers
-mmi.service discovery.
+Run a Majordomo (MDP/0.1, rfc.zeromq.org/spec/7) service broker: clients
+name a service, workers register for services, the broker routes each
+request to a worker of its service, heartbeats workers, and answers
+mmi.service ("is there a worker for this service?": 200 yes, 404 no).
+
+Clients and workers both connect to a --bind endpoint. A worker is a
+DEALER speaking MDP's worker protocol; in Go, patterns/majordomo has one:
+
+  echo := func(_ context.Context, req [][]byte) ([][]byte, error) {
+      return req, nil
+  }
+  w, err := majordomo.NewWorker("tcp://127.0.0.1:5555", "echo", echo)
+  // handle err, then:
+  err = w.Run(ctx) // serves until ctx ends
+
+A client is majordomo.NewClient(endpoint) and its Send(ctx, service,
+frames...), or any REQ socket sending the frames "MDPC01", the service
+name, then the request; the reply comes back as "MDPC01", the service, the
+reply frames. From the shell (frames are tab-separated):
+
+  zmqkit broker --bind tcp://127.0.0.1:5555 &
+  printf 'MDPC01\tmmi.service\techo\n' |
+      zmqkit send --type req --connect tcp://127.0.0.1:5555
+  # prints MDPC01<tab>mmi.service<tab>404; 200 once an "echo" worker is up
+  printf 'MDPC01\techo\thello\n' |
+      zmqkit send --type req --connect tcp://127.0.0.1:5555
+  # with the worker above running: MDPC01<tab>echo<tab>hello
 ` + curveHelp
 
 func runBroker(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -53,6 +77,9 @@ func broker(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *heartbeat <= 0 || *liveness < 1 {
 		return usagef("--heartbeat must be positive and --liveness at least 1")
 	}
+	if err := checkListenAddr("--metrics", metricsAddr); err != nil {
+		return err
+	}
 	sec, err := curve.options()
 	if err != nil {
 		return err
@@ -61,7 +88,8 @@ func broker(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	log = log.With("service", "broker")
+	// Not "service": the broker's own records name an MDP service with it.
+	log = log.With("component", "broker")
 	for _, w := range curve.warnings {
 		log.Warn(w)
 	}
@@ -71,15 +99,18 @@ func broker(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("%v", err)
 	}
 	defer b.Close()
+	// Logged once everything is bound, so that a failure part way logs
+	// nothing but its error.
+	var announce [][]any
 	for _, s := range specs {
 		addr, err := b.Bind(s.ep)
 		if err != nil {
 			return endpointError("--bind", s.ep, err)
 		}
 		if m := curve.mode(); m != "" {
-			log.Info("listening", "endpoint", addr, "curve", m)
+			announce = append(announce, []any{"listening", "endpoint", addr, "curve", m})
 		} else {
-			log.Info("listening", "endpoint", addr)
+			announce = append(announce, []any{"listening", "endpoint", addr})
 		}
 	}
 	var srv *http.Server
@@ -97,8 +128,11 @@ func broker(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		log.Info("serving metrics", "addr", ln.Addr().String())
+		announce = append(announce, []any{"serving metrics", "addr", ln.Addr().String()})
 		go func() { _ = srv.Serve(ln) }()
+	}
+	for _, a := range announce {
+		log.Info(a[0].(string), a[1:]...)
 	}
 	defer onSIGHUP(log, func() bool { return reloadClientList(log, &curve, b) })()
 	log.Info("running")

@@ -2,18 +2,20 @@ package main
 
 import (
 	"context"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/patterns/majordomo"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
 func TestBrokerProcess(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	d := startDevice(t, nil, "broker", "--bind", "tcp://127.0.0.1:0,@tcp://127.0.0.1:0", "--heartbeat", "100ms",
 		"--metrics", "127.0.0.1:0")
 	eps := d.all
@@ -72,4 +74,43 @@ func TestBrokerErrors(t *testing.T) {
 	lines := p.stderr.lines()
 	require.NotEmpty(t, lines)
 	assert.Equal(t, "zmqkit broker: --bind "+addr+": address already in use", lines[len(lines)-1])
+}
+
+// The recipe in 'zmqkit broker --help' works as written: a REQ client
+// from the shell asks mmi.service, a Go worker registers "echo", and the
+// client's request comes back. The broker's records name an MDP service
+// under one "service" key only (it once added its own "service":"broker").
+func TestBrokerHelpRecipe(t *testing.T) {
+	ctx := testutil.Context(t, 30*time.Second)
+	d := startDevice(t, nil, "broker", "--bind", "tcp://127.0.0.1:0", "--log-level", "debug")
+	ep := d.all[0]
+	shell := func(line string) string {
+		t.Helper()
+		p := start(t, strings.NewReader(line), "send", "--type", "req", "--connect", ep, "--timeout", "5s")
+		require.Equal(t, 0, p.wait(t), p.stderr.String())
+		return p.stdout.String()
+	}
+	assert.Equal(t, "MDPC01\tmmi.service\t404\n", shell("MDPC01\tmmi.service\techo\n"))
+
+	echo := func(_ context.Context, req [][]byte) ([][]byte, error) {
+		return req, nil
+	}
+	w, err := majordomo.NewWorker(ep, "echo", echo)
+	require.NoError(t, err)
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(wctx) }()
+	defer func() { stop(); <-done }()
+
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		return shell("MDPC01\tmmi.service\techo\n") == "MDPC01\tmmi.service\t200\n"
+	}, "mmi.service never found the echo worker")
+	assert.Equal(t, "MDPC01\techo\thello\n", shell("MDPC01\techo\thello\n"))
+
+	d.stderr.waitFor(t, 0, `"msg":"majordomo: worker ready"`, 5*time.Second)
+	for _, line := range d.stderr.lines() {
+		assert.LessOrEqual(t, strings.Count(line, `"service":`), 1, "duplicate key in %s", line)
+	}
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, 0, d.wait(t))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/patterns/majordomo"
 	"github.com/zmqkit/zmqkit/sockets"
 )
@@ -96,17 +97,21 @@ func TestE2ECurve(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		args []string
-		why  string // in the error: why the handshake failed
+		why  []string // in the error: why the handshake failed
 	}{
-		{"wrong server key", []string{"--curve-secret", friendSecret, "--curve-server", sockets.CurveKey(other.Public)}, "last handshake failed: "},
-		{"client not listed", []string{"--curve-secret", sockets.CurveKey(stranger.Secret), "--curve-server", srvPublic}, "refused our credentials"},
-		{"no CURVE", nil, "security mechanism"},
+		// Refused: the client says so at once, and gives up.
+		{"wrong server key", []string{"--curve-secret", friendSecret, "--curve-server", sockets.CurveKey(other.Public)},
+			[]string{"zmqkit send: --connect " + ep + ": ", "wrong server public key?", "not reconnecting"}},
+		{"client not listed", []string{"--curve-secret", sockets.CurveKey(stranger.Secret), "--curve-server", srvPublic},
+			[]string{"zmqkit send: --connect " + ep + ": ", "not among the clients it admits", "refused our credentials"}},
+		// Not a refusal: it keeps trying until --timeout.
+		{"no CURVE", nil, []string{"zmqkit send: no peer connected within 300ms", "security mechanism"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"send", "--type", "push", "--connect", ep, "--count", "1", "--timeout", "300ms"}, tc.args...)
 			send := start(t, nil, args...)
 			assert.Equal(t, 1, send.wait(t))
-			oneLine(t, send.stderr.String(), "zmqkit send: no peer connected within 300ms", tc.why)
+			oneLine(t, send.stderr.String(), tc.why...)
 		})
 	}
 	assert.Empty(t, recv.stdout.String(), "nothing from the refused senders")
@@ -142,7 +147,7 @@ func TestE2ECurve(t *testing.T) {
 // A streamer whose frontend is a CURVE server for listed clients only, and
 // whose backend is plain.
 func TestDeviceCurveFrontend(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	srv, friend, stranger := curveKeys(t), curveKeys(t), curveKeys(t)
 	d := startDevice(t, nil, "streamer", "--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0",
 		"--frontend-curve-secret", sockets.CurveKey(srv.Secret),
@@ -172,7 +177,7 @@ func TestDeviceCurveFrontend(t *testing.T) {
 // the CURVE server; the flags come from the environment, the server key
 // from a file.
 func TestDeviceCurveClientFromEnvironment(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	srv, cli := curveKeys(t), curveKeys(t)
 	rep := sock(t, sockets.Rep, sockets.WithCurveServer(srv, func(k [32]byte) bool { return k == cli.Public }))
 	addr, err := rep.Listen("tcp://127.0.0.1:0")
@@ -209,7 +214,7 @@ func TestDeviceCurveClientFromEnvironment(t *testing.T) {
 }
 
 func TestBrokerCurve(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	srv := curveKeys(t)
 	d := startDevice(t, nil, "broker", "--bind", "tcp://127.0.0.1:0", "--heartbeat", "100ms",
 		"--curve-secret", keyFile(t, t.TempDir(), "broker.secret", sockets.CurveKey(srv.Secret)))
@@ -421,7 +426,7 @@ func TestCurveSecretFileModeWarning(t *testing.T) {
 // everyone may take news., alice weather. too; what is refused is logged,
 // counted, and never delivered.
 func TestForwarderBackendTopics(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	srv, alice, bob := curveKeys(t), curveKeys(t), curveKeys(t)
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "topics")
@@ -531,7 +536,7 @@ func TestForwarderBackendTopicsErrors(t *testing.T) {
 // before is admitted after, and a file that does not parse leaves the
 // list in force.
 func TestDeviceReloadsClientsOnSIGHUP(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	srv, a, b := curveKeys(t), curveKeys(t), curveKeys(t)
 	dir := t.TempDir()
 	clients := filepath.Join(dir, "clients")
@@ -540,9 +545,13 @@ func TestDeviceReloadsClientsOnSIGHUP(t *testing.T) {
 		"--frontend-curve-secret", sockets.CurveKey(srv.Secret), "--frontend-curve-clients", "@"+clients)
 	pull := sock(t, sockets.Pull)
 	require.NoError(t, pull.Dial(d.eps["backend"]))
-	push := sock(t, sockets.Push, sockets.WithCurve(srv.Public, b), sockets.WithReconnect(20*time.Millisecond, 50*time.Millisecond))
+	// A refused client stops reconnecting unless told to keep trying.
+	push := sock(t, sockets.Push, sockets.WithCurve(srv.Public, b), sockets.WithReconnect(20*time.Millisecond, 50*time.Millisecond),
+		sockets.WithRetryAuthFailures(true))
 	require.NoError(t, push.Dial(d.eps["frontend"]))
-	awaitEvent(t, push, sockets.EventHandshakeFailed) // b is not on the list
+	ev := awaitEvent(t, push, sockets.EventHandshakeFailed) // b is not on the list
+	assert.ErrorIs(t, ev.Err, sockets.ErrRefusedByServer)
+	assert.NotErrorIs(t, ev.Err, sockets.ErrDialStopped)
 
 	reload := func(want string) {
 		t.Helper()

@@ -137,6 +137,9 @@ func parseEndpoints(flagName, v string, required bool) ([]endpointSpec, error) {
 		if strings.HasPrefix(spec.ep, "inproc://") {
 			return nil, usagef("--%s: inproc endpoint %q cannot be reached from another process", flagName, spec.ep)
 		}
+		if err := sockets.CheckEndpoint(spec.ep, spec.bind); err != nil {
+			return nil, usagef("--%s: %v", flagName, err)
+		}
 		out = append(out, spec)
 	}
 	return out, nil
@@ -181,7 +184,7 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	}
 	help := deviceCurveHelp
 	if kind.back == sockets.XPub {
-		envString(fs, &df.topics, "backend-topics", "", "admit subscriptions on the backend only as `FILE` allows (see below)")
+		envString(fs, &df.topics, "backend-topics", "", "admit subscriptions on the backend only as `FILE` allows (see \"Who may subscribe\" above)")
 		help += topicsHelp
 	}
 	synopsis := fmt.Sprintf("Usage: zmqkit %s --frontend EP[,EP...] --backend EP[,EP...] [--capture EP] [--control EP] [--hwm N] [--metrics ADDR] [--log-level LEVEL] [--log-format text|json] [CURVE flags]\n\n%s.\n\n%s",
@@ -207,6 +210,9 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	}
 	if df.hwm < 0 {
 		return usagef("--hwm %d: want a whole number >= 0", df.hwm)
+	}
+	if err := checkListenAddr("--metrics", df.metrics); err != nil {
+		return err
 	}
 	frontSec, err := df.frontCurve.options()
 	if err != nil {
@@ -248,6 +254,9 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	}
 
 	var opened []*sockets.Socket
+	// What is bound or connected is logged once everything is, so that a
+	// failure part way logs nothing but its error.
+	var announce [][]any
 	defer func() {
 		for i := len(opened) - 1; i >= 0; i-- {
 			opened[i].Close()
@@ -272,12 +281,12 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 				if err != nil {
 					return nil, endpointError("--"+side, sp.ep, err)
 				}
-				log.Info("listening", append(attrs, "endpoint", addr)...)
+				announce = append(announce, append([]any{"listening"}, append(attrs, "endpoint", addr)...))
 			} else {
 				if err := s.Dial(sp.ep); err != nil {
 					return nil, endpointError("--"+side, sp.ep, err)
 				}
-				log.Info("connecting", append(attrs, "endpoint", sp.ep)...)
+				announce = append(announce, append([]any{"connecting"}, append(attrs, "endpoint", sp.ep)...))
 			}
 		}
 		return s, nil
@@ -321,8 +330,11 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 		}
 		srv = &http.Server{Handler: metricsHandler(kind.name, proxy, map[string]*sockets.Socket{"frontend": fs_, "backend": bs}),
 			ReadHeaderTimeout: 5 * time.Second}
-		log.Info("serving metrics", "addr", ln.Addr().String())
+		announce = append(announce, []any{"serving metrics", "addr", ln.Addr().String()})
 		go func() { _ = srv.Serve(ln) }()
+	}
+	for _, a := range announce {
+		log.Info(a[0].(string), a[1:]...)
 	}
 
 	// SIGHUP reads the client lists and the topic rules again, for the

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -39,7 +39,7 @@ func startDevice(t *testing.T, env []string, args ...string) *device {
 		// start has begun the process already; restart it with env.
 		_ = p.cmd.Process.Kill()
 		<-p.done
-		cmd := exec.CommandContext(testCtx(t, 30*time.Second), binPath, args...)
+		cmd := exec.CommandContext(testutil.Context(t, 30*time.Second), binPath, args...)
 		cmd.Env = append(os.Environ(), env...)
 		p = &proc{cmd: cmd, stdout: newOutput(), stderr: newOutput(), done: make(chan struct{})}
 		cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
@@ -89,15 +89,11 @@ func sock(t *testing.T, typ sockets.Type, opts ...sockets.Option) *sockets.Socke
 
 func waitPeers(t *testing.T, s *sockets.Socket, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for int64(len(s.Peers())) < n {
-		require.True(t, time.Now().Before(deadline), "peers never connected")
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, func() bool { return int64(len(s.Peers())) >= n }, "peers never connected")
 }
 
 func TestDeviceStreamerAndMetrics(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	d := startDevice(t, nil, "streamer", "--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0",
 		"--metrics", "127.0.0.1:0")
 	push := sock(t, sockets.Push)
@@ -160,22 +156,21 @@ func scrape(t *testing.T, addr string) string {
 // can lag what the test has already seen arrive.
 func scrapeUntil(t *testing.T, addr string, wants ...string) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		m := scrape(t, addr)
-		all := true
+	var m string
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		m = scrape(t, addr)
 		for _, w := range wants {
-			all = all && strings.Contains(m, w)
+			if !strings.Contains(m, w) {
+				return false
+			}
 		}
-		if all || time.Now().After(deadline) {
-			return m
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return true
+	}, "metrics never showed all of %q; last page:\n%s", wants, m)
+	return m
 }
 
 func TestDeviceForwarderFiltersAndServesLateSubscribers(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	// Publishers bind, the forwarder connects to them: '>' in --frontend.
 	pubs := []*sockets.Socket{sock(t, sockets.Pub), sock(t, sockets.Pub)}
 	var fronts []string
@@ -232,7 +227,7 @@ func expectThrough(t *testing.T, ctx context.Context, pub, s *sockets.Socket, to
 }
 
 func TestDeviceQueueFromEnvironment(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	d := startDevice(t, []string{"ZMQKIT_FRONTEND=tcp://127.0.0.1:0", "ZMQKIT_BACKEND=tcp://127.0.0.1:0", "ZMQKIT_HWM=500"}, "queue")
 	var mu sync.Mutex
 	served := map[int]int{}
@@ -285,7 +280,7 @@ func TestDeviceQueueFromEnvironment(t *testing.T) {
 }
 
 func TestDeviceSteeredOverControlSocket(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	d := startDevice(t, nil, "streamer", "--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0",
 		"--control", "tcp://127.0.0.1:0", "--capture", "tcp://127.0.0.1:0")
 	push, pull, steer := sock(t, sockets.Push), sock(t, sockets.Pull), sock(t, sockets.Req)
@@ -342,24 +337,21 @@ func TestDeviceSteeredOverControlSocket(t *testing.T) {
 	n, b := uint64(probes+2), uint64(5*probes+6)
 	want := []uint64{n, b, 0, 0, 0, 0, n, b}
 	got := make([]uint64, 8)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	testutil.Eventually(t, 5*time.Second, func() bool {
 		stats := command("STATISTICS")
 		require.Len(t, stats, 8)
 		for i, f := range stats {
 			got[i] = binary.LittleEndian.Uint64(f)
 		}
-		if slices.Equal(got, want) || time.Now().After(deadline) {
-			break
-		}
-	}
-	assert.Equal(t, want, got)
+		return slices.Equal(got, want)
+	}, "STATISTICS %v, want %v", got, want)
 	assert.Equal(t, [][]byte{{}}, command("TERMINATE"))
 	assert.Equal(t, 0, d.wait(t), "TERMINATE ends the process cleanly")
 }
 
 // SIGTERM drains: what reached the device is still delivered.
 func TestDeviceSIGTERMDrains(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	d := startDevice(t, nil, "streamer", "--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0", "--linger", "5s")
 	push, pull := sock(t, sockets.Push), sock(t, sockets.Pull, sockets.WithRecvHWM(5000))
 	require.NoError(t, push.Dial(d.eps["frontend"]))
@@ -371,11 +363,7 @@ func TestDeviceSIGTERMDrains(t *testing.T) {
 	}
 	// Wait until everything has at least left the sender, then stop the
 	// device while messages are in flight inside it.
-	deadline := time.Now().Add(10 * time.Second)
-	for push.Stats().MsgsOut < n {
-		require.True(t, time.Now().Before(deadline))
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, func() bool { return push.Stats().MsgsOut >= n }, "the sender never sent all %d", n)
 	require.NoError(t, push.Close())
 	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, 0, d.wait(t))
@@ -416,10 +404,7 @@ func TestDeviceErrors(t *testing.T) {
 // A side that dials a peer that is not there has no peers, though its
 // socket holds a pipe for the messages meant for it.
 func TestDeviceMetricsCountOnlyConnectedPeers(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	nobody := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	nobody := testutil.FreePort(t)
 	d := startDevice(t, nil, "streamer", "--frontend", "tcp://127.0.0.1:0", "--backend", ">tcp://"+nobody,
 		"--metrics", "127.0.0.1:0")
 	m := scrape(t, d.metrics)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -15,7 +16,7 @@ import (
 // it is draining at once, takes no request sent after that, and routes the
 // slow worker's reply before it exits.
 func TestDeviceQueueSIGTERMDrainsReplies(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	d := startDevice(t, nil, "queue", "--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0", "--linger", "10s")
 	worker := sock(t, sockets.Rep)
 	require.NoError(t, worker.Dial(d.eps["backend"]))

@@ -54,13 +54,24 @@ type socket struct {
 	connected chan struct{}          // closed at the first completed handshake
 	watcher   chan struct{}          // closed when the event reader is done (after Close)
 	lastFail  atomic.Pointer[string] // why the latest handshake failed, if one did
+	lastDial  atomic.Pointer[string] // why the latest connection attempt failed, if one did
+	// refused is closed when no peer can come any more: the socket binds
+	// nothing and every server it dials refused its handshake and is no
+	// longer dialled (sockets.ErrDialStopped); refusal says why.
+	refused chan struct{}
+	refusal error
 }
 
 // failure words why no peer may have come: the latest failed handshake's
-// reason (a refused key, a wrong mechanism), or "" when none failed.
+// reason (a refused key, a wrong mechanism) or else the latest failed
+// connection attempt's (connection refused, no such host), or "" when
+// nothing failed.
 func (w *socket) failure() string {
 	if r := w.lastFail.Load(); r != nil {
 		return " (last handshake failed: " + *r + ")"
+	}
+	if r := w.lastDial.Load(); r != nil {
+		return " (last attempt: " + *r + ")"
 	}
 	return ""
 }
@@ -75,8 +86,9 @@ func openSocket(t sockets.Type, e *endpointFlags, stderr io.Writer, opts ...sock
 	if err != nil {
 		return nil, err
 	}
-	w := &socket{Socket: s, connected: make(chan struct{}), watcher: make(chan struct{})}
-	go w.watch(e.verbose, stderr)
+	w := &socket{Socket: s, connected: make(chan struct{}), watcher: make(chan struct{}), refused: make(chan struct{})}
+	dialOnly := len(e.binds) == 0
+	go w.watch(e.verbose, dialOnly, len(e.connects), stderr)
 	var bound []string
 	for _, ep := range e.binds {
 		addr, err := s.Listen(ep)
@@ -99,10 +111,12 @@ func openSocket(t sockets.Type, e *endpointFlags, stderr io.Writer, opts ...sock
 	return w, nil
 }
 
-// watch reads the socket's events until Close ends them.
-func (w *socket) watch(verbose bool, stderr io.Writer) {
+// watch reads the socket's events until Close ends them. dialOnly: the
+// socket binds nothing, and dials dials endpoints.
+func (w *socket) watch(verbose, dialOnly bool, dials int, stderr io.Writer) {
 	defer close(w.watcher)
 	first := true
+	stopped := map[string]bool{}
 	for ev := range w.Events() {
 		if ev.Kind == sockets.EventConnected && first {
 			first = false
@@ -111,6 +125,17 @@ func (w *socket) watch(verbose bool, stderr io.Writer) {
 		if (ev.Kind == sockets.EventHandshakeFailed || ev.Kind == sockets.EventRejected) && ev.Err != nil {
 			r := strings.ReplaceAll(ev.Err.Error(), "\n", " ")
 			w.lastFail.Store(&r)
+		}
+		if ev.Kind == sockets.EventConnectRetried && ev.Err != nil {
+			r := strings.ReplaceAll(ev.Err.Error(), "\n", " ")
+			w.lastDial.Store(&r)
+		}
+		if ev.Kind == sockets.EventHandshakeFailed && errors.Is(ev.Err, sockets.ErrDialStopped) && !stopped[ev.Endpoint] {
+			stopped[ev.Endpoint] = true
+			if dialOnly && len(stopped) == dials {
+				w.refusal = fmt.Errorf("--connect %s: %w", ev.Endpoint, ev.Err)
+				close(w.refused) // after setting refusal: readers wait on refused
+			}
 		}
 		if !verbose || ev.Kind == sockets.EventListening {
 			continue // "listening" is printed anyway, by openSocket
@@ -175,8 +200,9 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 }
 
 // waitFor waits until ready is closed. It returns ctx's error if ctx ends
-// first, or errTimeout after d (0: no limit).
-func waitFor(ctx context.Context, ready <-chan struct{}, d time.Duration) error {
+// first, the socket's refusal if every server it dials refused it, or
+// errTimeout after d (0: no limit).
+func (w *socket) waitFor(ctx context.Context, ready <-chan struct{}, d time.Duration) error {
 	var timeout <-chan time.Time
 	if d > 0 {
 		t := time.NewTimer(d)
@@ -188,6 +214,8 @@ func waitFor(ctx context.Context, ready <-chan struct{}, d time.Duration) error 
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-w.refused:
+		return w.refusal
 	case <-timeout:
 		return errTimeout
 	}

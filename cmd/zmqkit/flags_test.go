@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 )
 
 // usageCases are command lines that must fail with status 2 and a one-line
@@ -96,7 +97,7 @@ func TestParseValid(t *testing.T) {
 
 func TestSubcommandHelpGoesToStdout(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := runRecv(testCtx(t, time.Second), []string{"-h"}, nil, &out, &errOut)
+	code := runRecv(testutil.Context(t, time.Second), []string{"-h"}, nil, &out, &errOut)
 	assert.Equal(t, 0, code)
 	assert.Empty(t, errOut.String())
 	assert.Contains(t, out.String(), "-subscribe prefix")

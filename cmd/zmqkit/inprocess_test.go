@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 )
 
 // These tests run the commands in this process, so the race detector and
@@ -35,7 +36,7 @@ func status(t *testing.T, ch <-chan int) int {
 }
 
 func TestInProcessPushPull(t *testing.T) {
-	ctx := testCtx(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	rOut, rErr := newOutput(), newOutput()
 	recvDone := goRun(ctx, runRecv, []string{"--type", "pull", "--bind", "tcp://127.0.0.1:0", "--count", "3"}, nil, rOut, rErr)
 	ep := rErr.waitEndpoint(t)
@@ -68,7 +69,7 @@ func TestInProcessAddrInUse(t *testing.T) {
 
 func TestInProcessInterrupt(t *testing.T) {
 	t.Run("recv forever", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(testCtx(t, 10*time.Second))
+		ctx, cancel := context.WithCancel(testutil.Context(t, 10*time.Second))
 		out, errOut := newOutput(), newOutput()
 		done := goRun(ctx, runRecv, []string{"--type", "sub", "--bind", "tcp://127.0.0.1:0"}, nil, out, errOut)
 		errOut.waitEndpoint(t)
@@ -77,7 +78,7 @@ func TestInProcessInterrupt(t *testing.T) {
 		assert.Len(t, errOut.lines(), 1, "only the listening line: %q", errOut.String())
 	})
 	t.Run("send waiting for stdin", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(testCtx(t, 10*time.Second))
+		ctx, cancel := context.WithCancel(testutil.Context(t, 10*time.Second))
 		pr, pw := io.Pipe()
 		defer pw.Close() // ends the goroutine still reading stdin
 		out, errOut := newOutput(), newOutput()
@@ -88,7 +89,7 @@ func TestInProcessInterrupt(t *testing.T) {
 		assert.Len(t, errOut.lines(), 1, "only the listening line: %q", errOut.String())
 	})
 	t.Run("send waiting for a subscriber", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(testCtx(t, 10*time.Second))
+		ctx, cancel := context.WithCancel(testutil.Context(t, 10*time.Second))
 		out, errOut := newOutput(), newOutput()
 		done := goRun(ctx, runSend, []string{"--type", "pub", "--bind", "tcp://127.0.0.1:0", "--count", "3", "--timeout", "0"}, nil, out, errOut)
 		errOut.waitEndpoint(t)
@@ -122,7 +123,7 @@ func lastLine(stderr string) string {
 // with its routing id in front) fails after --timeout while the peer is
 // there, and at once when the peer goes away with the request.
 func TestInProcessReqWithoutReply(t *testing.T) {
-	ctx := testCtx(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	for _, tc := range []struct {
 		count, want string
 		recvCode    int

@@ -21,11 +21,14 @@ on a server); the secret key stays with its owner (--curve-secret). A key flag
 also takes @file, so that the secret does not show in the process list, and
 reads this output as it is (each flag takes the key it needs):
 
-  (umask 077; zmqkit keygen > server.keys)
-  zmqkit recv --type pull --bind tcp://*:5555 --curve-secret @server.keys
+  (umask 077; zmqkit keygen > server.keys; zmqkit keygen > client.keys)
   grep '^public:' server.keys > server.pub    # this one may be shared
-  zmqkit send --type push --connect tcp://host:5555 \
+  zmqkit recv --type pull --bind tcp://*:5555 --curve-secret @server.keys
+  zmqkit send --type push --connect tcp://127.0.0.1:5555 \
       --curve-secret @client.keys --curve-server @server.pub
+
+(recv admits any client here; to admit only yours, give it
+--curve-clients @client.pub, made from client.keys as server.pub is.)
 `
 
 func runKeygen(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {

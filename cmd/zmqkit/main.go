@@ -60,6 +60,7 @@ var commands = []command{
 	{"broker", "run a Majordomo (MDP/0.1) service broker", runBroker},
 	{"keygen", "print a new CURVE key pair (public and secret, Z85)", runKeygen},
 	{"bench", "measure throughput and latency (and libzmq's perf tools)", runBench},
+	{"version", "print the version and the commit this binary was built from", runVersion},
 }
 
 func lookup(name string) (command, bool) {
@@ -89,6 +90,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	switch name := args[0]; name {
+	case "--version", "-version":
+		return runVersion(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if name == "help" && len(args) > 1 {
 			c, ok := lookup(args[1])
@@ -117,6 +120,7 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(&b, "  %-9s %s\n", "help", "this help; 'zmqkit help <command>' for a command's flags")
+	b.WriteString("\n'zmqkit --version' is 'zmqkit version'.\n")
 	b.WriteString("\nExit status: 0 done (or interrupted by SIGINT/SIGTERM), 1 failure, 2 bad usage.\n")
 	io.WriteString(w, b.String())
 }

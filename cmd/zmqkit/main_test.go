@@ -11,9 +11,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -53,13 +55,6 @@ func TestMain(m *testing.M) {
 		return code
 	}()
 	os.Exit(code)
-}
-
-// testCtx is a context that ends with the test, or after d.
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // output collects what a command writes, safely for concurrent readers, and
@@ -151,7 +146,7 @@ func (o *output) waitEndpoint(t *testing.T) string {
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(testCtx(t, 10*time.Second), args, strings.NewReader(""), &out, &errOut)
+	code = run(testutil.Context(t, 10*time.Second), args, strings.NewReader(""), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -183,9 +178,17 @@ func TestHelp(t *testing.T) {
 			flagOf := map[string]string{"send": "-connect endpoint", "recv": "-connect endpoint",
 				"forwarder": "-frontend endpoints", "queue": "-frontend endpoints", "streamer": "-frontend endpoints",
 				"bench": "-duration duration", "broker": "-bind endpoints",
-				"keygen": "public: <key>"} // keygen has no flags: its output format instead
+				"keygen":  "public: <key>", // keygen has no flags: its output format instead
+				"version": "unless told not"}
 			require.Contains(t, flagOf, c.name, "a new command needs its help checked here")
 			assert.Contains(t, out, flagOf[c.name], args)
+			// The prose (after the usage lines, before the flags) fits
+			// an 80-column terminal.
+			_, prose, _ := strings.Cut(out, "\n\n")
+			prose, _, _ = strings.Cut(prose, "\nFlags:\n")
+			for _, line := range strings.Split(prose, "\n") {
+				assert.LessOrEqual(t, utf8.RuneCountInString(line), 80, "%v: line too long: %q", args, line)
+			}
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"net"
 	"net/http"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -83,4 +85,21 @@ func metricsHandler(device string, p *devices.Proxy, socks map[string]*sockets.S
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return mux
+}
+
+// checkListenAddr validates a host:port flag (--metrics) before anything
+// listens: "" (not given) passes; a missing or bad port is bad usage.
+// Whether the address is free only listening tells.
+func checkListenAddr(flagName, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("%s %q: want host:port, such as 127.0.0.1:9100 or :9100", flagName, addr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n > 65535 {
+		return usagef("%s %q: bad port %q (want 0 to 65535)", flagName, addr, port)
+	}
+	return nil
 }

@@ -9,13 +9,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/zmqkit/zmqkit/devices"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
 // A subscription over a backend subscriber's limits is counted in the
 // socket events, beside those the --backend-topics filter refuses.
 func TestMetricsSubscriptionsOverLimit(t *testing.T) {
-	ctx := testCtx(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	front := sock(t, sockets.XSub)
 	back := sock(t, sockets.XPub, sockets.WithMaxSubscriptions(1))
 	addr, err := back.Listen("inproc://metrics-over-limit")

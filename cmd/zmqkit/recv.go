@@ -23,8 +23,9 @@ this format back from stdin.
 ROUTER prints the sender's routing id as the first frame. With --from, two
 frames come before the message: who sent it, as the PLAIN user name or the
 CURVE client key this side checked (empty otherwise), and the address it
-came from (empty for inproc). REP sends each request back as its reply. SUB subscribes to every --subscribe prefix, or to
-everything when there is none.
+came from (empty for inproc). REP sends each request back as its reply.
+SUB subscribes to every --subscribe prefix, or to everything when there is
+none.
 
 Runs until --count messages have arrived (0: until SIGINT or SIGTERM, which
 end it with status 0).
@@ -111,14 +112,28 @@ func recv(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 		}
 	}()
 
+	// Every server this socket dials refused it: no message can come.
+	live, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	go func() {
+		select {
+		case <-s.refused:
+			stop(s.refusal)
+		case <-live.Done():
+		}
+	}()
+
 	var line []byte
 	for n := 0; o.count == 0 || n < o.count; n++ {
-		rctx, cancel := withTimeout(ctx, o.timeout)
+		rctx, cancel := withTimeout(live, o.timeout)
 		m, from, err := s.RecvFrom(rctx)
 		cancel()
 		if err != nil {
+			if cause := context.Cause(live); cause != nil && ctx.Err() == nil {
+				return cause
+			}
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				return fmt.Errorf("no message within %v (%d received)", o.timeout, n)
+				return fmt.Errorf("no message within %v (%d received)%s", o.timeout, n, s.failure())
 			}
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -16,7 +17,7 @@ import (
 // connected with it is disconnected (and refused when it comes back),
 // while a client whose key stays keeps being served on its connection.
 func TestDeviceSIGHUPDisconnectsRevokedClients(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	srv, a, b := curveKeys(t), curveKeys(t), curveKeys(t)
 	dir := t.TempDir()
 	clients := filepath.Join(dir, "clients")
@@ -77,7 +78,7 @@ func TestDeviceSIGHUPDisconnectsRevokedClients(t *testing.T) {
 // The broker too: SIGHUP with a key gone from its @file list disconnects
 // the client connected with it, and the client that stays is answered.
 func TestBrokerSIGHUPDisconnectsRevokedClients(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testutil.Context(t, 30*time.Second)
 	srv, a, b := curveKeys(t), curveKeys(t), curveKeys(t)
 	dir := t.TempDir()
 	clients := filepath.Join(dir, "clients")

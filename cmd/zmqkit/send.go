@@ -178,7 +178,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			return err
 		}
 		if n == 1 {
-			if err := waitFor(ctx, ready, o.timeout); err != nil {
+			if err := s.waitFor(ctx, ready, o.timeout); err != nil {
 				if errors.Is(err, errTimeout) {
 					return fmt.Errorf("no %s within %v%s", waitingFor, o.timeout, s.failure())
 				}

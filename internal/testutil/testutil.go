@@ -1,12 +1,13 @@
 // Package testutil holds helpers the tests of several packages share:
-// waiting for a condition, contexts bounded by a test, running a
-// component's Run in the background, doing something periodically, and
-// recording log records.
+// waiting for a condition, contexts bounded by a test, a free tcp port,
+// running a component's Run in the background, doing something
+// periodically, and recording log records.
 package testutil
 
 import (
 	"context"
 	"log/slog"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,22 @@ func Context(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// FreePort returns a tcp address on 127.0.0.1 that nothing listens on
+// now: a port just freed, for a peer that is not there or an endpoint
+// that must stay unbound.
+func FreePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("no free port: %v", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatalf("freeing %s: %v", addr, err)
+	}
+	return addr
 }
 
 // Running is a Run method running in the background for a test.

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 )
 
 // xorCipher stands in for CURVE in tests of the data path: the MESSAGE
@@ -58,6 +60,27 @@ func (x *xorCipher) Open(body []byte) (byte, []byte, error) {
 // ended is closed when either Serve returns.
 func servePair(t *testing.T, o *Options, a, b FrameCipher) (pa, pb *Pipe, ended <-chan struct{}) {
 	t.Helper()
+	pa, pb, ended, _ = serveCounted(t, o, a, b)
+	return pa, pb, ended
+}
+
+// countingConn counts the bytes read from it.
+type countingConn struct {
+	net.Conn
+	read *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// serveCounted is servePair that also tells how many bytes each side has
+// read: read[0] side a, read[1] side b.
+func serveCounted(t *testing.T, o *Options, a, b FrameCipher) (pa, pb *Pipe, ended <-chan struct{}, read [2]*atomic.Int64) {
+	t.Helper()
+	read = [2]*atomic.Int64{new(atomic.Int64), new(atomic.Int64)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
@@ -70,6 +93,7 @@ func servePair(t *testing.T, o *Options, a, b FrameCipher) (pa, pb *Pipe, ended 
 	require.NoError(t, err)
 	cb := <-acc
 	require.NotNil(t, cb)
+	ca, cb = countingConn{ca, read[0]}, countingConn{cb, read[1]}
 	pa, pb = NewPipe("a", true, 0, 0), NewPipe("b", false, 0, 0)
 	pa.SetPeer(Peer{Cipher: a})
 	pb.SetPeer(Peer{Cipher: b})
@@ -90,25 +114,26 @@ func servePair(t *testing.T, o *Options, a, b FrameCipher) (pa, pb *Pipe, ended 
 		pb.Out.Close()
 		wg.Wait()
 	})
-	return pa, pb, first
+	return pa, pb, first, read
 }
 
 func popWithin(t *testing.T, q *Queue, d time.Duration) Msg {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if m, ok, _ := q.TryPop(); ok {
-			return m
-		}
-		time.Sleep(time.Millisecond)
-	}
-	require.FailNow(t, "no message")
-	return Msg{}
+	var m Msg
+	testutil.Eventually(t, d, func() bool {
+		var ok bool
+		m, ok, _ = q.TryPop()
+		return ok
+	}, "no message")
+	return m
 }
 
 func TestEncryptedDataPath(t *testing.T) {
-	o := &Options{HeartbeatIvl: 20 * time.Millisecond, HeartbeatTimeout: time.Second}
-	pa, pb, _ := servePair(t, o, &xorCipher{key: 0x5a}, &xorCipher{key: 0x5a})
+	// The timeout is far beyond what a loaded machine can stall a
+	// goroutine: this test is about heartbeats getting through encrypted,
+	// not about their timing.
+	o := &Options{HeartbeatIvl: 20 * time.Millisecond, HeartbeatTimeout: time.Minute}
+	pa, pb, ended, read := serveCounted(t, o, &xorCipher{key: 0x5a}, &xorCipher{key: 0x5a})
 	msgs := []Msg{
 		{Head: []byte("one")},
 		{Head: []byte{}},
@@ -122,8 +147,19 @@ func TestEncryptedDataPath(t *testing.T) {
 		got := popWithin(t, pb.In, 5*time.Second)
 		assert.Equal(t, want.Frames(), got.Frames())
 	}
-	// Heartbeats (PING/PONG commands, encrypted too) keep the link up.
-	time.Sleep(100 * time.Millisecond)
+	// Heartbeats (PING/PONG commands, encrypted too) flow on the idle
+	// link, each way, and are understood: a command that did not open
+	// would end the connection.
+	const beat = 2 + 33 + 4 // a frame header, the sealed overhead, "PING" at least
+	a0, b0 := read[0].Load(), read[1].Load()
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		return read[0].Load()-a0 >= 3*beat && read[1].Load()-b0 >= 3*beat
+	}, "no three heartbeats each way (read %d and %d bytes)", read[0].Load()-a0, read[1].Load()-b0)
+	select {
+	case <-ended:
+		require.FailNow(t, "the connection ended while idle")
+	default:
+	}
 	require.Equal(t, Pushed, pb.Out.TryPush(Msg{Head: []byte("back")}))
 	assert.Equal(t, "back", string(popWithin(t, pa.In, 5*time.Second).Head))
 }

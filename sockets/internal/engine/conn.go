@@ -423,9 +423,9 @@ func (e *conn) writeCommands() error {
 func (e *conn) writer() error {
 	var tick <-chan time.Time
 	if e.o.HeartbeatIvl > 0 {
-		t := time.NewTicker(e.o.HeartbeatIvl)
-		defer t.Stop()
-		tick = t.C
+		var stop func()
+		tick, stop = heartbeatTicker(e.o)
+		defer stop()
 	}
 	var ttl [2]byte
 	binary.BigEndian.PutUint16(ttl[:], uint16(min(e.o.HeartbeatTTL/(100*time.Millisecond), 0xffff)))
@@ -479,6 +479,15 @@ func (e *conn) writer() error {
 			}
 		}
 	}
+}
+
+// heartbeatTicker paces the PINGs: Options.Ticker's, or a real ticker.
+func heartbeatTicker(o *Options) (<-chan time.Time, func()) {
+	if o.Ticker != nil {
+		return o.Ticker(o.HeartbeatIvl)
+	}
+	t := time.NewTicker(o.HeartbeatIvl)
+	return t.C, t.Stop
 }
 
 func (e *conn) ping(ttl []byte) error {

@@ -238,6 +238,10 @@ type curveClientSession struct {
 	kVouch  [32]byte     // c and S': the vouch
 	cipher  *curveCipher
 	serverT [32]byte // S'
+	// awaitingWelcome: HELLO is sent and no WELCOME came yet. A libzmq
+	// server that cannot open our HELLO (we have the wrong server key)
+	// closes the connection then, without a word; see refusedByServer.
+	awaitingWelcome bool
 }
 
 // Handshake runs the client side whichever side accepted the connection.
@@ -249,10 +253,12 @@ func (s *curveClientSession) Handshake(c *zmq4.Conn, _ bool) error {
 	if err := c.SendCmd(zmq4.CmdHello, hello); err != nil {
 		return fmt.Errorf("CURVE: sending HELLO: %w", err)
 	}
+	s.awaitingWelcome = true
 	body, err := recvCurveCmd(c, zmq4.CmdWelcome)
 	if err != nil {
 		return err
 	}
+	s.awaitingWelcome = false
 	cookie, err := s.welcome(body)
 	if err != nil {
 		return err

@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -145,10 +147,17 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 		if guard.refusal != nil && !errors.Is(err, ErrAuth) && !errors.Is(err, ErrPeerError) {
 			// zmq4 could not parse the peer's ERROR (libzmq's is
 			// malformed); the guard saw why.
-			return Peer{}, fmt.Errorf("%w: %w", ErrHandshake, guard.refusal)
+			err = guard.refusal
+			if hint := refusedByServer(cfg.Security, session, err); hint != "" {
+				return Peer{}, fmt.Errorf("%w: %w", ErrHandshake, &serverRefusal{hint, err})
+			}
+			return Peer{}, fmt.Errorf("%w: %w", ErrHandshake, err)
 		}
 		if guard.err != nil {
 			return Peer{}, fmt.Errorf("%w: %v", ErrHandshake, guard.err)
+		}
+		if hint := refusedByServer(cfg.Security, session, err); hint != "" {
+			return Peer{}, zmq4Error(&serverRefusal{hint, err})
 		}
 		return Peer{}, zmq4Error(err)
 	}
@@ -174,6 +183,64 @@ func Handshake(c net.Conn, cfg HandshakeConfig) (peer Peer, err error) {
 }
 
 var nullSecurity = null.Security()
+
+// ErrRefusedByServer is why the handshake of a PLAIN or CURVE client
+// failed when the server turned it down: it refused our credentials or our
+// CURVE key, could not open our CURVE HELLO (we hold the wrong server
+// public key), or, as a libzmq CURVE server does then, hung up on our
+// HELLO. An error that matches it matches ErrAuth too, and words the
+// likely cause; the server's log says more.
+var ErrRefusedByServer = errors.New("the server refused our handshake")
+
+// serverRefusal is a client's handshake turned down by the server.
+type serverRefusal struct {
+	hint  string // the likely cause, for the user
+	cause error  // what the handshake saw
+}
+
+func (r *serverRefusal) Error() string {
+	// zmq4's wrapping says nothing the reader needs here.
+	cause := strings.TrimPrefix(r.cause.Error(), "zmq4: could not initialize ZMTP connection: ")
+	cause = strings.TrimPrefix(cause, "zmq4: could not perform security handshake: ")
+	return fmt.Sprintf("%v (%s): %s", ErrRefusedByServer, r.hint, cause)
+}
+
+func (r *serverRefusal) Unwrap() error { return r.cause }
+
+func (r *serverRefusal) Is(target error) bool {
+	return target == ErrRefusedByServer || target == ErrAuth
+}
+
+// refusedByServer tells whether a failed client handshake is the server's
+// refusal, and if so words the likely cause; "" when it is not (our side
+// is no PLAIN or CURVE client, the connection failed, the peer went
+// silent, it speaks another mechanism).
+func refusedByServer(sec zmq4.Security, session securitySession, err error) string {
+	// ZAP's 400 is RFC 27's "authentication failure"; 300 and 500 (a
+	// temporary or internal error of the server) are no verdict on us.
+	auth := errors.Is(err, ErrAuth)
+	switch sec.(type) {
+	case PlainClient, *PlainClient:
+		if auth {
+			return "credentials refused: check the user name and password"
+		}
+	case CurveClient, *CurveClient:
+		cs, _ := session.(*curveClientSession)
+		var pe *peerError
+		switch {
+		case auth:
+			return "our CURVE public key is not among the clients it admits"
+		case errors.As(err, &pe) && pe.reason == "malformed HELLO":
+			// What our server answers to a HELLO it cannot open.
+			return "wrong server public key?"
+		case cs != nil && cs.awaitingWelcome && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+			errors.Is(err, syscall.ECONNRESET)):
+			// libzmq hangs up on a HELLO it cannot open.
+			return "it hung up on our CURVE HELLO: wrong server public key?"
+		}
+	}
+	return ""
+}
 
 // withMetadata adds application properties to what a mechanism announces:
 // every mechanism here, and zmq4's, sends the connection's Meta. zmq4
@@ -217,8 +284,14 @@ func errorReason(b []byte) error {
 	if string(reason) == zapRefused {
 		return fmt.Errorf("%w: the peer refused our credentials (%s)", ErrAuth, reason)
 	}
-	return fmt.Errorf("%w: %q", ErrPeerError, reason)
+	return &peerError{string(reason)}
 }
+
+// peerError is an ERROR command's reason other than ZAP's 400.
+type peerError struct{ reason string }
+
+func (e *peerError) Error() string        { return fmt.Sprintf("%v: %q", ErrPeerError, e.reason) }
+func (e *peerError) Is(target error) bool { return target == ErrPeerError }
 
 // guardConn watches the bytes zmq4 reads during the handshake and fails the
 // read that would make it allocate for a frame larger than maxHandshakeFrame.

@@ -38,7 +38,14 @@ type Options struct {
 	HeartbeatTTL     time.Duration
 	ReconnectIvl     time.Duration
 	ReconnectMax     time.Duration
-	Immediate        bool
+	// Ticker, when set, stands in for time.NewTicker where a connection
+	// paces its heartbeats (PING every HeartbeatIvl): tests tick it by hand,
+	// so what they check does not hang on the scheduler. nil: real time.
+	Ticker func(d time.Duration) (c <-chan time.Time, stop func())
+	// RetryAuthFailures keeps a Dial reconnecting after the server refused
+	// its handshake (ErrRefusedByServer); by default it stops.
+	RetryAuthFailures bool
+	Immediate         bool
 	// ConflateIn and ConflateOut make a pipe's queue from, or to, the peer
 	// keep only the newest message; what that replaces is counted in
 	// Conflated.

@@ -142,6 +142,8 @@ func TestPlainClientUnderstandsLibzmqError(t *testing.T) {
 			assert.ErrorIs(t, err, ErrHandshake)
 			assert.Equal(t, tc.auth, errors.Is(err, ErrAuth), "%v", err)
 			assert.Equal(t, !tc.auth, errors.Is(err, ErrPeerError), "%v", err)
+			// Only ZAP's 400 is a verdict on our credentials.
+			assert.Equal(t, tc.auth, errors.Is(err, ErrRefusedByServer), "%v", err)
 		})
 	}
 }

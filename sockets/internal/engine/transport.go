@@ -26,6 +26,11 @@ var ErrAddrInUse = errors.New("address already in use")
 // listener's connection limit.
 var ErrTooManyConnections = errors.New("too many connections")
 
+// ErrDialStopped is added to the reason of the EventHandshakeFailed after
+// which a Dial stopped reconnecting: the server refused the handshake
+// (ErrRefusedByServer) and Options.RetryAuthFailures is off.
+var ErrDialStopped = errors.New("not reconnecting to this endpoint")
+
 // ErrIncompatible reports a peer whose socket type cannot talk to ours.
 var ErrIncompatible = errors.New("incompatible socket type")
 
@@ -627,7 +632,7 @@ func (d *Dialer) run() {
 		} else {
 			err = d.runStream(&backoff, o)
 		}
-		if d.finished() || errors.Is(err, errHandedOver) {
+		if d.finished() || errors.Is(err, errHandedOver) || errors.Is(err, ErrDialStopped) {
 			return
 		}
 		if err != nil {
@@ -676,7 +681,16 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 	pr, err := handshake(c, o, false)
 	if err != nil {
 		_ = c.Close()
+		// Credentials or a key the server refused will be refused again:
+		// stop, rather than knock at its door every few seconds for ever.
+		stop := errors.Is(err, ErrRefusedByServer) && !o.RetryAuthFailures
+		if stop {
+			err = fmt.Errorf("%w; %w", err, ErrDialStopped)
+		}
 		d.host.Emit(Event{Kind: EventHandshakeFailed, Endpoint: d.raw, Remote: remote, Err: err})
+		if stop {
+			return ErrDialStopped
+		}
 		return nil
 	}
 	pr.Remote = remote
