@@ -62,6 +62,7 @@ type childResult struct {
 	Reordered uint64   `json:"reordered,omitempty"`
 	ElapsedNs int64    `json:"elapsed_ns,omitempty"` // first to last data message (receiver), or sending (sender)
 	Latency   *Latency `json:"latency,omitempty"`
+	RSS       int64    `json:"rss_bytes,omitempty"` // the child's own peak (see peakRSS)
 	Err       string   `json:"error,omitempty"`
 }
 
@@ -81,6 +82,7 @@ func ChildMain() int {
 	if err != nil {
 		res.Err = err.Error()
 	}
+	res.RSS = peakRSS()
 	b, _ := json.Marshal(res)
 	c.say("result " + string(b))
 	if err != nil {

@@ -114,15 +114,18 @@ func compileAnchor(ctx context.Context, cc, dir, bin string) error {
 	return os.Rename(tmp, bin) // atomic: a concurrent run finds a whole file or none
 }
 
+// anchorRSSEnv asks the anchor for its own peak RSS (see anchor.c).
+const anchorRSSEnv = "ZMQKIT_ANCHOR_RSS=1"
+
 // startBench starts the anchor in its pub/sub mode for s.
 func (n *Native) startBench(ctx context.Context, s spec) (*proc, error) {
 	switch s.Role {
 	case "send":
 		return startChild(ctx, "libzmq C pub", []string{n.Path, "pub", s.Listen, strconv.Itoa(s.Size), strconv.Itoa(s.Count),
-			strconv.FormatFloat(s.Rate, 'f', 0, 64)})
+			strconv.FormatFloat(s.Rate, 'f', 0, 64)}, anchorRSSEnv)
 	case "recv":
 		return startChild(ctx, "libzmq C sub", []string{n.Path, "sub", s.Dial, strconv.Itoa(s.Size), strconv.Itoa(s.Count),
-			strconv.Itoa(max(s.Subs, 1))})
+			strconv.Itoa(max(s.Subs, 1))}, anchorRSSEnv)
 	}
 	return nil, fmt.Errorf("libzmq C: no %s role for %s", s.Role, s.Pattern)
 }
@@ -137,10 +140,10 @@ func (n *Native) perfPair(ctx context.Context, r *runner, local, remote, tr stri
 		return nil, nil, "", "", err
 	}
 	args := []string{ep, strconv.Itoa(size), strconv.Itoa(count)}
-	if lp, err = startChild(ctx, "libzmq C "+local, append([]string{n.Path, local}, args...)); err != nil {
+	if lp, err = startChild(ctx, "libzmq C "+local, append([]string{n.Path, local}, args...), anchorRSSEnv); err != nil {
 		return nil, nil, "", "", err
 	}
-	if rp, err = startChild(ctx, "libzmq C "+remote, append([]string{n.Path, remote}, args...)); err != nil {
+	if rp, err = startChild(ctx, "libzmq C "+remote, append([]string{n.Path, remote}, args...), anchorRSSEnv); err != nil {
 		lp.kill()
 		return nil, nil, "", "", err
 	}

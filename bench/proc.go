@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,7 +27,21 @@ type proc struct {
 	waited chan struct{}
 	err    error // from Wait, valid once waited is closed
 	cpu    time.Duration
-	rss    int64
+	rss    int64 // peak RSS from wait4 (see childUsage)
+	ownRSS int64 // the child's own report of its peak RSS, if any
+}
+
+// peakRSS is the child's peak RSS once it has exited: its own report (a
+// result line, or the anchor's stderr line) when it made one.
+func (p *proc) peakRSS() int64 {
+	<-p.waited
+	if p.ownRSS > 0 {
+		return p.ownRSS
+	}
+	if own := anchorRSS(p.stderr.String()); own > 0 {
+		return own
+	}
+	return p.rss
 }
 
 type lockedBuffer struct {
@@ -106,6 +121,7 @@ func (p *proc) expect(ctx context.Context, prefix string) (string, error) {
 				if json.Unmarshal([]byte(res), &cr) == nil && cr.Err != "" {
 					return "", fmt.Errorf("%s: %s", p.name, cr.Err)
 				}
+				p.ownRSS = cr.RSS
 			}
 		case <-ctx.Done():
 			return "", fmt.Errorf("%s: waiting for %q: %w", p.name, strings.TrimSpace(prefix), ctx.Err())
@@ -123,6 +139,7 @@ func (p *proc) result(ctx context.Context) (childResult, error) {
 	if err := json.Unmarshal([]byte(l), &cr); err != nil {
 		return cr, fmt.Errorf("%s: bad result line: %w", p.name, err)
 	}
+	p.ownRSS = cr.RSS
 	if cr.Err != "" {
 		return cr, fmt.Errorf("%s: %s", p.name, cr.Err)
 	}
@@ -171,6 +188,20 @@ func (p *proc) failure(what string) error {
 		return fmt.Errorf("%s: %s: %s", p.name, what, lastLine(s))
 	}
 	return errors.New(p.name + ": " + what)
+}
+
+// anchorRSS is the peak RSS the C anchor reports on stderr when asked
+// (ZMQKIT_ANCHOR_RSS=1), in bytes; 0 if it did not.
+func anchorRSS(stderr string) int64 {
+	for _, l := range strings.Split(stderr, "\n") {
+		if v, ok := strings.CutPrefix(l, "anchor: peak RSS "); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
+			if err == nil {
+				return kb * 1024
+			}
+		}
+	}
+	return 0
 }
 
 func lastLine(s string) string {

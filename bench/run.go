@@ -189,9 +189,9 @@ func (row *Row) usage(sender, receiver, dev *proc) {
 	if row.Received > 0 {
 		row.CPUPerMsg = float64(cpu.Nanoseconds()) / float64(row.Received)
 	}
-	row.RSSSend, row.RSSRecv = sender.rss, receiver.rss
+	row.RSSSend, row.RSSRecv = sender.peakRSS(), receiver.peakRSS()
 	if dev != nil {
-		row.RSSDevice = dev.rss
+		row.RSSDevice = dev.peakRSS()
 	}
 }
 

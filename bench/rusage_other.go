@@ -15,3 +15,6 @@ func ProcessCPU() time.Duration { return 0 }
 
 // childUsage is unavailable here: the table shows "-".
 func childUsage(*os.ProcessState) (time.Duration, int64) { return 0, 0 }
+
+// peakRSS is unavailable here: 0.
+func peakRSS() int64 { return 0 }
