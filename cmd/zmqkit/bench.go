@@ -181,8 +181,11 @@ func benchTable(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil && errors.Is(err, context.Canceled) && len(rep.Samples) == 0 {
 		return nil
 	}
-	if *format != "table" {
+	if *format != "table" { // the table has these; a script's output does not
 		fmt.Fprintln(stderr, bench.GCLine(rep.Machine))
+		for _, n := range rep.Notes {
+			fmt.Fprintln(stderr, n)
+		}
 	}
 	if *redisAddr != "" && ctx.Err() == nil {
 		if cfg.Progress != nil {
