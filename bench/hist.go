@@ -6,12 +6,12 @@ import (
 	"time"
 )
 
-// Histogram records durations in log-spaced buckets: values below 128 ns
+// histogram records durations in log-spaced buckets: values below 128 ns
 // exactly, larger ones in 128 buckets per power of two, so a percentile is
 // within 1 % of the recorded value (bucket width / value ≤ 1/128). It
 // replaces hdrhistogram, which was the bench's largest dependency for
 // one percentile call. The zero value is ready to use.
-type Histogram struct {
+type histogram struct {
 	counts     []uint64
 	n          uint64
 	sum        float64
@@ -39,7 +39,7 @@ func bucketMid(i int) int64 {
 }
 
 // Record adds one duration; negative ones count as zero.
-func (h *Histogram) Record(d time.Duration) {
+func (h *histogram) Record(d time.Duration) {
 	v := max(int64(d), 0)
 	i := bucketOf(v)
 	if i >= len(h.counts) {
@@ -55,13 +55,13 @@ func (h *Histogram) Record(d time.Duration) {
 }
 
 // Count is the number of recorded values.
-func (h *Histogram) Count() uint64 { return h.n }
+func (h *histogram) Count() uint64 { return h.n }
 
 // Max is the largest recorded value, exactly.
-func (h *Histogram) Max() time.Duration { return time.Duration(h.maxV) }
+func (h *histogram) Max() time.Duration { return time.Duration(h.maxV) }
 
 // Mean is the average of the recorded values.
-func (h *Histogram) Mean() time.Duration {
+func (h *histogram) Mean() time.Duration {
 	if h.n == 0 {
 		return 0
 	}
@@ -70,7 +70,7 @@ func (h *Histogram) Mean() time.Duration {
 
 // Percentile is the value below which p percent (0–100) of the recorded
 // values lie, to within 1 %; 0 for an empty histogram.
-func (h *Histogram) Percentile(p float64) time.Duration {
+func (h *histogram) Percentile(p float64) time.Duration {
 	if h.n == 0 {
 		return 0
 	}
@@ -88,7 +88,7 @@ func (h *Histogram) Percentile(p float64) time.Duration {
 }
 
 // latencyOf summarises h in microseconds.
-func latencyOf(h *Histogram) *Latency {
+func latencyOf(h *histogram) *Latency {
 	us := func(d time.Duration) float64 { return float64(d) / 1e3 }
 	return &Latency{
 		Count: int64(h.Count()),

@@ -14,7 +14,7 @@ import (
 // values) to within 1 %, over values from nanoseconds to seconds.
 func TestHistogramPercentilesWithinOnePercent(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var h Histogram
+	var h histogram
 	var vals []time.Duration
 	for range 100000 {
 		// log-uniform from 50 ns to about 5 s
@@ -34,7 +34,7 @@ func TestHistogramPercentilesWithinOnePercent(t *testing.T) {
 }
 
 func TestHistogramSmallAndEmpty(t *testing.T) {
-	var h Histogram
+	var h histogram
 	assert.Zero(t, h.Percentile(50))
 	assert.Zero(t, h.Mean())
 	for _, v := range []time.Duration{3, 3, 3, 100, -5} {

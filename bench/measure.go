@@ -413,7 +413,7 @@ func latency(ctx context.Context, call func(context.Context, []byte) ([]byte, er
 			return
 		}
 	}
-	var h Histogram
+	var h histogram
 	cpu0 := ProcessCPU()
 	start := time.Now()
 	i := 0

@@ -195,7 +195,7 @@ func timeTrips(ctx context.Context, s spec, c *childIO, call func(context.Contex
 			return childResult{}, err
 		}
 	}
-	var h Histogram
+	var h histogram
 	start := time.Now()
 	for i := 0; i < s.Count; i++ {
 		binary.BigEndian.PutUint64(p, uint64(i))

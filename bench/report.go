@@ -34,8 +34,8 @@ func (r *Report) Header() string {
 		lib = "not measured"
 	}
 	return fmt.Sprintf("%s\nmachine: %d cores, GOMAXPROCS %d, %s %s/%s, load %s at start, %s at end; libzmq (C): %s\n"+
-		"each cell: median of %d runs [min–max]; tcp/ipc samples run sender and receiver in separate processes (a device in a third)",
-		GCLine(m), m.Cores, m.GOMAXPROCS, m.GoVersion, m.OS, m.Arch, m.LoadStart, m.LoadEnd, lib, r.Settings.Runs)
+		"each cell: median of %s [min–max]; tcp/ipc samples run sender and receiver in separate processes (a device in a third)",
+		GCLine(m), m.Cores, m.GOMAXPROCS, m.GoVersion, m.OS, m.Arch, m.LoadStart, m.LoadEnd, lib, plural(r.Settings.Runs, "run"))
 }
 
 // floodNote labels flood PUB/SUB figures.
@@ -146,6 +146,13 @@ func WriteTable(w io.Writer, r *Report) error {
 		fmt.Fprintln(w, "\nErrors:\n  "+strings.Join(errs, "\n  "))
 	}
 	return nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
 }
 
 func procsLabel(n int) string {
