@@ -187,7 +187,7 @@ func TestCSVAndJSONCarryEverySampleAndTheMachine(t *testing.T) {
 	rep := &bench.Report{
 		Machine: bench.Machine{Cores: 2, GOMAXPROCS: 2, GoVersion: runtime.Version(), GOGC: "150", LoadStart: "1.00 0.50 0.25",
 			LoadEnd: "1.10 0.60 0.30", Libzmq: "4.3.4"},
-		Settings: bench.Settings{Runs: 2, Sizes: []int{128}},
+		Settings: bench.Settings{Runs: 2, Sizes: []int{128}, Trips: 3000, SearchSteps: 7, Baselines: true},
 		Samples: []bench.Row{
 			{System: "zmqkit", Pattern: "pushpull", Transport: "tcp", Size: 128, Processes: 2, Run: 1, Sent: 10, Received: 10, RecvRate: 1000, RSSSend: 1 << 20},
 			{System: "zmqkit", Pattern: "pushpull", Transport: "tcp", Size: 128, Processes: 2, Run: 2, Sent: 10, Received: 10, RecvRate: 1200},
@@ -209,7 +209,7 @@ func TestCSVAndJSONCarryEverySampleAndTheMachine(t *testing.T) {
 		col[h] = i
 	}
 	for _, name := range []string{"run", "recv_msgs_per_s", "rss_send_bytes", "rtt_p50_us", "cores", "gomaxprocs", "go_version",
-		"gogc", "load_start", "load_end", "libzmq_version", "step_delivered_pct", "step_pass"} {
+		"gogc", "load_start", "load_end", "libzmq_version", "step_delivered_pct", "step_pass", "runs", "trips", "search_steps", "baselines"} {
 		require.Contains(t, col, name)
 	}
 	assert.Equal(t, "2", recs[2][col["run"]])
@@ -223,6 +223,10 @@ func TestCSVAndJSONCarryEverySampleAndTheMachine(t *testing.T) {
 		assert.Equal(t, "150", r[col["gogc"]])
 		assert.Equal(t, "1.10 0.60 0.30", r[col["load_end"]])
 		assert.Equal(t, "4.3.4", r[col["libzmq_version"]])
+		assert.Equal(t, "2", r[col["runs"]])
+		assert.Equal(t, "3000", r[col["trips"]])
+		assert.Equal(t, "true", r[col["baselines"]])
+		assert.Len(t, r, len(recs[0]), "every line has every column")
 	}
 
 	var j bytes.Buffer

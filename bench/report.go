@@ -205,7 +205,8 @@ var csvHeader = []string{"system", "pattern", "transport", "size", "subscribers"
 	"sent", "received", "lost", "reordered", "send_msgs_per_s", "recv_msgs_per_s", "send_mb_per_s", "recv_mb_per_s",
 	"cpu_ns_per_msg", "rss_send_bytes", "rss_recv_bytes", "rss_device_bytes",
 	"rtt_p50_us", "rtt_p90_us", "rtt_p99_us", "rtt_p999_us", "rtt_max_us", "error", "step_delivered_pct", "step_pass",
-	"cores", "gomaxprocs", "go_version", "gogc", "gomemlimit", "load_start", "load_end", "libzmq_version", "runs"}
+	"cores", "gomaxprocs", "go_version", "gogc", "gomemlimit", "load_start", "load_end", "libzmq_version",
+	"runs", "trips", "search_steps", "in_process_variant", "baselines"}
 
 // WriteCSV writes one line per sample (throughput and round trips), then
 // one line per PUB/SUB search step (pattern "pubsub-search", run = step,
@@ -216,7 +217,9 @@ func WriteCSV(w io.Writer, r *Report) error {
 	_ = cw.Write(csvHeader)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 	m := r.Machine
-	tail := []string{strconv.Itoa(m.Cores), strconv.Itoa(m.GOMAXPROCS), m.GoVersion, m.GOGC, m.GOMEMLIMIT, m.LoadStart, m.LoadEnd, m.Libzmq, strconv.Itoa(r.Settings.Runs)}
+	st := r.Settings
+	tail := []string{strconv.Itoa(m.Cores), strconv.Itoa(m.GOMAXPROCS), m.GoVersion, m.GOGC, m.GOMEMLIMIT, m.LoadStart, m.LoadEnd, m.Libzmq,
+		strconv.Itoa(st.Runs), strconv.Itoa(st.Trips), strconv.Itoa(st.SearchSteps), strconv.FormatBool(st.InProcess), strconv.FormatBool(st.Baselines)}
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	for _, s := range r.Samples {
