@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/zmqkit/zmqkit/bench"
-	"github.com/zmqkit/zmqkit/bench/baseline"
 )
 
 const benchSynopsis = `Usage: zmqkit bench [--runs N] [--sizes 128,1024,10240] [--patterns P,...] [--transport T,...]
@@ -33,6 +32,8 @@ subscriber (1 and 10) receives every message. inproc is measured in one
 process, as it is used; --in-process adds that variant for tcp/ipc, labelled.
 Patterns: pushpull, pubsub, dealerrouter, reqrep, streamer, forwarder, queue.
 Transports: tcp, ipc, inproc (default tcp,inproc). The defaults take 1–2 minutes.
+
+--redis and --amqp need a build with -tags brokers (their clients are heavy).
 
 GOGC and GOMEMLIMIT from the environment apply to every Go process of the run
 (the first line of the output says which).
@@ -121,8 +122,8 @@ func benchTable(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	subscribers := fs.String("subscribers", "1,10", "subscriber counts of the PUB/SUB rate search")
 	format := fs.String("format", "table", "output: table, csv or json")
 	noBase := fs.Bool("no-baselines", false, "skip the raw-stream and libzmq C baselines")
-	redisAddr := fs.String("redis", "", "also measure Redis lists at `addr` (host:port), client in this process")
-	amqpURL := fs.String("amqp", "", "also measure RabbitMQ at `url` (amqp://user:pass@host:port/), client in this process")
+	redisAddr := fs.String("redis", "", "also measure Redis lists at `addr` (host:port), client in this process (-tags brokers)")
+	amqpURL := fs.String("amqp", "", "also measure RabbitMQ at `url` (amqp://user:pass@host:port/), client in this process (-tags brokers)")
 	if err := parseFlags(fs, benchSynopsis, args, stdout); err != nil {
 		return err
 	}
@@ -162,6 +163,9 @@ func benchTable(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	default:
 		return usagef("--format %q: want table, csv or json", *format)
 	}
+	if (*redisAddr != "" || *amqpURL != "") && !brokersBuiltIn {
+		return usagef("--redis and --amqp need a zmqkit built with -tags brokers (go run -tags brokers ./cmd/zmqkit bench …)")
+	}
 	if *duration <= 0 || *count < 0 || *runs < 0 || *trips < 0 || *searchSteps < 0 {
 		return usagef("--duration must be positive and --runs, --count, --trips, --search-steps not negative")
 	}
@@ -191,13 +195,13 @@ func benchTable(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if cfg.Progress != nil {
 			cfg.Progress(0, 1, "redis "+*redisAddr)
 		}
-		rep.Samples = append(rep.Samples, baseline.Redis(ctx, *redisAddr, cfg.Sizes, cfg.Count, cfg.Duration)...)
+		rep.Samples = append(rep.Samples, redisRows(ctx, *redisAddr, cfg.Sizes, cfg.Count, cfg.Duration)...)
 	}
 	if *amqpURL != "" && ctx.Err() == nil {
 		if cfg.Progress != nil {
 			cfg.Progress(0, 1, "rabbitmq")
 		}
-		rep.Samples = append(rep.Samples, baseline.AMQP(ctx, *amqpURL, cfg.Sizes, cfg.Count, cfg.Duration)...)
+		rep.Samples = append(rep.Samples, amqpRows(ctx, *amqpURL, cfg.Sizes, cfg.Count, cfg.Duration)...)
 	}
 	if cfg.Progress != nil {
 		cfg.Progress(1, 1, "")
