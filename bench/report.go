@@ -34,7 +34,8 @@ func (r *Report) Header() string {
 		lib = "not measured"
 	}
 	return fmt.Sprintf("%s\nmachine: %d cores, GOMAXPROCS %d, %s %s/%s, load %s at start, %s at end; libzmq (C): %s\n"+
-		"each cell: median of %s [min–max]; tcp/ipc samples run sender and receiver in separate processes (a device in a third)",
+		"each cell: median of %s [min–max]; tcp/ipc samples run sender and receiver in separate processes (a device in a third);\n"+
+		"CPU/msg: user+system time of all of a sample's processes (start-up included) per message; RSS: each process's peak",
 		GCLine(m), m.Cores, m.GOMAXPROCS, m.GoVersion, m.OS, m.Arch, m.LoadStart, m.LoadEnd, lib, plural(r.Settings.Runs, "run"))
 }
 
