@@ -1,18 +1,23 @@
-// Package bench measures zmqkit's throughput and latency, next to a raw-TCP
-// ceiling (and, built with -tags libzmq, libzmq itself) in the same run, so
-// that every comparison is a ratio taken on one machine.
+// Package bench measures zmqkit's throughput and latency the way users run
+// it: sender and receiver in separate processes (a device in a third), Go's
+// default GC, default socket options. Beside it, in the same run and
+// alternated within each cell, it measures native libzmq (a small C
+// program of ours, compiled at bench time) and a raw Go stream over the
+// same transport: the ceiling.
 //
-// Every throughput row carries sequence numbers and checks what arrived: a
-// run that loses messages reports the loss beside its rate, never a rate
-// inflated by it.
+// Every cell is the median of several runs with their spread; every
+// throughput sample carries sequence numbers and checks what arrived, so a
+// run that loses messages reports the loss beside its rate. In-process
+// figures exist for inproc, and for tcp/ipc only as a labelled variant.
 package bench
 
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -22,27 +27,54 @@ var Patterns = []string{"pushpull", "pubsub", "dealerrouter", "reqrep", "streame
 // Transports zmqkit can be measured over.
 var Transports = []string{"tcp", "ipc", "inproc"}
 
-// DefaultSizes are the seeds' message sizes.
-var DefaultSizes = []int{128, 512, 1024, 10240}
+// DefaultSizes are the message sizes of a default run.
+var DefaultSizes = []int{128, 1024, 10240}
+
+// DefaultTransports are those of a default run (ipc on request).
+var DefaultTransports = []string{"tcp", "inproc"}
 
 // Config says what to measure.
 type Config struct {
-	Patterns   []string      // default: all
-	Transports []string      // default: all
-	Sizes      []int         // bytes; default DefaultSizes; at least 8 (sequence number)
-	Duration   time.Duration // per row; default 300ms
-	Count      int           // per row, at most (0: as many as Duration allows)
-	Baselines  bool          // add raw TCP (and libzmq when built in) rows
-	// Progress, if set, is called before each row starts.
+	Patterns   []string // default: all
+	Transports []string // default: DefaultTransports
+	Sizes      []int    // bytes; default DefaultSizes; at least 8 (sequence number)
+	Runs       int      // samples per cell; default 3
+	Count      int      // messages per throughput sample; 0: by size (CountFor)
+	Trips      int      // round trips per latency sample; default 3000
+	// Duration bounds an in-process sample (inproc, and InProcess rows);
+	// default 300ms.
+	Duration time.Duration
+	// Baselines adds the raw Go stream and native libzmq rows.
+	Baselines bool
+	// NoNative leaves the libzmq C rows out of the baselines.
+	NoNative bool
+	// InProcess adds, for tcp and ipc, zmqkit with both sides in this
+	// process: labelled, as it is not how users run it.
+	InProcess bool
+	// SearchSteps bounds each PUB/SUB rate search (default 7; negative: no search).
+	SearchSteps int
+	// SearchSubs are the subscriber counts searched (default 1 and 10).
+	SearchSubs []int
+	// Command starts a bench child: default this executable with "bench
+	// child" (the zmqkit CLI). A test binary passes itself; its TestMain
+	// must call ChildMain when IsChild.
+	Command []string
+	// NativeCache is where the compiled C anchor is kept; default
+	// os.UserCacheDir()/zmqkit/bench.
+	NativeCache string
+	// Progress, if set, is called before each sample starts.
 	Progress func(done, total int, label string)
 }
 
-// Row is one measurement.
+// Row is one sample: one run of one system in one cell.
 type Row struct {
-	System    string  `json:"system"`    // zmqkit, rawtcp, libzmq, …
+	System    string  `json:"system"`    // zmqkit, libzmq 4.3.x (C), raw Go stream, …
 	Pattern   string  `json:"pattern"`   // pushpull, reqrep, …
 	Transport string  `json:"transport"` // tcp, ipc, inproc
 	Size      int     `json:"size"`      // payload bytes
+	Subs      int     `json:"subs,omitempty"`
+	Processes int     `json:"processes,omitempty"` // 0: in the bench's own process
+	Run       int     `json:"run"`
 	Sent      uint64  `json:"sent"`
 	Received  uint64  `json:"received"`
 	Lost      uint64  `json:"lost"`
@@ -51,8 +83,13 @@ type Row struct {
 	RecvRate  float64 `json:"recv_msgs_per_s"`
 	SendMBps  float64 `json:"send_mb_per_s"`
 	RecvMBps  float64 `json:"recv_mb_per_s"`
-	CPUPerMsg float64 `json:"cpu_ns_per_msg"` // process CPU time (user+system) per received message
-	// Latency rows (reqrep, dealerrouter, queue): round trips, microseconds.
+	// CPUPerMsg is user+system CPU time of every process of the sample
+	// (start-up included) per message received, in nanoseconds.
+	CPUPerMsg float64 `json:"cpu_ns_per_msg"`
+	RSSSend   int64   `json:"rss_send_bytes,omitempty"` // peak RSS of each side's process
+	RSSRecv   int64   `json:"rss_recv_bytes,omitempty"`
+	RSSDevice int64   `json:"rss_device_bytes,omitempty"`
+	// Latency rows (reqrep): round trips, microseconds.
 	Latency *Latency `json:"latency,omitempty"`
 	Err     string   `json:"error,omitempty"`
 }
@@ -74,18 +111,34 @@ func (r Row) Delivered() float64 {
 // Variant names the row in a table: pattern/transport.
 func (r Row) Variant() string { return r.Pattern + "/" + r.Transport }
 
+// CountFor is the default number of messages per throughput sample: about
+// 48 MB, between 10 000 and 400 000 messages.
+func CountFor(size int) int { return min(max(48<<20/size, 10000), 400000) }
+
 func (c *Config) normalize() error {
 	if len(c.Patterns) == 0 {
 		c.Patterns = Patterns
 	}
 	if len(c.Transports) == 0 {
-		c.Transports = Transports
+		c.Transports = DefaultTransports
 	}
 	if len(c.Sizes) == 0 {
 		c.Sizes = DefaultSizes
 	}
+	if c.Runs <= 0 {
+		c.Runs = 3
+	}
+	if c.Trips <= 0 {
+		c.Trips = 3000
+	}
 	if c.Duration <= 0 {
 		c.Duration = 300 * time.Millisecond
+	}
+	if c.SearchSteps == 0 {
+		c.SearchSteps = 7
+	}
+	if len(c.SearchSubs) == 0 {
+		c.SearchSubs = []int{1, 10}
 	}
 	for _, p := range c.Patterns {
 		if !slices.Contains(Patterns, p) {
@@ -102,82 +155,223 @@ func (c *Config) normalize() error {
 			return fmt.Errorf("bench: size %d out of range (8 B to 64 MiB)", s)
 		}
 	}
+	for _, n := range c.SearchSubs {
+		if n < 1 || n > 100 {
+			return fmt.Errorf("bench: %d subscribers: want 1 to 100", n)
+		}
+	}
+	if c.Count < 0 {
+		return fmt.Errorf("bench: count %d is negative", c.Count)
+	}
+	if len(c.Command) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("bench: cannot start a second process: %w", err)
+		}
+		c.Command = []string{exe, "bench", "child"}
+	}
 	return nil
 }
 
-// job is one row to measure.
-type job struct {
-	label string
-	run   func(ctx context.Context) Row
+func (c *Config) count(size int) int {
+	if c.Count > 0 {
+		return c.Count
+	}
+	return CountFor(size)
 }
 
-// Run measures what cfg asks for and returns the rows in order. It stops
-// early, returning what it has and ctx.Err(), when ctx ends.
-func Run(ctx context.Context, cfg Config) ([]Row, error) {
+// job is one sample to measure.
+type job struct {
+	label string
+	run   func(ctx context.Context, rep *Report)
+}
+
+// Run measures what cfg asks for. It stops early, returning what it has
+// and ctx.Err(), when ctx ends. The caller may add rows (other brokers)
+// to the report before writing it; Summarize then builds the cells.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	var jobs []job
-	lim := limits{d: cfg.Duration, n: cfg.Count}
-	if cfg.Baselines {
-		for _, size := range cfg.Sizes {
-			jobs = append(jobs, job{fmt.Sprintf("rawtcp pushpull %dB", size), func(ctx context.Context) Row {
-				return rawTCPThroughput(ctx, size, lim)
-			}})
-		}
-		for _, size := range cfg.Sizes {
-			jobs = append(jobs, job{fmt.Sprintf("rawtcp reqrep %dB", size), func(ctx context.Context) Row {
-				return rawTCPLatency(ctx, size, lim)
-			}})
-		}
-		jobs = append(jobs, libzmqJobs(cfg.Sizes, lim)...)
-	}
-	for _, p := range cfg.Patterns {
-		for _, tr := range cfg.Transports {
-			for _, size := range cfg.Sizes {
-				jobs = append(jobs, job{fmt.Sprintf("zmqkit %s/%s %dB", p, tr, size), func(ctx context.Context) Row {
-					return measure(ctx, p, tr, size, lim)
-				}})
-			}
+	rep := &Report{Machine: machineNow(), Settings: settingsOf(cfg)}
+	r := &runner{cfg: cfg}
+	defer r.cleanup()
+	twoProc := slices.ContainsFunc(cfg.Transports, func(t string) bool { return t != "inproc" })
+	if cfg.Baselines && !cfg.NoNative && twoProc {
+		n, err := BuildNative(ctx, cfg.NativeCache)
+		if err != nil {
+			rep.Notes = append(rep.Notes, "libzmq C: absent: "+err.Error())
+		} else {
+			r.native = n
+			rep.Machine.Libzmq = n.Version
 		}
 	}
-	rows := make([]Row, 0, len(jobs))
+	jobs := r.plan(rep)
 	for i, j := range jobs {
 		if err := ctx.Err(); err != nil {
-			return rows, err
+			rep.Machine.LoadEnd = loadAverage()
+			return rep, err
 		}
 		if cfg.Progress != nil {
 			cfg.Progress(i, len(jobs), j.label)
 		}
-		rows = append(rows, j.run(ctx))
+		j.run(ctx, rep)
 	}
 	if cfg.Progress != nil {
 		cfg.Progress(len(jobs), len(jobs), "")
 	}
-	return rows, nil
+	rep.Machine.LoadEnd = loadAverage()
+	rep.Summarize()
+	return rep, nil
 }
 
-// limits bound one row: by time, and by count when n > 0.
-type limits struct {
-	d time.Duration
-	n int
-}
-
-func (l limits) more(i int, start time.Time) bool {
-	if l.n > 0 && i >= l.n {
-		return false
+// plan lists the samples: for each cell, runs × systems, the systems
+// alternating within the cell (zmqkit, libzmq C, raw, zmqkit, …), so that
+// a disturbance spreads over all of them rather than hitting one.
+func (r *runner) plan(rep *Report) []job {
+	cfg := r.cfg
+	var jobs []job
+	add := func(label string, f func(context.Context) Row, run int) {
+		jobs = append(jobs, job{label, func(ctx context.Context, rep *Report) {
+			row := f(ctx)
+			row.Run = run
+			rep.Samples = append(rep.Samples, row)
+		}})
 	}
-	// Checking the clock every 64 messages keeps it off the hot path.
-	return i&63 != 0 || time.Since(start) < l.d
+	for _, p := range cfg.Patterns {
+		for _, tr := range cfg.Transports {
+			for _, size := range cfg.Sizes {
+				type sys struct {
+					name string
+					f    func(context.Context) Row
+				}
+				var systems []sys
+				count := cfg.count(size)
+				switch {
+				case tr == "inproc":
+					systems = append(systems, sys{SystemInProcess, func(ctx context.Context) Row { return r.inProcess(ctx, p, tr, size) }})
+				case p == "reqrep":
+					systems = append(systems, sys{"zmqkit", func(ctx context.Context) Row { return r.roundTrips(ctx, "zmqkit", tr, size, cfg.Trips) }})
+					if r.native != nil {
+						systems = append(systems, sys{r.native.Label(), func(ctx context.Context) Row { return r.native.latency(ctx, r, tr, size, cfg.Trips) }})
+					}
+					if cfg.Baselines {
+						systems = append(systems, sys{SystemRaw, func(ctx context.Context) Row { return r.roundTrips(ctx, "raw", tr, size, cfg.Trips) }})
+					}
+				default:
+					systems = append(systems, sys{"zmqkit", func(ctx context.Context) Row { return r.throughput(ctx, "zmqkit", p, tr, size, count, 0, 0) }})
+					if r.native != nil && p == "pushpull" {
+						systems = append(systems, sys{r.native.Label(), func(ctx context.Context) Row { return r.native.throughput(ctx, r, tr, size, count) }})
+					}
+					if r.native != nil && p == "pubsub" {
+						systems = append(systems, sys{r.native.Label(), func(ctx context.Context) Row { return r.throughput(ctx, "native", p, tr, size, count, 0, 0) }})
+					}
+					if cfg.Baselines && p == "pushpull" {
+						systems = append(systems, sys{SystemRaw, func(ctx context.Context) Row { return r.throughput(ctx, "raw", p, tr, size, count, 0, 0) }})
+					}
+				}
+				if cfg.InProcess && tr != "inproc" {
+					systems = append(systems, sys{SystemInProcess, func(ctx context.Context) Row { return r.inProcess(ctx, p, tr, size) }})
+				}
+				for run := 1; run <= cfg.Runs; run++ {
+					for _, s := range systems {
+						add(fmt.Sprintf("%s %s/%s %s run %d", s.name, p, tr, sizeLabel(size), run), s.f, run)
+					}
+				}
+			}
+		}
+	}
+	if slices.Contains(cfg.Patterns, "pubsub") && cfg.SearchSteps > 0 {
+		for _, tr := range cfg.Transports {
+			if tr == "inproc" {
+				continue
+			}
+			for _, size := range cfg.Sizes {
+				for _, subs := range cfg.SearchSubs {
+					systems := []string{"zmqkit"}
+					if r.native != nil {
+						systems = append(systems, "native")
+					}
+					for _, system := range systems {
+						jobs = append(jobs, job{fmt.Sprintf("%s pubsub/%s %s: highest rate for %d subscribers", r.label(system), tr, sizeLabel(size), subs),
+							func(ctx context.Context, rep *Report) {
+								rep.Searches = append(rep.Searches, r.search(ctx, system, tr, size, subs))
+							}})
+					}
+				}
+			}
+		}
+	}
+	return jobs
 }
 
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+// inProcess measures zmqkit with both sides in this process.
+func (r *runner) inProcess(ctx context.Context, pattern, tr string, size int) Row {
+	row := measure(ctx, pattern, tr, size, limits{d: r.cfg.Duration, n: r.cfg.count(size)})
+	row.System = SystemInProcess
+	return row
+}
+
+// Machine describes where a run took place.
+type Machine struct {
+	Cores      int    `json:"cores"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	GOGC       string `json:"gogc"`       // from the environment; "" is Go's default (100)
+	GOMEMLIMIT string `json:"gomemlimit"` // from the environment; "" is none
+	LoadStart  string `json:"load_average_start"`
+	LoadEnd    string `json:"load_average_end"`
+	Libzmq     string `json:"libzmq_version,omitempty"`
+}
+
+func machineNow() Machine {
+	return Machine{
+		Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
+		OS: runtime.GOOS, Arch: runtime.GOARCH,
+		GOGC: os.Getenv("GOGC"), GOMEMLIMIT: os.Getenv("GOMEMLIMIT"),
+		LoadStart: loadAverage(),
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAverage is the 1, 5 and 15 minute load averages where the system
+// publishes them (Linux), else "unavailable".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unavailable"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unavailable"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// Settings records what a run was asked to do.
+type Settings struct {
+	Patterns    []string `json:"patterns"`
+	Transports  []string `json:"transports"`
+	Sizes       []int    `json:"sizes"`
+	Runs        int      `json:"runs"`
+	Counts      []int    `json:"counts"` // messages per throughput sample, per size
+	Trips       int      `json:"trips"`
+	DurationMs  int64    `json:"in_process_duration_ms"`
+	InProcess   bool     `json:"in_process_variant"`
+	Baselines   bool     `json:"baselines"`
+	SearchSteps int      `json:"search_steps"`
+	SearchSubs  []int    `json:"search_subscribers"`
+}
+
+func settingsOf(c Config) Settings {
+	s := Settings{Patterns: c.Patterns, Transports: c.Transports, Sizes: c.Sizes, Runs: c.Runs, Trips: c.Trips,
+		DurationMs: c.Duration.Milliseconds(), InProcess: c.InProcess, Baselines: c.Baselines,
+		SearchSteps: c.SearchSteps, SearchSubs: c.SearchSubs}
+	for _, size := range c.Sizes {
+		s.Counts = append(s.Counts, c.count(size))
+	}
+	return s
 }
 
 func mb(rate float64, size int) float64 { return rate * float64(size) / 1e6 }

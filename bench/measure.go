@@ -11,13 +11,26 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/zmqkit/zmqkit/devices"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
-// probe marks warm-up messages, which the receiver skips.
-const probe = ^uint64(0)
+// The in-process measurement: both sides of a pattern in this process, for
+// inproc and for the labelled --in-process variant.
+
+// limits bound one in-process sample: by time, and by count when n > 0.
+type limits struct {
+	d time.Duration
+	n int
+}
+
+func (l limits) more(i int, start time.Time) bool {
+	if l.n > 0 && i >= l.n {
+		return false
+	}
+	// Checking the clock every 64 messages keeps it off the hot path.
+	return i&63 != 0 || time.Since(start) < l.d
+}
 
 // rig is a wired-up pattern: one-way send/recv for throughput, and a round
 // trip for latency, whichever the pattern has.
@@ -174,7 +187,7 @@ func build(pattern, tr string, lat bool) (*rig, error) {
 		front, back := w.sock(sockets.Pull), w.sock(sockets.Push)
 		fa, ba := w.listen(front), w.listen(back)
 		if w.err == nil {
-			w.device(devices.NewStreamer(front, back))
+			w.device(devices.NewStreamer(front, back, devices.WithDrain(0)))
 		}
 		push, pull := w.sock(sockets.Push), w.sock(sockets.Pull)
 		w.dial(push, fa)
@@ -184,7 +197,7 @@ func build(pattern, tr string, lat bool) (*rig, error) {
 		front, back := w.sock(sockets.XSub), w.sock(sockets.XPub)
 		fa, ba := w.listen(front), w.listen(back)
 		if w.err == nil {
-			w.device(devices.NewForwarder(front, back))
+			w.device(devices.NewForwarder(front, back, devices.WithDrain(0)))
 		}
 		pub, sub := w.sock(sockets.Pub), w.sock(sockets.Sub, sockets.WithSubscribe(""))
 		w.dial(pub, fa)
@@ -194,7 +207,7 @@ func build(pattern, tr string, lat bool) (*rig, error) {
 		front, back := w.sock(sockets.Router), w.sock(sockets.Dealer)
 		fa, ba := w.listen(front), w.listen(back)
 		if w.err == nil {
-			w.device(devices.NewQueue(front, back))
+			w.device(devices.NewQueue(front, back, devices.WithDrain(0)))
 		}
 		if lat {
 			req, rep := w.sock(sockets.Req), w.sock(sockets.Rep)
@@ -310,7 +323,7 @@ func throughput(ctx context.Context, r *rig, size int, lim limits, row *Row) {
 		sendDone = make(chan time.Duration, 1)
 		sendErr  error
 	)
-	cpu0 := cpuTime()
+	cpu0 := ProcessCPU()
 	start := time.Now()
 	go func() {
 		i := 0
@@ -371,7 +384,7 @@ func throughput(ctx context.Context, r *rig, size int, lim limits, row *Row) {
 		lastArrival = time.Now()
 	}
 	<-watchDone
-	cpu := cpuTime() - cpu0
+	cpu := ProcessCPU() - cpu0
 	row.Sent, row.Received, row.Reordered = sent.Load(), received.Load(), reordered
 	if row.Received < row.Sent {
 		row.Lost = row.Sent - row.Received
@@ -400,8 +413,8 @@ func latency(ctx context.Context, call func(context.Context, []byte) ([]byte, er
 			return
 		}
 	}
-	h := hdrhistogram.New(1, int64(10*time.Second), 3)
-	cpu0 := cpuTime()
+	var h histogram
+	cpu0 := ProcessCPU()
 	start := time.Now()
 	i := 0
 	for ; lim.more(i, start); i++ {
@@ -413,21 +426,15 @@ func latency(ctx context.Context, call func(context.Context, []byte) ([]byte, er
 			row.Err = err.Error()
 			return
 		}
-		_ = h.RecordValue(int64(time.Since(t)))
+		h.Record(time.Since(t))
 		if binary.BigEndian.Uint64(b) != uint64(i) {
 			row.Err = fmt.Sprintf("reply %d out of order", i)
 			return
 		}
 	}
 	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
-	us := func(v int64) float64 { return float64(v) / 1e3 }
-	row.Latency = &Latency{
-		Count: h.TotalCount(),
-		P50:   us(h.ValueAtQuantile(50)), P90: us(h.ValueAtQuantile(90)),
-		P99: us(h.ValueAtQuantile(99)), P999: us(h.ValueAtQuantile(99.9)),
-		Max: us(h.Max()), Avg: h.Mean() / 1e3,
-	}
+	cpu := ProcessCPU() - cpu0
+	row.Latency = latencyOf(&h)
 	if row.Sent == 0 { // a latency-only row: rates are round trips
 		row.Sent, row.Received = uint64(i), uint64(i)
 		row.SendRate = float64(i) / elapsed.Seconds()

@@ -11,7 +11,10 @@ import (
 
 // The perf tools speak libzmq's perf/ interface: the same arguments and the
 // same result lines as local_thr, remote_thr, local_lat and remote_lat, so
-// either side can be a libzmq program or run on another machine.
+// either side can be a libzmq program or run on another machine. They keep
+// libzmq's semantics too, so that any pairing is a fair fight: default
+// socket options (HWMs of 1000, as libzmq's tools), and a new message
+// (a new buffer) for every send.
 
 // LocalThr binds a PULL socket, receives count messages of size bytes and
 // prints the rate, timed from the first message to the last.
@@ -19,7 +22,7 @@ func LocalThr(ctx context.Context, w io.Writer, bind string, size, count int) er
 	if size <= 0 || count <= 0 {
 		return fmt.Errorf("local-thr: size and count must be positive")
 	}
-	pull, err := sockets.NewPull(sockets.WithRecvHWM(0), sockets.WithLinger(0))
+	pull, err := sockets.NewPull(sockets.WithLinger(0))
 	if err != nil {
 		return err
 	}
@@ -63,12 +66,17 @@ func checkSize(m sockets.Msg, size int) error {
 }
 
 // RemoteThr connects a PUSH socket and sends count messages of size bytes,
-// then waits (within ctx) until they are written out.
+// then waits until they are written out, as libzmq's remote_thr does with
+// its infinite linger: at most a minute, and not past ctx's deadline.
 func RemoteThr(ctx context.Context, connect string, size, count int) error {
 	if size <= 0 || count <= 0 {
 		return fmt.Errorf("remote-thr: size and count must be positive")
 	}
-	push, err := sockets.NewPush(sockets.WithSendHWM(0), sockets.WithLinger(time.Minute))
+	linger := time.Minute
+	if dl, ok := ctx.Deadline(); ok {
+		linger = max(min(linger, time.Until(dl)), 0)
+	}
+	push, err := sockets.NewPush(sockets.WithLinger(linger))
 	if err != nil {
 		return err
 	}
@@ -127,10 +135,9 @@ func RemoteLat(ctx context.Context, w io.Writer, connect string, size, count int
 	if err := req.Dial(connect); err != nil {
 		return err
 	}
-	payload := make([]byte, size)
 	start := time.Now()
 	for i := 0; i < count; i++ {
-		if err := req.SendMsg(ctx, sockets.Msg{Head: payload}); err != nil {
+		if err := req.SendMsg(ctx, sockets.Msg{Head: make([]byte, size)}); err != nil {
 			return err
 		}
 		m, err := req.RecvMsg(ctx)

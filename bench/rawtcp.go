@@ -4,169 +4,217 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 )
 
-// The raw-TCP baseline is the ceiling: 4-byte length-prefixed messages
-// over bufio on one loopback connection, one allocation per received
-// message, no framing or queueing beyond that.
+// The raw baseline is the ceiling: Go over one TCP (or, for ipc, unix
+// socket) connection, 4-byte length-prefixed frames through 256 KiB bufio
+// buffers on both sides, and no allocation per message — no framing,
+// queueing or routing beyond that. A zmqkit figure above it means the
+// baseline is broken, and the table says so.
 
-func tcpPair() (client, server net.Conn, err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+const rawBuf = 256 << 10
+
+// rawAddr turns a bench endpoint into a network and address.
+func rawAddr(ep string) (network, addr string, err error) {
+	switch {
+	case strings.HasPrefix(ep, "tcp://"):
+		return "tcp", strings.TrimPrefix(ep, "tcp://"), nil
+	case strings.HasPrefix(ep, "ipc://"):
+		return "unix", strings.TrimPrefix(ep, "ipc://"), nil
+	}
+	return "", "", fmt.Errorf("raw baseline: endpoint %q: want tcp:// or ipc://", ep)
+}
+
+// rawAccept listens on s.Listen, says where, and accepts one connection.
+func rawAccept(ctx context.Context, s spec, c *childIO) (net.Conn, error) {
+	network, addr, err := rawAddr(s.Listen)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		return nil, err
 	}
 	defer ln.Close()
-	type res struct {
-		c   net.Conn
-		err error
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	if network == "tcp" {
+		c.say("listening tcp://" + ln.Addr().String())
+	} else {
+		c.say("listening ipc://" + ln.Addr().String())
 	}
-	acc := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		acc <- res{c, err}
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		return nil, nil, err
-	}
-	r := <-acc
-	if r.err != nil {
-		client.Close()
-		return nil, nil, r.err
-	}
-	return client, r.c, nil
+	return ln.Accept()
 }
 
-func rawTCPThroughput(ctx context.Context, size int, lim limits) Row {
-	row := Row{System: "rawtcp", Pattern: "pushpull", Transport: "tcp", Size: size}
-	cc, sc, err := tcpPair()
+func rawDial(ctx context.Context, s spec) (net.Conn, error) {
+	network, addr, err := rawAddr(s.Dial)
 	if err != nil {
-		row.Err = err.Error()
-		return row
+		return nil, err
 	}
-	defer cc.Close()
-	defer sc.Close()
-	stop := context.AfterFunc(ctx, func() { cc.Close(); sc.Close() })
-	defer stop()
-	cpu0 := cpuTime()
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+// closeOnDone closes conn when ctx ends, so blocked reads and writes return.
+func closeOnDone(ctx context.Context, conn net.Conn) func() bool {
+	return context.AfterFunc(ctx, func() { conn.Close() })
+}
+
+func rawSend(ctx context.Context, s spec, c *childIO) (childResult, error) {
+	conn, err := rawDial(ctx, s)
+	if err != nil {
+		return childResult{}, err
+	}
+	defer conn.Close()
+	defer closeOnDone(ctx, conn)()
+	w := bufio.NewWriterSize(conn, rawBuf)
+	buf := make([]byte, 4+s.Size)
+	binary.BigEndian.PutUint32(buf, uint32(s.Size))
+	frame := func(seq uint64) {
+		binary.BigEndian.PutUint64(buf[4:], seq)
+		w.Write(buf)
+	}
+	frame(probe)
+	if err := w.Flush(); err != nil {
+		return childResult{}, err
+	}
+	if err := c.await(ctx, "go"); err != nil {
+		return childResult{}, err
+	}
 	start := time.Now()
-	type result struct {
-		n       int
-		elapsed time.Duration
+	p := pacer{start: start, rate: s.Rate}
+	for i := 0; i < s.Count; i++ {
+		p.wait(i)
+		frame(uint64(i))
 	}
-	sent := make(chan result, 1)
-	go func() {
-		w := bufio.NewWriterSize(cc, 64<<10)
-		var hdr [4]byte
-		i := 0
-		for ; lim.more(i, start); i++ {
-			p := make([]byte, size)
-			binary.BigEndian.PutUint64(p, uint64(i))
-			binary.BigEndian.PutUint32(hdr[:], uint32(size))
-			w.Write(hdr[:])
-			if _, err := w.Write(p); err != nil {
-				break
-			}
-		}
-		// A zero-length message marks the end.
-		binary.BigEndian.PutUint32(hdr[:], 0)
-		w.Write(hdr[:])
-		w.Flush()
-		sent <- result{i, time.Since(start)}
-	}()
-	r := bufio.NewReaderSize(sc, 64<<10)
+	frame(endMark)
+	if err := w.Flush(); err != nil {
+		return childResult{}, err
+	}
+	res := childResult{Sent: uint64(s.Count), ElapsedNs: int64(time.Since(start))}
+	return res, c.await(ctx, "stop")
+}
+
+func rawRecv(ctx context.Context, s spec, c *childIO) (childResult, error) {
+	conn, err := rawAccept(ctx, s, c)
+	if err != nil {
+		return childResult{}, err
+	}
+	defer conn.Close()
+	defer closeOnDone(ctx, conn)()
+	r := bufio.NewReaderSize(conn, rawBuf)
+	buf := make([]byte, s.Size)
 	var hdr [4]byte
-	var got uint64
+	var k counter
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			row.Err = err.Error()
-			break
+			return sum([]*counter{&k}), err
 		}
-		n := binary.BigEndian.Uint32(hdr[:])
-		if n == 0 {
-			break
+		n := int(binary.BigEndian.Uint32(hdr[:]))
+		if n != s.Size {
+			return sum([]*counter{&k}), fmt.Errorf("frame of %d bytes, want %d", n, s.Size)
 		}
-		buf := make([]byte, n)
 		if _, err := io.ReadFull(r, buf); err != nil {
-			row.Err = err.Error()
-			break
+			return sum([]*counter{&k}), err
 		}
-		if binary.BigEndian.Uint64(buf) != got {
-			row.Reordered++
+		wasProbed := k.probed
+		if k.see(buf) {
+			return sum([]*counter{&k}), nil
 		}
-		got++
+		if !wasProbed && k.probed {
+			c.say("ready")
+		}
 	}
-	recvElapsed := time.Since(start)
-	s := <-sent
-	cpu := cpuTime() - cpu0
-	row.Sent, row.Received = uint64(s.n), got
-	if row.Received < row.Sent {
-		row.Lost = row.Sent - row.Received
-	}
-	row.SendRate = float64(s.n) / s.elapsed.Seconds()
-	row.RecvRate = float64(got) / recvElapsed.Seconds()
-	row.SendMBps, row.RecvMBps = mb(row.SendRate, size), mb(row.RecvRate, size)
-	if got > 0 {
-		row.CPUPerMsg = float64(cpu.Nanoseconds()) / float64(got)
-	}
-	return row
 }
 
-func rawTCPLatency(ctx context.Context, size int, lim limits) Row {
-	row := Row{System: "rawtcp", Pattern: "reqrep", Transport: "tcp", Size: size}
-	cc, sc, err := tcpPair()
+// rawEcho sends every frame back, flushing when nothing more is buffered.
+func rawEcho(ctx context.Context, s spec, c *childIO) (childResult, error) {
+	conn, err := rawAccept(ctx, s, c)
 	if err != nil {
-		row.Err = err.Error()
-		return row
+		return childResult{}, err
 	}
-	defer cc.Close()
-	defer sc.Close()
-	stop := context.AfterFunc(ctx, func() { cc.Close(); sc.Close() })
-	defer stop()
-	for _, c := range []net.Conn{cc, sc} {
-		c.(*net.TCPConn).SetNoDelay(true)
-	}
-	done := make(chan struct{})
-	go func() { // echo server
-		defer close(done)
-		r, w := bufio.NewReader(sc), bufio.NewWriter(sc)
-		var hdr [4]byte
-		for {
-			if _, err := io.ReadFull(r, hdr[:]); err != nil {
-				return
+	defer conn.Close()
+	defer closeOnDone(ctx, conn)()
+	noDelay(conn)
+	r, w := bufio.NewReaderSize(conn, rawBuf), bufio.NewWriterSize(conn, rawBuf)
+	buf := make([]byte, 4+s.Size)
+	var res childResult
+	for {
+		if _, err := io.ReadFull(r, buf); err != nil {
+			if errors.Is(err, io.EOF) {
+				return res, nil
 			}
-			buf := make([]byte, binary.BigEndian.Uint32(hdr[:]))
-			if _, err := io.ReadFull(r, buf); err != nil {
-				return
-			}
-			w.Write(hdr[:])
-			w.Write(buf)
-			if w.Flush() != nil {
-				return
+			return res, err
+		}
+		w.Write(buf)
+		if r.Buffered() == 0 {
+			if err := w.Flush(); err != nil {
+				return res, err
 			}
 		}
-	}()
-	r, w := bufio.NewReader(cc), bufio.NewWriter(cc)
-	call := func(_ context.Context, p []byte) ([]byte, error) {
-		var hdr [4]byte
-		binary.BigEndian.PutUint32(hdr[:], uint32(len(p)))
-		w.Write(hdr[:])
-		w.Write(p)
+		res.Received++
+	}
+}
+
+func rawCall(ctx context.Context, s spec, c *childIO) (childResult, error) {
+	conn, err := rawDial(ctx, s)
+	if err != nil {
+		return childResult{}, err
+	}
+	defer conn.Close()
+	defer closeOnDone(ctx, conn)()
+	noDelay(conn)
+	r, w := bufio.NewReaderSize(conn, rawBuf), bufio.NewWriterSize(conn, rawBuf)
+	out, in := make([]byte, 4+s.Size), make([]byte, 4+s.Size)
+	binary.BigEndian.PutUint32(out, uint32(s.Size))
+	return timeTrips(ctx, s, c, func(_ context.Context, p []byte) ([]byte, error) {
+		copy(out[4:], p)
+		w.Write(out)
 		if err := w.Flush(); err != nil {
 			return nil, err
 		}
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if _, err := io.ReadFull(r, in); err != nil {
 			return nil, err
 		}
-		buf := make([]byte, binary.BigEndian.Uint32(hdr[:]))
-		_, err := io.ReadFull(r, buf)
-		return buf, err
+		return in[4:], nil
+	})
+}
+
+// timeTrips makes warmTrips untimed and then s.Count timed round trips,
+// checking that each reply is the request's.
+func timeTrips(ctx context.Context, s spec, c *childIO, call func(context.Context, []byte) ([]byte, error)) (childResult, error) {
+	p := make([]byte, s.Size)
+	for range warmTrips {
+		if _, err := call(ctx, p); err != nil {
+			return childResult{}, err
+		}
 	}
-	latency(ctx, call, size, lim, &row)
-	cc.Close()
-	<-done
-	return row
+	var h histogram
+	start := time.Now()
+	for i := 0; i < s.Count; i++ {
+		binary.BigEndian.PutUint64(p, uint64(i))
+		t := time.Now()
+		b, err := call(ctx, p)
+		if err != nil {
+			return childResult{}, err
+		}
+		h.Record(time.Since(t))
+		if len(b) < 8 || binary.BigEndian.Uint64(b) != uint64(i) {
+			return childResult{}, fmt.Errorf("reply %d is not its request's", i)
+		}
+	}
+	return childResult{Received: uint64(s.Count), ElapsedNs: int64(time.Since(start)), Latency: latencyOf(&h)}, nil
+}
+
+// noDelay turns Nagle's algorithm off on a TCP connection (unix sockets have none).
+func noDelay(conn net.Conn) {
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
 }

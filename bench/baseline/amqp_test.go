@@ -64,7 +64,9 @@ func TestAMQPRows(t *testing.T) {
 		assert.Zero(t, r.Reordered, "one publisher's order is kept")
 	}
 	var table bytes.Buffer
-	require.NoError(t, bench.WriteTable(&table, rows))
+	rep := &bench.Report{Samples: rows}
+	rep.Summarize()
+	require.NoError(t, bench.WriteTable(&table, rep))
 	for _, want := range []string{"rabbitmq", "publish-consume/tcp", "publish-confirm/tcp", "64 B", "1000 B"} {
 		assert.Contains(t, table.String(), want)
 	}

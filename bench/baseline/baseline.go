@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/zmqkit/zmqkit/bench"
@@ -163,14 +162,9 @@ func (t *tally) backlog(sent uint64, deadline time.Time, stop *atomic.Bool) bool
 	return true
 }
 
-// cpuTime is this process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+// cpuTime is this process's user+system CPU time so far (0 where the
+// platform does not say).
+func cpuTime() time.Duration { return bench.ProcessCPU() }
 
 func mb(rate float64, size int) float64 { return rate * float64(size) / 1e6 }
 

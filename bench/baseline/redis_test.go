@@ -150,7 +150,9 @@ func TestRedisRows(t *testing.T) {
 	assert.Zero(t, n, "every row deletes its list")
 
 	var table bytes.Buffer
-	require.NoError(t, bench.WriteTable(&table, rows))
+	rep := &bench.Report{Samples: rows}
+	rep.Summarize()
+	require.NoError(t, bench.WriteTable(&table, rep))
 	for _, want := range []string{"redis", "lpush-rpop/tcp", "pipelined/tcp", "64 B", "1000 B"} {
 		assert.Contains(t, table.String(), want)
 	}

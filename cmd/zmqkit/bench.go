@@ -6,33 +6,41 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/zmqkit/zmqkit/bench"
-	"github.com/zmqkit/zmqkit/bench/baseline"
-	"github.com/zmqkit/zmqkit/bench/plot"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
-const benchSynopsis = `Usage: zmqkit bench [--duration D] [--count N] [--sizes 128,1024] [--patterns P,...] [--transport T,...]
-         [--format table|csv|json] [--plot FILE.svg|FILE.png] [--no-baselines]
-         [--redis ADDR] [--amqp URL]
+const benchSynopsis = `Usage: zmqkit bench [--runs N] [--sizes 128,1024,10240] [--patterns P,...] [--transport T,...]
+         [--count N] [--trips N] [--duration D] [--quick] [--in-process] [--no-baselines]
+         [--search-steps N] [--subscribers 1,10] [--format table|csv|json] [--redis ADDR] [--amqp URL]
        zmqkit bench local-thr BIND SIZE COUNT     receive COUNT messages (libzmq's local_thr)
        zmqkit bench remote-thr CONNECT SIZE COUNT send COUNT messages (libzmq's remote_thr)
        zmqkit bench local-lat BIND SIZE COUNT     echo COUNT requests (libzmq's local_lat)
        zmqkit bench remote-lat CONNECT SIZE COUNT time COUNT round trips (libzmq's remote_lat)
 
-Measures throughput (send and receive rates, loss, CPU per message) and
-round-trip latency of zmqkit's patterns, with a raw-TCP ceiling (and libzmq,
-when built with -tags libzmq) in the same run. Patterns: pushpull, pubsub,
-dealerrouter, reqrep, streamer, forwarder, queue. Transports: tcp, ipc,
-inproc. With no flags it measures everything in about a minute.
+Measures zmqkit as users run it: over tcp and ipc the sender and the receiver
+are separate processes (a device a third), with Go's default GC and default
+socket options. Beside it, alternated within each cell: libzmq itself (a
+small C program compiled here with cc against libzmq's headers; absent, with
+the reason, without them) and a raw Go stream over the same transport (the
+ceiling). Each cell is the median of --runs runs, shown with min–max.
+PUB/SUB: the flood figure, and the highest publish rate at which every
+subscriber (1 and 10) receives every message. inproc is measured in one
+process, as it is used; --in-process adds that variant for tcp/ipc, labelled.
+Patterns: pushpull, pubsub, dealerrouter, reqrep, streamer, forwarder, queue.
+Transports: tcp, ipc, inproc (default tcp,inproc). The defaults take 1–2 minutes.
 
-Unless GOGC or GOMEMLIMIT is set, it runs with GOGC=off and GOMEMLIMIT=256MiB
-(Go's defaults when a size is over 64 KiB): see the first line of its output.
+--redis and --amqp need a build with -tags brokers (their clients are heavy).
+
+GOGC and GOMEMLIMIT from the environment apply to every Go process of the run
+(the first line of the output says which).
+
+The perf tools take libzmq's arguments and print its result lines, with
+default options (HWMs of 1000) and a new message per send.
 `
 
 func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -40,6 +48,11 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		switch args[0] {
 		case "local-thr", "remote-thr", "local-lat", "remote-lat":
 			return report(stderr, "bench "+args[0], perfTool(ctx, args[0], args[1:], stdout))
+		case "child": // one side of a measurement, started by zmqkit bench itself
+			if !bench.IsChild() {
+				return report(stderr, "bench child", usagef("bench child is started by zmqkit bench itself (%s unset)", bench.ChildEnv))
+			}
+			return bench.ChildMain()
 		}
 	}
 	return report(stderr, "bench", benchTable(ctx, args, stdout, stderr))
@@ -58,7 +71,6 @@ func perfTool(ctx context.Context, name string, args []string, stdout io.Writer)
 		return usagef("COUNT %q: want a positive whole number", args[2])
 	}
 	ep := args[0]
-	benchGC(size)
 	switch name {
 	case "local-thr":
 		err = bench.LocalThr(ctx, stdout, ep, size, count)
@@ -98,25 +110,40 @@ func splitList(v string) []string {
 
 func benchTable(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench")
-	duration := fs.Duration("duration", 300*time.Millisecond, "time per measurement")
-	count := fs.Int("count", 0, "messages per measurement, at most (0: as many as --duration allows)")
-	sizes := fs.String("sizes", "128,512,1024,10240", "message sizes in bytes, comma-separated")
+	runs := fs.Int("runs", 3, "runs per cell; a cell shows their median and min–max")
+	count := fs.Int("count", 0, "messages per throughput sample (0: about 48 MB, 10 000 to 400 000 messages)")
+	trips := fs.Int("trips", 3000, "round trips per latency sample")
+	duration := fs.Duration("duration", 300*time.Millisecond, "time per in-process sample (inproc, --in-process)")
+	sizes := fs.String("sizes", "128,1024,10240", "message sizes in bytes, comma-separated")
 	patterns := fs.String("patterns", strings.Join(bench.Patterns, ","), "patterns to measure, comma-separated")
-	transports := fs.String("transport", strings.Join(bench.Transports, ","), "transports, comma-separated: tcp, ipc, inproc")
+	transports := fs.String("transport", strings.Join(bench.DefaultTransports, ","), "transports, comma-separated: tcp, ipc, inproc")
+	quick := fs.Bool("quick", false, "a smoke run: 1 run per cell, 20 000 messages, 1 000 trips, 4 search steps")
+	inProcess := fs.Bool("in-process", false, "also measure tcp/ipc with both sides in this process (labelled; not how users run it)")
+	searchSteps := fs.Int("search-steps", 7, "paced runs per PUB/SUB rate search (0: no search)")
+	subscribers := fs.String("subscribers", "1,10", "subscriber counts of the PUB/SUB rate search")
 	format := fs.String("format", "table", "output: table, csv or json")
-	plotFile := fs.String("plot", "", "also draw msgs/s and MB/s against size into `file` (.svg or .png)")
-	noBase := fs.Bool("no-baselines", false, "skip the raw-TCP (and libzmq) baselines")
-	redisAddr := fs.String("redis", "", "also measure Redis lists at `addr` (host:port), as the seeds did")
-	amqpURL := fs.String("amqp", "", "also measure RabbitMQ at `url` (amqp://user:pass@host:port/)")
+	noBase := fs.Bool("no-baselines", false, "skip the raw-stream and libzmq C baselines")
+	redisAddr := fs.String("redis", "", "also measure Redis lists at `addr` (host:port), client in this process (-tags brokers)")
+	amqpURL := fs.String("amqp", "", "also measure RabbitMQ at `url` (amqp://user:pass@host:port/), client in this process (-tags brokers)")
 	if err := parseFlags(fs, benchSynopsis, args, stdout); err != nil {
 		return err
 	}
 	cfg := bench.Config{
-		Patterns:   splitList(*patterns),
-		Transports: splitList(*transports),
-		Duration:   *duration,
-		Count:      *count,
-		Baselines:  !*noBase,
+		Patterns:    splitList(*patterns),
+		Transports:  splitList(*transports),
+		Runs:        *runs,
+		Count:       *count,
+		Trips:       *trips,
+		Duration:    *duration,
+		Baselines:   !*noBase,
+		InProcess:   *inProcess,
+		SearchSteps: *searchSteps,
+	}
+	if *searchSteps == 0 {
+		cfg.SearchSteps = -1
+	}
+	if *quick {
+		cfg.Runs, cfg.Count, cfg.Trips, cfg.SearchSteps = 1, 20000, 1000, 4
 	}
 	for _, s := range splitList(*sizes) {
 		n, err := strconv.Atoi(s)
@@ -125,20 +152,23 @@ func benchTable(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		cfg.Sizes = append(cfg.Sizes, n)
 	}
+	for _, s := range splitList(*subscribers) {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return usagef("--subscribers: %q is not a whole number", s)
+		}
+		cfg.SearchSubs = append(cfg.SearchSubs, n)
+	}
 	switch *format {
 	case "table", "csv", "json":
 	default:
 		return usagef("--format %q: want table, csv or json", *format)
 	}
-	if *plotFile != "" && !strings.HasSuffix(*plotFile, ".svg") && !strings.HasSuffix(*plotFile, ".png") {
-		return usagef("--plot %q: want a .svg or .png file", *plotFile)
+	if (*redisAddr != "" || *amqpURL != "") && !brokersBuiltIn {
+		return usagef("--redis and --amqp need a zmqkit built with -tags brokers (go run -tags brokers ./cmd/zmqkit bench …)")
 	}
-	if *duration <= 0 || *count < 0 {
-		return usagef("--duration must be positive and --count not negative")
-	}
-	gc := benchGC(slices.Max(append([]int{0}, cfg.Sizes...)))
-	if *format != "table" {
-		fmt.Fprintln(stderr, gc)
+	if *duration <= 0 || *count < 0 || *runs < 0 || *trips < 0 || *searchSteps < 0 {
+		return usagef("--duration must be positive and --runs, --count, --trips, --search-steps not negative")
 	}
 	if isTerminal(stderr) {
 		cfg.Progress = func(done, total int, label string) {
@@ -149,47 +179,42 @@ func benchTable(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintf(stderr, "\r\033[K[%d/%d] %s", done+1, total, label)
 		}
 	}
-	rows, err := bench.Run(ctx, cfg)
-	if err != nil && len(rows) == 0 {
-		if errors.Is(err, context.Canceled) {
-			return nil
-		}
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil && rep == nil {
 		return usagef("%v", err)
+	}
+	if err != nil && errors.Is(err, context.Canceled) && len(rep.Samples) == 0 {
+		return nil
+	}
+	if *format != "table" { // the table has these; a script's output does not
+		fmt.Fprintln(stderr, bench.GCLine(rep.Machine))
+		for _, n := range rep.Notes {
+			fmt.Fprintln(stderr, n)
+		}
 	}
 	if *redisAddr != "" && ctx.Err() == nil {
 		if cfg.Progress != nil {
 			cfg.Progress(0, 1, "redis "+*redisAddr)
 		}
-		rows = append(rows, baseline.Redis(ctx, *redisAddr, cfg.Sizes, cfg.Count, cfg.Duration)...)
+		rep.Samples = append(rep.Samples, redisRows(ctx, *redisAddr, cfg.Sizes, cfg.Count, cfg.Duration)...)
 	}
 	if *amqpURL != "" && ctx.Err() == nil {
 		if cfg.Progress != nil {
 			cfg.Progress(0, 1, "rabbitmq")
 		}
-		rows = append(rows, baseline.AMQP(ctx, *amqpURL, cfg.Sizes, cfg.Count, cfg.Duration)...)
+		rep.Samples = append(rep.Samples, amqpRows(ctx, *amqpURL, cfg.Sizes, cfg.Count, cfg.Duration)...)
 	}
 	if cfg.Progress != nil {
 		cfg.Progress(1, 1, "")
 	}
+	rep.Summarize()
 	switch *format {
 	case "csv":
-		err = bench.WriteCSV(stdout, rows)
+		return bench.WriteCSV(stdout, rep)
 	case "json":
-		err = bench.WriteJSON(stdout, rows)
-	default:
-		fmt.Fprintln(stdout, gc)
-		err = bench.WriteTable(stdout, rows)
+		return bench.WriteJSON(stdout, rep)
 	}
-	if err != nil {
-		return err
-	}
-	if *plotFile != "" {
-		if err := plot.File(*plotFile, rows); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "plot written to %s\n", *plotFile)
-	}
-	return nil
+	return bench.WriteTable(stdout, rep)
 }
 
 // isTerminal reports whether w is a character device (a terminal).
