@@ -142,31 +142,31 @@ func (c *Config) normalize() error {
 	}
 	for _, p := range c.Patterns {
 		if !slices.Contains(Patterns, p) {
-			return fmt.Errorf("bench: unknown pattern %q (want %s)", p, strings.Join(Patterns, ", "))
+			return fmt.Errorf("unknown pattern %q (want %s)", p, strings.Join(Patterns, ", "))
 		}
 	}
 	for _, t := range c.Transports {
 		if !slices.Contains(Transports, t) {
-			return fmt.Errorf("bench: unknown transport %q (want %s)", t, strings.Join(Transports, ", "))
+			return fmt.Errorf("unknown transport %q (want %s)", t, strings.Join(Transports, ", "))
 		}
 	}
 	for _, s := range c.Sizes {
 		if s < 8 || s > 64<<20 {
-			return fmt.Errorf("bench: size %d out of range (8 B to 64 MiB)", s)
+			return fmt.Errorf("size %d out of range (8 B to 64 MiB)", s)
 		}
 	}
 	for _, n := range c.SearchSubs {
 		if n < 1 || n > 100 {
-			return fmt.Errorf("bench: %d subscribers: want 1 to 100", n)
+			return fmt.Errorf("%d subscribers: want 1 to 100", n)
 		}
 	}
 	if c.Count < 0 {
-		return fmt.Errorf("bench: count %d is negative", c.Count)
+		return fmt.Errorf("count %d is negative", c.Count)
 	}
 	if len(c.Command) == 0 {
 		exe, err := os.Executable()
 		if err != nil {
-			return fmt.Errorf("bench: cannot start a second process: %w", err)
+			return fmt.Errorf("cannot start a second process: %w", err)
 		}
 		c.Command = []string{exe, "bench", "child"}
 	}
