@@ -41,7 +41,7 @@ func ParseCurveKey(s string) ([32]byte, error) {
 	case 40:
 		b, err := engine.Z85Decode(s)
 		if err != nil {
-			return k, fmt.Errorf("%w: CURVE key: %v", ErrBadOption, err)
+			return k, fmt.Errorf("%w: %w", ErrBadOption, &Z85Error{Reason: err.Error()})
 		}
 		copy(k[:], b)
 		return k, nil
@@ -100,3 +100,9 @@ func WithCurve(serverPublic [32]byte, keys CurveKeypair) Option {
 		return nil
 	}
 }
+
+// Z85Error is why ParseCurveKey refused a 40-character key: it is not Z85
+// (an invalid character, or a group of five that exceeds 32 bits).
+type Z85Error struct{ Reason string }
+
+func (e *Z85Error) Error() string { return "not valid Z85: " + e.Reason }

@@ -280,8 +280,8 @@ func parseKey(flagName, s string, secret bool) ([32]byte, error) {
 			return k, usagef("%s: not valid Z85", flagName)
 		}
 		why := err.Error()
-		if i := strings.Index(why, "z85: "); i >= 0 {
-			why = why[i+len("z85: "):]
+		if ze, ok := errors.AsType[*sockets.Z85Error](err); ok {
+			why = ze.Reason
 		}
 		return k, usagef("%s: %q is not valid Z85: %s", flagName, s, why)
 	}

@@ -19,7 +19,7 @@ var z85Values = func() (v [256]byte) {
 // Z85Encode encodes b, whose length must be a multiple of 4, as Z85 (RFC 32).
 func Z85Encode(b []byte) (string, error) {
 	if len(b)%4 != 0 {
-		return "", fmt.Errorf("z85: %d bytes is not a multiple of 4", len(b))
+		return "", fmt.Errorf("%d bytes is not a multiple of 4", len(b))
 	}
 	out := make([]byte, len(b)/4*5)
 	for i, o := 0, 0; i < len(b); i, o = i+4, o+5 {
@@ -37,7 +37,7 @@ func Z85Encode(b []byte) (string, error) {
 // bits.
 func Z85Decode(s string) ([]byte, error) {
 	if len(s)%5 != 0 {
-		return nil, fmt.Errorf("z85: %d characters is not a multiple of 5", len(s))
+		return nil, fmt.Errorf("%d characters is not a multiple of 5", len(s))
 	}
 	out := make([]byte, len(s)/5*4)
 	for i, o := 0, 0; i < len(s); i, o = i+5, o+4 {
@@ -45,12 +45,12 @@ func Z85Decode(s string) ([]byte, error) {
 		for j := range 5 {
 			d := z85Values[s[i+j]]
 			if d == 0 {
-				return nil, fmt.Errorf("z85: invalid character %q at %d", s[i+j], i+j)
+				return nil, fmt.Errorf("invalid character %q at %d", s[i+j], i+j)
 			}
 			v = v*85 + uint64(d-1)
 		}
 		if v > 0xffffffff {
-			return nil, fmt.Errorf("z85: group %q at %d exceeds 32 bits", s[i:i+5], i)
+			return nil, fmt.Errorf("group %q at %d exceeds 32 bits", s[i:i+5], i)
 		}
 		out[o], out[o+1], out[o+2], out[o+3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 	}
