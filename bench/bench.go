@@ -112,8 +112,10 @@ func (r Row) Delivered() float64 {
 func (r Row) Variant() string { return r.Pattern + "/" + r.Transport }
 
 // CountFor is the default number of messages per throughput sample: about
-// 48 MB, between 10 000 and 400 000 messages.
-func CountFor(size int) int { return min(max(48<<20/size, 10000), 400000) }
+// 128 MB, between 10 000 and 1 000 000 messages, so that a sample lasts
+// about half a second or more here. Shorter ones (0.2 s at 128 B) were
+// dominated by start-up and swung by tens of percent from run to run.
+func CountFor(size int) int { return min(max(128<<20/size, 10000), 1_000_000) }
 
 func (c *Config) normalize() error {
 	if len(c.Patterns) == 0 {
