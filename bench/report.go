@@ -90,7 +90,10 @@ func WriteTable(w io.Writer, r *Report) error {
 		fmt.Fprintln(tw, "system\ttransport\tsize\tsubscribers\tmsgs/s\tsteps (rate: ok, or delivered %)\t")
 		for _, s := range r.Searches {
 			var steps []string
-			for _, st := range s.Steps {
+			for i, st := range s.Steps {
+				if i > 0 && st.Run != s.Steps[i-1].Run {
+					steps = append(steps, "|")
+				}
 				if st.Pass {
 					steps = append(steps, Human(st.Rate)+":ok")
 				} else {
@@ -103,6 +106,13 @@ func WriteTable(w io.Writer, r *Report) error {
 			best := Human(s.Best)
 			if s.Best == 0 {
 				best = "none passed"
+			}
+			if med, lo, hi := spread(s.Bests); len(s.Bests) > 1 {
+				best += fmt.Sprintf(" [%s–%s]", Human(lo), Human(hi))
+				if noisy(med, lo, hi) {
+					notices = append(notices, fmt.Sprintf("%s pubsub/%s %s, %d subscribers: searches spread over %.0f%% of the median (more than %.0f%%): a busy machine?",
+						s.System, s.Transport, sizeLabel(s.Size), s.Subs, 100*(hi-lo)/med, 100*NoisySpread))
+				}
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", s.System, s.Transport, sizeLabel(s.Size), s.Layout, best, strings.Join(steps, " "))
 		}

@@ -15,6 +15,7 @@ import (
 
 // Step is one paced run of a search.
 type Step struct {
+	Run       int     `json:"run"`       // which of the cell's searches (from 1)
 	Rate      float64 `json:"rate"`      // msgs/s the publisher was paced to
 	Delivered float64 `json:"delivered"` // percent of messages every subscriber got, together
 	Pass      bool    `json:"pass"`      // every subscriber got every message
@@ -23,13 +24,27 @@ type Step struct {
 
 // Search is the outcome of one rate search.
 type Search struct {
-	System    string  `json:"system"`
-	Transport string  `json:"transport"`
-	Size      int     `json:"size"`
-	Subs      int     `json:"subscribers"`
-	Layout    string  `json:"layout"` // how the subscribers are spread over processes
-	Best      float64 `json:"best_rate"`
-	Steps     []Step  `json:"steps"`
+	System    string `json:"system"`
+	Transport string `json:"transport"`
+	Size      int    `json:"size"`
+	Subs      int    `json:"subscribers"`
+	Layout    string `json:"layout"` // how the subscribers are spread over processes
+	// Best is the median of the searches' results (Bests, one a run, with
+	// the systems alternated as in the throughput cells).
+	Best  float64   `json:"best_rate"`
+	Bests []float64 `json:"best_rates"`
+	Steps []Step    `json:"steps"`
+}
+
+// add records the outcome of one more search of the cell.
+func (s *Search) add(best float64, steps []Step) {
+	run := len(s.Bests) + 1
+	for i := range steps {
+		steps[i].Run = run
+	}
+	s.Bests = append(s.Bests, best)
+	s.Steps = append(s.Steps, steps...)
+	s.Best, _, _ = spread(s.Bests)
 }
 
 // searchStart and searchCeiling bound the rates tried.
@@ -71,18 +86,23 @@ func searchRate(ctx context.Context, start, ceiling float64, maxSteps int, measu
 	return lo, steps
 }
 
-// search finds the highest loss-free publish rate for subs subscribers.
-func (r *runner) search(ctx context.Context, system, tr string, size, subs int) Search {
-	s := Search{System: r.label(system), Transport: tr, Size: size, Subs: subs,
+// newSearch is an empty search cell.
+func (r *runner) newSearch(system, tr string, size, subs int) *Search {
+	return &Search{System: r.label(system), Transport: tr, Size: size, Subs: subs,
 		Layout: fmt.Sprintf("%d SUB socket(s) in 1 process", subs)}
+}
+
+// search finds the highest loss-free publish rate for subs subscribers
+// once, and adds it to s.
+func (r *runner) search(ctx context.Context, system, tr string, size, subs int, s *Search) {
 	// Start near what a loopback might carry at this size: 100 MB/s, at
 	// most searchStart msgs/s, so large messages do not spend steps
 	// coming down.
 	start := min(max(100e6/float64(size), 5e3), searchStart)
-	s.Best, s.Steps = searchRate(ctx, start, searchCeiling, r.cfg.SearchSteps, func(ctx context.Context, rate float64) Step {
+	best, steps := searchRate(ctx, start, searchCeiling, r.cfg.SearchSteps, func(ctx context.Context, rate float64) Step {
 		count := max(int(rate*stepTime.Seconds()), 1000)
 		row := r.throughput(ctx, system, "pubsub", tr, size, count, subs, rate)
 		return Step{Delivered: row.Delivered(), Pass: row.Err == "" && row.Lost == 0 && row.Sent > 0, Err: row.Err}
 	})
-	return s
+	s.add(best, steps)
 }

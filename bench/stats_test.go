@@ -107,3 +107,16 @@ func TestNativeAbsentWithoutCompiler(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, "no C compiler (cc) on PATH", err.Error())
 }
+
+func TestSearchCellIsTheMedianOfItsRuns(t *testing.T) {
+	var s Search
+	s.add(300e3, []Step{{Rate: 100e3, Pass: true}, {Rate: 300e3, Pass: true}})
+	s.add(100e3, []Step{{Rate: 100e3, Pass: true}})
+	s.add(250e3, []Step{{Rate: 250e3, Pass: true}})
+	if s.Best != 250e3 {
+		t.Fatalf("best %v, want the median 250k of %v", s.Best, s.Bests)
+	}
+	if len(s.Steps) != 4 || s.Steps[0].Run != 1 || s.Steps[2].Run != 2 || s.Steps[3].Run != 3 {
+		t.Fatalf("steps not numbered by run: %+v", s.Steps)
+	}
+}

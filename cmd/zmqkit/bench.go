@@ -32,7 +32,7 @@ PUB/SUB: the flood figure, and the highest publish rate at which every
 subscriber (1 and 10) receives every message. inproc is measured in one
 process, as it is used; --in-process adds that variant for tcp/ipc, labelled.
 Patterns: pushpull, pubsub, dealerrouter, reqrep, streamer, forwarder, queue.
-Transports: tcp, ipc, inproc (default tcp,inproc). Defaults take 1-2 minutes.
+Transports: tcp, ipc, inproc (default tcp,inproc). Defaults take ~2 minutes.
 
 --redis and --amqp need a build with -tags brokers (their clients are heavy).
 
