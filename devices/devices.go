@@ -56,8 +56,10 @@ type Proxy struct {
 	captureDropped atomic.Uint64
 	running        atomic.Bool
 
+	// paused is read without the lock on every message the pumps move;
+	// it and resumed change together under mu.
 	mu        sync.Mutex
-	paused    bool
+	paused    atomic.Bool
 	resumed   chan struct{} // closed on Resume
 	terminate chan struct{}
 	termOnce  sync.Once
@@ -238,10 +240,7 @@ const drainIdle = 100 * time.Millisecond
 // proxy's sockets: what they hold, and what comes in until they have been
 // quiet for drainIdle. A graceful stop loses nothing that had arrived.
 func (p *Proxy) drainQueued(forward, backward bool) {
-	p.mu.Lock()
-	paused := p.paused
-	p.mu.Unlock()
-	if paused {
+	if p.paused.Load() {
 		return
 	}
 	p.log.Info("zmqkit: proxy draining", "within", p.drain.String())
@@ -280,10 +279,7 @@ func (p *Proxy) drainQueued(forward, backward bool) {
 // accepted, replies it delivered), as Stats is: nothing is counted on the
 // hot path for it.
 func (p *Proxy) drainReplies() {
-	p.mu.Lock()
-	paused := p.paused
-	p.mu.Unlock()
-	if paused {
+	if p.paused.Load() {
 		return
 	}
 	awaited := func() int64 {
@@ -361,8 +357,11 @@ func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, dir string) 
 }
 
 func (p *Proxy) waitResumed(ctx context.Context) error {
+	if !p.paused.Load() {
+		return nil
+	}
 	p.mu.Lock()
-	if !p.paused {
+	if !p.paused.Load() {
 		p.mu.Unlock()
 		return nil
 	}
@@ -380,9 +379,9 @@ func (p *Proxy) waitResumed(ctx context.Context) error {
 // their HWMs) until Resume.
 func (p *Proxy) Pause() {
 	p.mu.Lock()
-	if !p.paused {
-		p.paused = true
+	if !p.paused.Load() {
 		p.resumed = make(chan struct{})
+		p.paused.Store(true)
 	}
 	p.mu.Unlock()
 }
@@ -390,8 +389,8 @@ func (p *Proxy) Pause() {
 // Resume undoes Pause.
 func (p *Proxy) Resume() {
 	p.mu.Lock()
-	if p.paused {
-		p.paused = false
+	if p.paused.Load() {
+		p.paused.Store(false)
 		close(p.resumed)
 	}
 	p.mu.Unlock()
@@ -402,14 +401,11 @@ func (p *Proxy) Terminate() { p.termOnce.Do(func() { close(p.terminate) }) }
 
 // Stats returns a snapshot of the proxy's counters.
 func (p *Proxy) Stats() Stats {
-	p.mu.Lock()
-	paused := p.paused
-	p.mu.Unlock()
 	return Stats{
 		Frontend:       side(p.front.Stats()),
 		Backend:        side(p.back.Stats()),
 		CaptureDropped: p.captureDropped.Load(),
-		Paused:         paused,
+		Paused:         p.paused.Load(),
 	}
 }
 

@@ -2,7 +2,6 @@ package sockets_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"log/slog"
 	"sync"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zmqkit/zmqkit/internal/testutil"
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
@@ -34,27 +34,12 @@ func admMechs(t *testing.T) []admMech {
 }
 
 // admLog keeps what a socket logs.
-type admLog struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (l *admLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *admLog) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	l.recs = append(l.recs, r.Clone())
-	l.mu.Unlock()
-	return nil
-}
-func (l *admLog) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *admLog) WithGroup(string) slog.Handler      { return l }
+type admLog struct{ testutil.LogRecorder }
 
 // warnings is how many warn records carry an error matching target.
 func (l *admLog) warnings(target error) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	n := 0
-	for _, r := range l.recs {
+	for _, r := range l.Records() {
 		r.Attrs(func(a slog.Attr) bool {
 			if err, ok := a.Value.Any().(error); ok && r.Level == slog.LevelWarn && errors.Is(err, target) {
 				n++

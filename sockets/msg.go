@@ -50,21 +50,25 @@ func (s *Socket) SendMsg(ctx context.Context, m Msg) error {
 	if err := s.b.send(ctx, engine.Msg(m)); err != nil {
 		return s.errorf("send", "", err)
 	}
+	s.sent(m)
+	return nil
+}
+
+// sent and received count a message in Stats.
+func (s *Socket) sent(m Msg) {
 	s.st.msgsOut.Add(1)
 	s.st.bytesOut.Add(uint64(m.Size()))
-	return nil
+}
+
+func (s *Socket) received(m engine.Msg) Msg {
+	s.st.msgsIn.Add(1)
+	s.st.bytesIn.Add(uint64(m.Size()))
+	return Msg(m)
 }
 
 // RecvMsg is Recv returning a Msg. Its frames are the caller's own.
 func (s *Socket) RecvMsg(ctx context.Context) (Msg, error) {
-	// recvMsg's body, written out: this is the hot path.
-	m, err := s.b.recv(ctx, nil)
-	if err != nil {
-		return Msg{}, s.errorf("recv", "", err)
-	}
-	s.st.msgsIn.Add(1)
-	s.st.bytesIn.Add(uint64(m.Size()))
-	return Msg(m), nil
+	return s.recvMsg(ctx, nil)
 }
 
 // TrySendMsg is SendMsg that never waits: when no peer can take m now
@@ -75,8 +79,7 @@ func (s *Socket) TrySendMsg(m Msg) error {
 	if err := s.b.send(ended, engine.Msg(m)); err != nil {
 		return s.errorf("send", "", wouldBlock(err))
 	}
-	s.st.msgsOut.Add(1)
-	s.st.bytesOut.Add(uint64(m.Size()))
+	s.sent(m)
 	return nil
 }
 
@@ -87,9 +90,7 @@ func (s *Socket) TryRecvMsg() (Msg, error) {
 	if err != nil {
 		return Msg{}, s.errorf("recv", "", wouldBlock(err))
 	}
-	s.st.msgsIn.Add(1)
-	s.st.bytesIn.Add(uint64(m.Size()))
-	return Msg(m), nil
+	return s.received(m), nil
 }
 
 // ended is a context that has already ended. Every type's send and recv
@@ -122,7 +123,5 @@ func (s *Socket) recvMsg(ctx context.Context, from **engine.Peer) (Msg, error) {
 	if err != nil {
 		return Msg{}, s.errorf("recv", "", err)
 	}
-	s.st.msgsIn.Add(1)
-	s.st.bytesIn.Add(uint64(m.Size()))
-	return Msg(m), nil
+	return s.received(m), nil
 }

@@ -256,11 +256,7 @@ func (s *Socket) Send(ctx context.Context, frames ...[]byte) error {
 	if len(frames) == 0 {
 		return s.errorf("send", "", ErrEmptyMessage)
 	}
-	m := Msg{Head: frames[0]}
-	if len(frames) > 1 {
-		m.Tail = append([][]byte(nil), frames[1:]...)
-	}
-	return s.SendMsg(ctx, m)
+	return s.SendMsg(ctx, MsgOf(frames...))
 }
 
 // Recv returns the next message, waiting until one arrives, ctx ends or the

@@ -83,31 +83,32 @@ func (t typed[T]) frameCountError(frames [][]byte, want string) error {
 }
 
 func (t typed[T]) recvValue(ctx context.Context) (T, error) {
-	frames, err := t.s.Recv(ctx)
+	m, err := t.s.RecvMsg(ctx)
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	return t.decodeOne(frames)
+	return t.decodeMsg(m)
 }
 
 // recvValueFrom is recvValue that also says who sent the value.
 func (t typed[T]) recvValueFrom(ctx context.Context) (T, Peer, error) {
-	frames, from, err := t.s.RecvFrom(ctx)
+	m, from, err := t.s.RecvMsgFrom(ctx)
 	if err != nil {
 		var zero T
 		return zero, Peer{}, err
 	}
-	v, err := t.decodeOne(frames)
+	v, err := t.decodeMsg(m)
 	return v, from, err
 }
 
-func (t typed[T]) decodeOne(frames [][]byte) (T, error) {
-	if len(frames) != 1 {
+// decodeMsg decodes a message of one frame.
+func (t typed[T]) decodeMsg(m Msg) (T, error) {
+	if len(m.Tail) != 0 {
 		var zero T
-		return zero, t.frameCountError(frames, "1 frame")
+		return zero, t.frameCountError(m.Frames(), "1 frame")
 	}
-	return t.decode(frames[0])
+	return t.decode(m.Head)
 }
 
 func (t typed[T]) sendValue(ctx context.Context, v T) error {
@@ -132,11 +133,7 @@ func (t typed[T]) tryRecvValue() (T, error) {
 		var zero T
 		return zero, err
 	}
-	if len(m.Tail) != 0 {
-		var zero T
-		return zero, t.frameCountError(m.Frames(), "1 frame")
-	}
-	return t.decode(m.Head)
+	return t.decodeMsg(m)
 }
 
 // terminal reports whether a receive error ends a stream of values: any

@@ -135,6 +135,14 @@ func (l *LogRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
 // WithGroup returns l itself: groups are ignored.
 func (l *LogRecorder) WithGroup(string) slog.Handler { return l }
 
+// Records returns a copy of the records kept so far, in the order they
+// were logged.
+func (l *LogRecorder) Records() []slog.Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]slog.Record(nil), l.recs...)
+}
+
 // Durations returns the attribute key, as a duration, of every record
 // whose message is msg, in the order they were logged.
 func (l *LogRecorder) Durations(msg, key string) []time.Duration {

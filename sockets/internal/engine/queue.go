@@ -96,18 +96,30 @@ func (q *Queue) full() bool {
 }
 
 // fullFor is full, also saying whether the pool was found full: a refused
-// producer must then wait on the pool (refusedFor), since its own queue's
+// producer must then wait on the pool (refuse), since its own queue's
 // pops may never come.
 func (q *Queue) fullFor() (full, pool bool) {
 	pool = q.pool.full()
-	return pool || (q.hwm > 0 && q.n >= q.hwm) || (q.maxBytes > 0 && q.bytes >= q.maxBytes), pool
+	return pool || q.atBounds(), pool
 }
 
-// refused records, with q.mu held, that a producer found the queue full
-// for its own bounds and waits for room.
-func (q *Queue) refused(pool bool) {
+// atBounds reports whether the queue is at its own high-water mark or
+// byte bound (its pool aside).
+func (q *Queue) atBounds() bool {
+	return (q.hwm > 0 && q.n >= q.hwm) || (q.maxBytes > 0 && q.bytes >= q.maxBytes)
+}
+
+// refuse records, with q.mu held, that a producer found the queue full
+// and waits for room, and unlocks. Full for its own bounds, the producer
+// is woken at the low-water mark (drained); full for its pool, the queue
+// waits on the pool, and is woken at once if the pool freed meanwhile.
+func (q *Queue) refuse(pool bool) {
 	if !pool {
 		q.blocked = true
+	}
+	q.mu.Unlock()
+	if pool {
+		q.pool.wait(q)
 	}
 }
 
@@ -225,10 +237,6 @@ func (q *Queue) Unpool() {
 	}
 }
 
-// refusedFor is called, without q.mu, after a push was refused for a full
-// pool: q waits for the pool (and is woken at once if it freed meanwhile).
-func (q *Queue) refusedFor() { q.pool.wait(q) }
-
 // SetMaxBytes bounds the bytes the queue holds, messages counted at Cost
 // (0: no bound). Messages already queued stay.
 func (q *Queue) SetMaxBytes(n int64) {
@@ -330,8 +338,9 @@ func (q *Queue) countReplaced(n int) {
 // non-empty, or is closed. It runs without the queue's lock held.
 func (q *Queue) SetReadable(f func()) { q.mu.Lock(); q.onReadable = f; q.mu.Unlock() }
 
-// SetWritable sets the function called when the queue goes from full to
-// not full, or is closed.
+// SetWritable sets the function called when a producer refused for a full
+// queue may push again (the queue drained to its low-water mark, its pool
+// freed, or its bounds were raised), or the queue is closed.
 func (q *Queue) SetWritable(f func()) { q.mu.Lock(); q.onWritable = f; q.mu.Unlock() }
 
 // SetIntercept installs a filter that Offer runs on every message before it is
@@ -410,16 +419,12 @@ func (q *Queue) OfferBatch(ms []Msg) (n int, r Result, kept bool) {
 			return len(ms), Pushed, false
 		}
 		if full, pool := q.fullFor(); full {
-			q.refused(pool)
-			q.mu.Unlock()
-			if pool {
-				q.refusedFor()
-			}
+			q.refuse(pool)
 			return n, Full, false
 		}
 		wake := q.n == 0
 		var cost int64
-		for n < len(ms) && (q.hwm <= 0 || q.n < q.hwm) && (q.maxBytes <= 0 || q.bytes < q.maxBytes) {
+		for n < len(ms) && !q.atBounds() {
 			if q.n == len(q.ring) {
 				q.grow()
 			}
@@ -452,11 +457,7 @@ func (q *Queue) pushLocked(m Msg) Result {
 		return Closed
 	}
 	if full, pool := q.fullFor(); full {
-		q.refused(pool)
-		q.mu.Unlock()
-		if pool {
-			q.refusedFor()
-		}
+		q.refuse(pool)
 		return Full
 	}
 	if q.conflate && q.n > 0 {
@@ -578,16 +579,12 @@ func (q *Queue) poke() {
 // rather than waited for.
 func (q *Queue) HasRoom() bool {
 	q.mu.Lock()
-	full, pool := q.fullFor()
-	room := q.closed || !full
-	if !room {
-		q.refused(pool)
+	if full, pool := q.fullFor(); full && !q.closed {
+		q.refuse(pool)
+		return false
 	}
 	q.mu.Unlock()
-	if !room && pool {
-		q.refusedFor()
-	}
-	return room
+	return true
 }
 
 // Tail is the number of messages ever stored: the one stored last is
