@@ -84,11 +84,91 @@ type fq struct {
 	// that way: their unread messages are still delivered, and tryRecv
 	// drops them once empty.
 	ring
+	ahead
+}
+
+// ahead holds messages that the receiving side took out of its only
+// pipe's queue in one batch, to hand out one by one without taking the
+// queue's lock (shared with the connection's reader, on another core)
+// for each: the pipe lock and the queue's cache lines then move between
+// the two goroutines once per batch, not once per message. It serves only
+// a socket with a single peer, so fair queuing is not at stake, and not a
+// conflating one, whose queue must keep the newest message. What it holds
+// is bounded by aheadMsgs and aheadBytes (as a writer's batch is): the
+// socket holds at most that beyond its pipes' bounds.
+type ahead struct {
+	msgs []engine.Msg
+	srcs []*engine.Peer
+	pos  int
+	pipe *engine.Pipe
+}
+
+const (
+	aheadMsgs  = 64
+	aheadBytes = 64 << 10
+)
+
+// pop hands out the next message taken ahead, if any.
+func (a *ahead) pop(from **engine.Peer) (engine.Msg, *engine.Pipe, bool) {
+	if a.pos == len(a.msgs) {
+		return engine.Msg{}, nil, false
+	}
+	m := a.msgs[a.pos]
+	a.msgs[a.pos] = engine.Msg{}
+	if from != nil {
+		pr := a.srcs[a.pos]
+		if pr == nil {
+			pr = a.pipe.PeerRef()
+		}
+		*from = pr
+	}
+	a.srcs[a.pos] = nil
+	a.pos++
+	return m, a.pipe, true
+}
+
+// fill takes up to a batch of p's messages; it reports whether any came,
+// and whether p's queue is closed.
+func (a *ahead) fill(p *engine.Pipe) (ok, closed bool) {
+	if a.msgs == nil {
+		a.msgs = make([]engine.Msg, 0, aheadMsgs)
+		a.srcs = make([]*engine.Peer, 0, aheadMsgs)
+	}
+	a.msgs, a.srcs, _, closed = p.In.PopBatchFrom(a.msgs[:0], a.srcs[:0], aheadMsgs, aheadBytes)
+	a.pos, a.pipe = 0, p
+	return len(a.msgs) > 0, closed
+}
+
+// Queued is how many messages and bytes (at engine.Cost) taken from p are
+// held ahead: they count as p's, not yet received.
+func (a *ahead) queued(p *engine.Pipe) (n int, bytes int64) {
+	if a.pipe != p {
+		return 0, 0
+	}
+	for _, m := range a.msgs[a.pos:] {
+		n++
+		bytes += engine.Cost(m)
+	}
+	return n, bytes
 }
 
 // tryRecv takes the next message in turn, and with from not nil, its
 // peer. Called with s.mu held.
 func (f *fq) tryRecv(from **engine.Peer) (engine.Msg, *engine.Pipe, bool) {
+	if m, p, ok := f.ahead.pop(from); ok {
+		return m, p, true
+	}
+	if len(f.pipes) == 1 && !f.s.cfg.ConflateIn {
+		p := f.pipes[0]
+		ok, closed := f.ahead.fill(p)
+		if ok {
+			return f.ahead.pop(from)
+		}
+		if p.Terminated() && (closed || p.Shared) {
+			f.remove(p)
+		}
+		return engine.Msg{}, nil, false
+	}
 	for i := 0; i < len(f.pipes); {
 		k := (f.next + i) % len(f.pipes)
 		p := f.pipes[k]

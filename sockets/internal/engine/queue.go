@@ -551,9 +551,23 @@ func (q *Queue) take() (Msg, int64) {
 // bytes too, not only what the queue holds. empty reports whether the
 // queue was left empty; closed, whether it is also closed.
 func (q *Queue) PopBatch(dst []Msg, max int, maxBytes int64) (out []Msg, empty, closed bool) {
+	out, _, empty, closed = q.PopBatchFrom(dst, nil, max, maxBytes)
+	return out, empty, closed
+}
+
+// PopBatchFrom is PopBatch that also appends, with srcs not nil, each
+// message's source (see SetSource; nil where none was set) to srcs.
+func (q *Queue) PopBatchFrom(dst []Msg, srcs []*Peer, max int, maxBytes int64) (out []Msg, from []*Peer, empty, closed bool) {
 	q.mu.Lock()
 	var cost int64
 	for i := 0; i < max && q.n > 0 && (maxBytes <= 0 || cost < maxBytes); i++ {
+		if srcs != nil {
+			var pr *Peer
+			if q.srcs != nil {
+				pr = q.srcs[q.head]
+			}
+			srcs = append(srcs, pr)
+		}
 		m, c := q.take()
 		cost += c
 		dst = append(dst, m)
@@ -561,7 +575,7 @@ func (q *Queue) PopBatch(dst []Msg, max int, maxBytes int64) (out []Msg, empty, 
 	q.pooled(-cost)
 	empty, closed = q.n == 0, q.closed
 	q.unlock(q.drained())
-	return dst, empty, closed
+	return dst, srcs, empty, closed
 }
 
 // poke runs the readable callback, for news other than a message.
