@@ -270,6 +270,7 @@ func (r *runner) plan(rep *Report) []job {
 					}
 					if cfg.Baselines && p == "pushpull" {
 						systems = append(systems, sys{SystemRaw, func(ctx context.Context) Row { return r.throughput(ctx, "raw", p, tr, size, count, 0, 0) }})
+						systems = append(systems, sys{SystemRawAlloc, func(ctx context.Context) Row { return r.throughput(ctx, "rawalloc", p, tr, size, count, 0, 0) }})
 					}
 				}
 				if cfg.InProcess && tr != "inproc" {

@@ -147,9 +147,9 @@ func runRole(ctx context.Context, s spec, c *childIO) (childResult, error) {
 		return childResult{}, fmt.Errorf("size %d, count %d: want size ≥ 8 and count > 0", s.Size, s.Count)
 	}
 	switch {
-	case s.System == "raw" && s.Role == "send":
+	case (s.System == "raw" || s.System == "rawalloc") && s.Role == "send":
 		return rawSend(ctx, s, c)
-	case s.System == "raw" && s.Role == "recv":
+	case (s.System == "raw" || s.System == "rawalloc") && s.Role == "recv":
 		return rawRecv(ctx, s, c)
 	case s.System == "raw" && s.Role == "echo":
 		return rawEcho(ctx, s, c)

@@ -257,6 +257,8 @@ func (r *runner) label(system string) string {
 	switch system {
 	case "raw":
 		return SystemRaw
+	case "rawalloc":
+		return SystemRawAlloc
 	case "native":
 		return r.native.Label()
 	}
@@ -267,5 +269,6 @@ func (r *runner) label(system string) string {
 const (
 	SystemZmqkit    = "zmqkit"
 	SystemRaw       = "raw Go stream"
+	SystemRawAlloc  = "raw Go stream, new buffer per msg"
 	SystemInProcess = "zmqkit, 1 process"
 )
