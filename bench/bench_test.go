@@ -58,8 +58,10 @@ func TestTinyTwoProcessRunOfEveryPattern(t *testing.T) {
 		},
 	})
 	require.NoError(t, err)
-	// 7 patterns × 3 transports × 2 runs, plus raw pushpull and reqrep over tcp and ipc, 2 runs each.
-	require.Len(t, rep.Samples, 7*3*2+2*2*2)
+	// 7 patterns × 3 transports × 2 runs, plus raw pushpull (with and
+	// without a new buffer per message) and raw reqrep over tcp and ipc, 2
+	// runs each.
+	require.Len(t, rep.Samples, 7*3*2+3*2*2)
 	// One label a sample, one a search run (2 runs each), and the final call.
 	assert.Len(t, progress, len(rep.Samples)+2*len(rep.Searches)+1)
 	for _, r := range rep.Samples {
