@@ -253,12 +253,12 @@ func (r *runner) plan(rep *Report) []job {
 				case tr == "inproc":
 					systems = append(systems, sys{SystemInProcess, func(ctx context.Context) Row { return r.inProcess(ctx, p, tr, size) }})
 				case p == "reqrep":
-					systems = append(systems, sys{"zmqkit", func(ctx context.Context) Row { return r.roundTrips(ctx, "zmqkit", tr, size, cfg.Trips) }})
+					systems = append(systems, sys{"zmqkit", func(ctx context.Context) Row { return r.roundTrips(ctx, "zmqkit", p, tr, size, cfg.Trips) }})
 					if r.native != nil {
-						systems = append(systems, sys{r.native.Label(), func(ctx context.Context) Row { return r.native.latency(ctx, r, tr, size, cfg.Trips) }})
+						systems = append(systems, sys{r.native.Label(), func(ctx context.Context) Row { return r.native.latency(ctx, r, p, tr, size, cfg.Trips) }})
 					}
 					if cfg.Baselines {
-						systems = append(systems, sys{SystemRaw, func(ctx context.Context) Row { return r.roundTrips(ctx, "raw", tr, size, cfg.Trips) }})
+						systems = append(systems, sys{SystemRaw, func(ctx context.Context) Row { return r.roundTrips(ctx, "raw", p, tr, size, cfg.Trips) }})
 					}
 				default:
 					systems = append(systems, sys{"zmqkit", func(ctx context.Context) Row { return r.throughput(ctx, "zmqkit", p, tr, size, count, 0, 0) }})
@@ -267,6 +267,14 @@ func (r *runner) plan(rep *Report) []job {
 					}
 					if r.native != nil && p == "pubsub" {
 						systems = append(systems, sys{r.native.Label(), func(ctx context.Context) Row { return r.throughput(ctx, "native", p, tr, size, count, 0, 0) }})
+					}
+					if p == "dealerrouter" {
+						// Round trips too: DEALER→ROUTER, the other request-reply pair.
+						rt := PatternDealerRouterTrips
+						systems = append(systems, sys{"zmqkit " + rt, func(ctx context.Context) Row { return r.roundTrips(ctx, "zmqkit", rt, tr, size, cfg.Trips) }})
+						if r.native != nil {
+							systems = append(systems, sys{r.native.Label() + " " + rt, func(ctx context.Context) Row { return r.native.latency(ctx, r, rt, tr, size, cfg.Trips) }})
+						}
 					}
 					if cfg.Baselines && p == "pushpull" {
 						systems = append(systems, sys{SystemRaw, func(ctx context.Context) Row { return r.throughput(ctx, "raw", p, tr, size, count, 0, 0) }})

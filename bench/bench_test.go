@@ -59,9 +59,9 @@ func TestTinyTwoProcessRunOfEveryPattern(t *testing.T) {
 	})
 	require.NoError(t, err)
 	// 7 patterns × 3 transports × 2 runs, plus raw pushpull (with and
-	// without a new buffer per message) and raw reqrep over tcp and ipc, 2
-	// runs each.
-	require.Len(t, rep.Samples, 7*3*2+3*2*2)
+	// without a new buffer per message), raw reqrep and zmqkit's
+	// DEALER→ROUTER round trips over tcp and ipc, 2 runs each.
+	require.Len(t, rep.Samples, 7*3*2+4*2*2)
 	// One label a sample, one a search run (2 runs each), and the final call.
 	assert.Len(t, progress, len(rep.Samples)+2*len(rep.Searches)+1)
 	for _, r := range rep.Samples {
@@ -90,7 +90,7 @@ func TestTinyTwoProcessRunOfEveryPattern(t *testing.T) {
 		switch r.Pattern {
 		case "pubsub", "forwarder":
 			assert.Equal(t, r.Sent, r.Received+r.Lost, "%s: every message is received or counted lost", name)
-		case "reqrep":
+		case "reqrep", bench.PatternDealerRouterTrips:
 			require.NotNil(t, r.Latency, name)
 			assert.Positive(t, r.Latency.P50, name)
 			assert.LessOrEqual(t, r.Latency.P50, r.Latency.P99, name)

@@ -166,6 +166,8 @@ func (n *Native) perfPair(ctx context.Context, r *runner, local, remote, tr stri
 var (
 	thrLine = regexp.MustCompile(`mean throughput: (\d+) \[msg/s\]`)
 	latLine = regexp.MustCompile(`average latency: ([\d.]+) \[us\]`)
+	p50Line = regexp.MustCompile(`p50 roundtrip: ([\d.]+) \[us\]`)
+	p99Line = regexp.MustCompile(`p99 roundtrip: ([\d.]+) \[us\]`)
 )
 
 // throughput is one PUSH→PULL sample through the anchor's local_thr and remote_thr.
@@ -187,14 +189,21 @@ func (n *Native) throughput(ctx context.Context, r *runner, tr string, size, cou
 	return row
 }
 
-// latency is one REQ→REP sample through local_lat and remote_lat: the
-// anchor prints the mean only (as libzmq's tools), so p50 and p99 stay empty.
-func (n *Native) latency(ctx context.Context, r *runner, tr string, size, trips int) Row {
-	row := Row{System: n.Label(), Pattern: "reqrep", Transport: tr, Size: size, Processes: 2}
-	lp, rp, _, rout, err := n.perfPair(ctx, r, "local_lat", "remote_lat", tr, size, trips)
+// latency is one round-trip sample through local_lat and remote_lat
+// (REQ→REP), or their ROUTER and DEALER forms for pattern
+// "dealerrouter-rt": the mean as libzmq's tools print it, and the p50 and
+// p99 of the trips as the anchor adds them.
+func (n *Native) latency(ctx context.Context, r *runner, pattern, tr string, size, trips int) Row {
+	row := Row{System: n.Label(), Pattern: pattern, Transport: tr, Size: size, Processes: 2}
+	local, remote := "local_lat", "remote_lat"
+	if pattern == PatternDealerRouterTrips {
+		local, remote = "local_lat_router", "remote_lat_dealer"
+	}
+	lp, rp, _, rout, err := n.perfPair(ctx, r, local, remote, tr, size, trips)
 	m := latLine.FindStringSubmatch(rout)
-	if err == nil && m == nil {
-		err = fmt.Errorf("remote_lat printed no latency: %q", rout)
+	p50, p99 := p50Line.FindStringSubmatch(rout), p99Line.FindStringSubmatch(rout)
+	if err == nil && (m == nil || p50 == nil || p99 == nil) {
+		err = fmt.Errorf("%s printed no latency: %q", remote, rout)
 	}
 	if err != nil {
 		row.Err = err.Error()
@@ -202,8 +211,10 @@ func (n *Native) latency(ctx context.Context, r *runner, tr string, size, trips 
 	}
 	oneWay, _ := strconv.ParseFloat(m[1], 64)
 	rtt := 2 * oneWay
-	row.latencyFrom(childResult{Received: uint64(trips), ElapsedNs: int64(rtt * 1e3 * float64(trips)),
-		Latency: &Latency{Count: int64(trips), Avg: rtt}}, size)
+	l := &Latency{Count: int64(trips), Avg: rtt}
+	l.P50, _ = strconv.ParseFloat(p50[1], 64)
+	l.P99, _ = strconv.ParseFloat(p99[1], 64)
+	row.latencyFrom(childResult{Received: uint64(trips), ElapsedNs: int64(rtt * 1e3 * float64(trips)), Latency: l}, size)
 	row.usage(rp, lp, nil)
 	return row
 }

@@ -57,6 +57,8 @@ func TestNativeAnchorPairsWithOurPerfTools(t *testing.T) {
 	}
 	thrOut := `(?s)^message size: 256 \[B\]\nmessage count: 30000\nmean throughput: \d+ \[msg/s\]\nmean throughput: \d+\.\d{3} \[Mb/s\]\n$`
 	latOut := `(?s)^message size: 64 \[B\]\nroundtrip count: 300\naverage latency: \d+\.\d{3} \[us\]\n$`
+	// The anchor's remote_lat adds two lines after libzmq's: the trips' p50 and p99.
+	anchorLatOut := `(?s)^message size: 64 \[B\]\nroundtrip count: 300\naverage latency: \d+\.\d{3} \[us\]\np50 roundtrip: \d+\.\d{3} \[us\]\np99 roundtrip: \d+\.\d{3} \[us\]\n$`
 
 	ep := freeTCP(t) // C local_thr, zmqkit remote-thr
 	c := anchor("local_thr", ep, 256, 30000)
@@ -88,7 +90,7 @@ func TestNativeAnchorPairsWithOurPerfTools(t *testing.T) {
 	b, err := anchor("remote_lat", ep, 64, 300).Output()
 	require.NoError(t, err)
 	require.NoError(t, <-done)
-	assert.Regexp(t, latOut, string(b))
+	assert.Regexp(t, anchorLatOut, string(b))
 }
 
 // With the anchor, a run has libzmq C rows beside zmqkit's, ratios against
@@ -97,7 +99,7 @@ func TestRunWithNativeRows(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rep, err := bench.Run(ctx, bench.Config{
-		Patterns: []string{"pushpull", "pubsub", "reqrep"}, Transports: []string{"tcp"}, Sizes: []int{128},
+		Patterns: []string{"pushpull", "pubsub", "reqrep", "dealerrouter"}, Transports: []string{"tcp"}, Sizes: []int{128},
 		Runs: 1, Count: 5000, Trips: 200, Baselines: true, SearchSteps: 2, SearchSubs: []int{2},
 		Command: self(t), NativeCache: t.TempDir(),
 	})
@@ -117,9 +119,16 @@ func TestRunWithNativeRows(t *testing.T) {
 			native[r.Pattern] = true
 		}
 	}
-	assert.Equal(t, map[string]bool{"pushpull": true, "pubsub": true, "reqrep": true}, native)
+	assert.Equal(t, map[string]bool{"pushpull": true, "pubsub": true, "reqrep": true, bench.PatternDealerRouterTrips: true}, native)
+	for _, r := range rep.Samples {
+		if r.Pattern == bench.PatternDealerRouterTrips || (r.Pattern == "reqrep" && r.System == label) {
+			require.NotNil(t, r.Latency, "%s %s", r.System, r.Pattern)
+			assert.Positive(t, r.Latency.P50, "%s %s: p50 of the trips", r.System, r.Pattern)
+			assert.LessOrEqual(t, r.Latency.P50, r.Latency.P99, "%s %s", r.System, r.Pattern)
+		}
+	}
 	for _, c := range rep.Cells {
-		if c.System == bench.SystemZmqkit && (c.Pattern == "pushpull" || c.Pattern == "reqrep") {
+		if c.System == bench.SystemZmqkit && (c.Pattern == "pushpull" || c.Pattern == "reqrep" || c.Pattern == bench.PatternDealerRouterTrips) {
 			assert.Positive(t, c.VsLibzmq, "%s: a ratio against libzmq C", c.Pattern)
 		}
 	}

@@ -62,7 +62,7 @@ func WriteTable(w io.Writer, r *Report) error {
 		if c.BrokenBaseline {
 			notices = append(notices, fmt.Sprintf("%s: above the raw stream's figure: the raw baseline is broken for this cell", name))
 		}
-		if c.Latency != nil || (c.Pattern == "reqrep" && c.Transport != "inproc") {
+		if c.Latency != nil || ((c.Pattern == "reqrep" || c.Pattern == PatternDealerRouterTrips) && c.Transport != "inproc") {
 			continue
 		}
 		if c.Pattern == "pubsub" {
@@ -122,12 +122,12 @@ func WriteTable(w io.Writer, r *Report) error {
 	}
 	var lat []Cell
 	for _, c := range r.Cells {
-		if c.Latency != nil || (c.Pattern == "reqrep" && c.Transport != "inproc") {
+		if c.Latency != nil || ((c.Pattern == "reqrep" || c.Pattern == PatternDealerRouterTrips) && c.Transport != "inproc") {
 			lat = append(lat, c)
 		}
 	}
 	if len(lat) > 0 {
-		fmt.Fprintln(w, "\nRound trips (REQ→REP; raw: ping-pong), microseconds")
+		fmt.Fprintln(w, "\nRound trips (REQ→REP, and DEALER→ROUTER as dealerrouter-rt; raw: ping-pong), microseconds")
 		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "system\tprocs\tvariant\tsize\tp50\tp99\tavg\ttrips/s [min–max]\tCPU/trip\tRSS\tvs libzmq C\tof raw ceiling\t")
 		for _, c := range lat {

@@ -145,8 +145,19 @@ func zmqRecv(ctx context.Context, s spec, c *childIO) (childResult, error) {
 	return res, errors.Join(errs...)
 }
 
+// tripTypes are the socket types of a round-trip pattern's client and
+// server: REQ and REP, or DEALER and ROUTER (the ROUTER's echo keeps the
+// routing id frame, so it goes back to the DEALER that sent it).
+func tripTypes(pattern string) (client, server sockets.Type) {
+	if pattern == PatternDealerRouterTrips {
+		return sockets.Dealer, sockets.Router
+	}
+	return sockets.Req, sockets.Rep
+}
+
 func zmqEcho(ctx context.Context, s spec, c *childIO) (childResult, error) {
-	rep, err := sockets.New(sockets.Rep, sockets.WithLinger(0))
+	_, server := tripTypes(s.Pattern)
+	rep, err := sockets.New(server, sockets.WithLinger(0))
 	if err != nil {
 		return childResult{}, err
 	}
@@ -174,7 +185,8 @@ func zmqEcho(ctx context.Context, s spec, c *childIO) (childResult, error) {
 const warmTrips = 200
 
 func zmqCall(ctx context.Context, s spec, c *childIO) (childResult, error) {
-	req, err := sockets.New(sockets.Req, sockets.WithLinger(0))
+	client, _ := tripTypes(s.Pattern)
+	req, err := sockets.New(client, sockets.WithLinger(0))
 	if err != nil {
 		return childResult{}, err
 	}

@@ -197,8 +197,8 @@ func (row *Row) usage(sender, receiver, dev *proc) {
 
 // roundTrips measures one latency sample: a server process echoing and a
 // client process timing trips round trips.
-func (r *runner) roundTrips(ctx context.Context, system, tr string, size, trips int) Row {
-	row := Row{System: r.label(system), Pattern: "reqrep", Transport: tr, Size: size, Processes: 2}
+func (r *runner) roundTrips(ctx context.Context, system, pattern, tr string, size, trips int) Row {
+	row := Row{System: r.label(system), Pattern: pattern, Transport: tr, Size: size, Processes: 2}
 	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
 	fail := func(err error) Row {
@@ -209,7 +209,7 @@ func (r *runner) roundTrips(ctx context.Context, system, tr string, size, trips 
 	if err != nil {
 		return fail(err)
 	}
-	server, err := r.startSpec(ctx, spec{Role: "echo", System: system, Pattern: "reqrep", Listen: ep, Size: size, Count: trips})
+	server, err := r.startSpec(ctx, spec{Role: "echo", System: system, Pattern: pattern, Listen: ep, Size: size, Count: trips})
 	if err != nil {
 		return fail(err)
 	}
@@ -218,7 +218,7 @@ func (r *runner) roundTrips(ctx context.Context, system, tr string, size, trips 
 	if err != nil {
 		return fail(err)
 	}
-	client, err := r.startSpec(ctx, spec{Role: "call", System: system, Pattern: "reqrep", Dial: addr, Size: size, Count: trips})
+	client, err := r.startSpec(ctx, spec{Role: "call", System: system, Pattern: pattern, Dial: addr, Size: size, Count: trips})
 	if err != nil {
 		return fail(err)
 	}
@@ -264,6 +264,10 @@ func (r *runner) label(system string) string {
 	}
 	return system
 }
+
+// PatternDealerRouterTrips names the DEALER→ROUTER round-trip rows that a
+// two-process run of pattern "dealerrouter" adds to its throughput rows.
+const PatternDealerRouterTrips = "dealerrouter-rt"
 
 // System names in rows.
 const (

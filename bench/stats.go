@@ -136,8 +136,8 @@ func compare(c *Cell, cells []Cell) {
 		return
 	}
 	ceilingPattern := "pushpull"
-	if c.Pattern == "reqrep" {
-		ceilingPattern = "reqrep"
+	if c.Pattern == "reqrep" || c.Pattern == PatternDealerRouterTrips {
+		ceilingPattern = "reqrep" // raw ping-pong
 	}
 	for _, o := range cells {
 		if o.Transport != c.Transport || o.Size != c.Size || o.Processes != c.Processes || o.Median <= 0 {

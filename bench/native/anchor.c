@@ -11,7 +11,15 @@
  *   remote_lat ENDPOINT SIZE COUNT   REQ, connect, time COUNT round trips
  *
  * take the arguments of libzmq's perf tools and print the same result
- * lines, so any of them can stand in for one of those tools. Two more
+ * lines, so any of them can stand in for one of those tools; remote_lat
+ * also times each round trip and adds its median and 99th percentile
+ * ("p50 roundtrip: X [us]", "p99 roundtrip: Y [us]"). The same pair over
+ * DEALER and ROUTER:
+ *
+ *   local_lat_router  ENDPOINT SIZE COUNT   ROUTER, bind, echo COUNT
+ *   remote_lat_dealer ENDPOINT SIZE COUNT   DEALER, connect, time COUNT
+ *
+ * Two more
  * speak the bench's line protocol (see bench/child.go):
  *
  *   pub ENDPOINT SIZE COUNT RATE     PUB, bind; probes until a line on
@@ -149,36 +157,64 @@ static void remote_thr(void *ctx, const char *ep, size_t size, long count)
     zmq_close(s); /* the default linger waits until everything is written */
 }
 
-static void local_lat(void *ctx, const char *ep, size_t size, long count)
+/* local_lat echoes over REP, or over ROUTER (its routing id frame first). */
+static void local_lat(void *ctx, const char *ep, size_t size, long count, int type)
 {
-    void *s = open_socket(ctx, ZMQ_REP, ep, 1);
-    zmq_msg_t m;
+    void *s = open_socket(ctx, type, ep, 1);
+    zmq_msg_t id, m;
+    zmq_msg_init(&id);
     zmq_msg_init(&m);
     for (long i = 0; i < count; i++) {
+        if (type == ZMQ_ROUTER && zmq_msg_recv(&id, s, 0) < 0)
+            die("zmq_msg_recv");
         recv_sized(s, &m, size);
+        if (type == ZMQ_ROUTER && zmq_msg_send(&id, s, ZMQ_SNDMORE) < 0)
+            die("zmq_msg_send");
         if (zmq_msg_send(&m, s, 0) < 0)
             die("zmq_msg_send");
     }
+    zmq_msg_close(&id);
     zmq_msg_close(&m);
     zmq_close(s);
 }
 
-static void remote_lat(void *ctx, const char *ep, size_t size, long count)
+static int by_value(const void *a, const void *b)
 {
-    void *s = open_socket(ctx, ZMQ_REQ, ep, 0);
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return (x > y) - (x < y);
+}
+
+/* remote_lat times count round trips over REQ (or DEALER, which sends no
+ * envelope to a ROUTER): the mean one way, as libzmq's tool prints it, and
+ * each trip's own time for the percentiles. */
+static void remote_lat(void *ctx, const char *ep, size_t size, long count, int type)
+{
+    void *s = open_socket(ctx, type, ep, 0);
+    int64_t *trips = malloc((size_t) count * sizeof *trips);
+    if (!trips) {
+        fprintf(stderr, "anchor: no memory for %ld round trips\n", count);
+        exit(1);
+    }
     zmq_msg_t m;
     zmq_msg_init(&m);
-    int64_t start = now_ns();
+    int64_t start = now_ns(), last = start;
     for (long i = 0; i < count; i++) {
         if (send_new(s, size, (uint64_t) i, 0) < 0)
             die("zmq_msg_send");
         recv_sized(s, &m, size);
+        int64_t t = now_ns();
+        trips[i] = t - last;
+        last = t;
     }
-    int64_t elapsed = now_ns() - start;
+    int64_t elapsed = last - start;
     zmq_msg_close(&m);
+    qsort(trips, (size_t) count, sizeof *trips, by_value);
     printf("message size: %d [B]\n", (int) size);
     printf("roundtrip count: %d\n", (int) count);
     printf("average latency: %.3f [us]\n", (double) elapsed / 1e3 / (double) count / 2);
+    printf("p50 roundtrip: %.3f [us]\n", (double) trips[count / 2] / 1e3);
+    printf("p99 roundtrip: %.3f [us]\n", (double) trips[count * 99 / 100] / 1e3);
+    free(trips);
     zmq_close(s);
 }
 
@@ -313,7 +349,7 @@ int main(int argc, char **argv)
     }
     int extra = argc > 1 && (strcmp(argv[1], "pub") == 0 || strcmp(argv[1], "sub") == 0);
     if (argc != 5 + extra) {
-        fprintf(stderr, "usage: anchor local_thr|remote_thr|local_lat|remote_lat ENDPOINT SIZE COUNT\n"
+        fprintf(stderr, "usage: anchor local_thr|remote_thr|local_lat|remote_lat|local_lat_router|remote_lat_dealer ENDPOINT SIZE COUNT\n"
                         "       anchor pub ENDPOINT SIZE COUNT RATE | sub ENDPOINT SIZE COUNT NSUBS | version\n");
         return 2;
     }
@@ -328,9 +364,13 @@ int main(int argc, char **argv)
     else if (strcmp(mode, "remote_thr") == 0)
         remote_thr(ctx, ep, size, count);
     else if (strcmp(mode, "local_lat") == 0)
-        local_lat(ctx, ep, size, count);
+        local_lat(ctx, ep, size, count, ZMQ_REP);
     else if (strcmp(mode, "remote_lat") == 0)
-        remote_lat(ctx, ep, size, count);
+        remote_lat(ctx, ep, size, count, ZMQ_REQ);
+    else if (strcmp(mode, "local_lat_router") == 0)
+        local_lat(ctx, ep, size, count, ZMQ_ROUTER);
+    else if (strcmp(mode, "remote_lat_dealer") == 0)
+        remote_lat(ctx, ep, size, count, ZMQ_DEALER);
     else if (strcmp(mode, "pub") == 0 || strcmp(mode, "sub") == 0) {
         if (size < 8) {
             fprintf(stderr, "anchor: SIZE %zu: want at least 8 (the sequence number)\n", size);
