@@ -35,6 +35,7 @@ type config struct {
 	socketSend     int64 // WithSocketBufferBytes; 0: none
 	socketRecv     int64
 	hooks          hooks // obs: WithHooks (hooks.go)
+	headers        bool  // obs: WithHeaders (headers.go)
 }
 
 func defaultConfig(t Type) config {
