@@ -20,7 +20,7 @@ type deviceCollector struct {
 	socks  map[string]*sockets.Socket
 
 	msgs, bytes, dropped, captureDropped, paused, peers, events *prometheus.Desc
-	peerMsgs, peerBytes                                          *prometheus.Desc // obs: per-peer queue depth
+	peerMsgs, peerBytes                                         *prometheus.Desc // obs: per-peer queue depth
 }
 
 func newDeviceCollector(device string, p *devices.Proxy, socks map[string]*sockets.Socket) *deviceCollector {
