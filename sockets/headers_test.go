@@ -173,6 +173,12 @@ func TestTypedHeadersPushPull(t *testing.T) {
 	v, err = pull.Recv(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "four", v, "plain Recv drops the headers")
+	require.NoError(t, push.Send(sockets.ContextWithHeaders(ctx, trace), "five"))
+	v, h, from, err := pull.RecvFromWithHeaders(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "five", v)
+	assert.Equal(t, trace, h)
+	assert.NotEmpty(t, from.Remote)
 }
 
 // A zmqkit peer without WithHeaders gets ErrUnexpectedHeaders, not a

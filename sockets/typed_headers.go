@@ -67,11 +67,32 @@ func (t typed[T]) recvValueHeaders(ctx context.Context) (T, Headers, error) {
 	return v, nil, err
 }
 
+// recvValueFromHeaders is recvValueHeaders that also says who sent it.
+func (t typed[T]) recvValueFromHeaders(ctx context.Context) (T, Headers, Peer, error) {
+	m, from, err := t.s.RecvMsgFrom(ctx)
+	if err != nil {
+		var zero T
+		return zero, nil, Peer{}, err
+	}
+	if len(m.Tail) == 1 && IsHeaderFrame(m.Head) {
+		v, h, err := t.decodeBody(m.Head, m.Tail[0])
+		return v, h, from, err
+	}
+	v, err := t.decodeMsg(m)
+	return v, nil, from, err
+}
+
 // SendWithHeaders is Send with headers h (nil or empty: none), on a
 // socket made WithHeaders(true); without it, an error matching
 // ErrBadOption.
 func (p *PushOf[T]) SendWithHeaders(ctx context.Context, v T, h Headers) error {
 	return p.t.sendValueHeaders(ctx, v, h)
+}
+
+// RecvFromWithHeaders is RecvWithHeaders that also says who sent the
+// value (see Socket.RecvFrom): a tracer names the authenticated peer.
+func (p *PullOf[T]) RecvFromWithHeaders(ctx context.Context) (T, Headers, Peer, error) {
+	return p.t.recvValueFromHeaders(ctx)
 }
 
 // RecvWithHeaders is Recv that also returns the message's headers (nil
@@ -85,6 +106,12 @@ func (p *PairOf[T]) SendWithHeaders(ctx context.Context, v T, h Headers) error {
 	return p.t.sendValueHeaders(ctx, v, h)
 }
 
+// RecvFromWithHeaders is RecvWithHeaders that also says who sent the
+// value (see Socket.RecvFrom): a tracer names the authenticated peer.
+func (p *PairOf[T]) RecvFromWithHeaders(ctx context.Context) (T, Headers, Peer, error) {
+	return p.t.recvValueFromHeaders(ctx)
+}
+
 // RecvWithHeaders is Recv with the headers (see PullOf.RecvWithHeaders).
 func (p *PairOf[T]) RecvWithHeaders(ctx context.Context) (T, Headers, error) {
 	return p.t.recvValueHeaders(ctx)
@@ -93,6 +120,12 @@ func (p *PairOf[T]) RecvWithHeaders(ctx context.Context) (T, Headers, error) {
 // SendWithHeaders is Send with headers (see PushOf.SendWithHeaders).
 func (d *DealerOf[T]) SendWithHeaders(ctx context.Context, v T, h Headers) error {
 	return d.t.sendValueHeaders(ctx, v, h)
+}
+
+// RecvFromWithHeaders is RecvWithHeaders that also says who sent the
+// value (see Socket.RecvFrom): a tracer names the authenticated peer.
+func (d *DealerOf[T]) RecvFromWithHeaders(ctx context.Context) (T, Headers, Peer, error) {
+	return d.t.recvValueFromHeaders(ctx)
 }
 
 // RecvWithHeaders is Recv with the headers (see PullOf.RecvWithHeaders).
