@@ -186,6 +186,19 @@ func DecodeHeaders(f []byte) (Headers, error) {
 	return h, nil
 }
 
+// ReadHeaders reads a received header frame on behalf of a receiver whose
+// socket has headers enabled or not (Socket.HeadersEnabled): without them
+// it refuses the frame with an error matching ErrUnexpectedHeaders, with
+// them it is DecodeHeaders. Both errors also match codec.ErrDecode. The
+// patterns (rpc, majordomo, pipeline, pubsub) read their header frames
+// with it.
+func ReadHeaders(f []byte, enabled bool) (Headers, error) {
+	if !enabled {
+		return nil, &headerError{sentinel: ErrUnexpectedHeaders}
+	}
+	return DecodeHeaders(f)
+}
+
 type headersKey struct{}
 
 // ContextWithHeaders returns a copy of ctx that carries h. A typed socket

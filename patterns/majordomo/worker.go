@@ -234,7 +234,7 @@ func (w *Worker) serve(ctx context.Context, f [][]byte, headers bool) ([][]byte,
 	// not made sockets.WithHeaders refuses the request rather than hand
 	// the handler a frame it does not expect.
 	if len(req) > 1 && sockets.IsHeaderFrame(req[0]) {
-		hd, err := requestHeaders(req[0], headers)
+		hd, err := sockets.ReadHeaders(req[0], headers)
 		if err != nil {
 			w.failures.Add(1)
 			w.log.Warn("majordomo: request refused", "service", w.service, "err", err)
@@ -258,13 +258,4 @@ func (w *Worker) serve(ctx context.Context, f [][]byte, headers bool) ([][]byte,
 	out := make([][]byte, 0, 5+len(body))
 	out = append(out, []byte{}, workerHeader, cmdFrames[CmdReply], client, []byte{})
 	return append(out, body...), true
-}
-
-// requestHeaders reads a request's header frame (obs), refused on a
-// worker made without sockets.WithHeaders.
-func requestHeaders(f []byte, on bool) (sockets.Headers, error) {
-	if !on {
-		return nil, sockets.ErrUnexpectedHeaders
-	}
-	return sockets.DecodeHeaders(f)
 }

@@ -140,7 +140,7 @@ func (w *Worker[T, R]) loop(ctx context.Context, h Handler[T, R]) error {
 		w.received.Add(1)
 		hctx := ctx
 		if len(m.Tail) == 2 && sockets.IsHeaderFrame(m.Tail[0]) { // obs: headers (wire.go)
-			hd, err := taskHeaders(m.Tail[0], w.tasks.HeadersEnabled())
+			hd, err := sockets.ReadHeaders(m.Tail[0], w.tasks.HeadersEnabled())
 			if err != nil {
 				if err := w.reply(ctx, m.Head, statusBadTask, []byte(err.Error())); err != nil {
 					return err
@@ -230,13 +230,4 @@ func (w *Worker[T, R]) Close() error {
 		_ = w.results.Close()
 	})
 	return nil
-}
-
-// taskHeaders reads a task's header frame (obs), refused on a worker
-// whose task socket was not made sockets.WithHeaders.
-func taskHeaders(f []byte, on bool) (sockets.Headers, error) {
-	if !on {
-		return nil, sockets.ErrUnexpectedHeaders
-	}
-	return sockets.DecodeHeaders(f)
 }

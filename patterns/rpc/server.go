@@ -207,7 +207,7 @@ func (s *Server) parse(runCtx context.Context, m sockets.Msg, from sockets.Peer)
 		s.badMsgs.Add(1)
 		return nil
 	case len(m.Tail) == 4 && sockets.IsHeaderFrame(m.Tail[2]): // obs: headers (wire.go)
-		hd, err := s.requestHeaders(m.Tail[2])
+		hd, err := sockets.ReadHeaders(m.Tail[2], s.sock.HeadersEnabled())
 		if err != nil {
 			s.badMsgs.Add(1)
 			s.answerError(&call{peer: peer, key: key}, CodeBadRequest, err.Error())
@@ -331,13 +331,4 @@ func (s *Server) Close() error {
 		cancel(ErrClosed)
 	}
 	return s.sock.Close()
-}
-
-// requestHeaders reads a request's header frame (obs): refused on a
-// server whose socket was not made sockets.WithHeaders(true).
-func (s *Server) requestHeaders(f []byte) (sockets.Headers, error) {
-	if !s.sock.HeadersEnabled() {
-		return nil, sockets.ErrUnexpectedHeaders
-	}
-	return sockets.DecodeHeaders(f)
 }
