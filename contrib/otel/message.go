@@ -192,3 +192,33 @@ func (sizeHook) OnRecv(ctx context.Context, m sockets.Msg, _ sockets.Peer) {
 		slot.seen, slot.size, slot.frames = true, m.Size(), m.Len()
 	}
 }
+
+// Publish publishes v under topic on pub within a PRODUCER span
+// "send <topic>", its trace context in the message's header frame (pub
+// made WithHeaders(true)).
+func Publish[T any](ctx context.Context, t *Telemetry, pub *sockets.PubOf[T], topic string, v T) error {
+	ctx, end := t.StartSend(ctx, pub.Raw(), topic)
+	err := pub.Publish(ctx, topic, v)
+	end(err)
+	return err
+}
+
+// RecvPublished receives an update from sub and starts its CONSUMER span
+// "process <topic>" (see Recv; sub made WithHeaders(true)). A SUB does
+// not learn which publisher sent an update, so the span names no peer.
+func RecvPublished[T any](ctx context.Context, t *Telemetry, sub *sockets.SubOf[T]) (context.Context, sockets.Published[T], func(error), error) {
+	slot := &recvSlot{}
+	v, h, err := sub.RecvWithHeaders(context.WithValue(ctx, recvSlotKey{}, slot))
+	if err != nil && !errors.Is(err, codec.ErrDecode) {
+		return ctx, v, func(error) {}, err
+	}
+	pctx, span := t.StartProcess(ctx, sub.Raw(), v.Topic, h, sockets.Peer{})
+	if slot.seen {
+		span.SetAttributes(keyEnvelopeSize.Int(slot.size), keyMessageFrames.Int(slot.frames))
+	}
+	if err != nil {
+		finish(span, err)
+		return pctx, v, func(error) {}, err
+	}
+	return pctx, v, func(perr error) { finish(span, perr) }, nil
+}

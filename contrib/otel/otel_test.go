@@ -317,3 +317,52 @@ func TestObserveSocketAndProxy(t *testing.T) {
 	assert.EqualValues(t, 3, sums["zmqkit.proxy.messages/frontend/in"])
 	assert.EqualValues(t, 3, sums["zmqkit.proxy.messages/backend/out"])
 }
+
+// PUB → SUB: the topic is the destination, one trace.
+func TestPubSubOneTrace(t *testing.T) {
+	ctx := testCtx(t)
+	tel, sr, _ := setup(t)
+	opts := []sockets.Option{sockets.WithHeaders(true), sockets.WithHooks(tel.Hook())}
+	pub, err := sockets.NewPubOf(codec.String(), opts...)
+	require.NoError(t, err)
+	defer pub.Close()
+	addr, err := pub.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	sub, err := sockets.NewSubOf(codec.String(), append(opts, sockets.WithSubscribe("prices"))...)
+	require.NoError(t, err)
+	defer sub.Close()
+	require.NoError(t, sub.Dial(addr))
+	// A PUB drops what it sends before the subscription arrives: publish
+	// until one gets through (each untraced attempt makes no span).
+	eventually(t, func() bool {
+		require.NoError(t, pub.Publish(ctx, "prices.warmup", "w"))
+		_, err := sub.Raw().TryRecv()
+		return err == nil
+	}, "subscribed")
+	require.NoError(t, zmqotel.Publish(ctx, tel, pub, "prices.eur", "1.08"))
+	var got sockets.Published[string]
+	for got.Topic != "prices.eur" {
+		pctx, v, end, err := zmqotel.RecvPublished(ctx, tel, sub)
+		require.NoError(t, err)
+		got = v
+		end(nil)
+		_ = pctx
+	}
+	assert.Equal(t, "1.08", got.Value)
+	spans := byName(t, endingIn(sr.Ended(), "prices.eur"))
+	send, process := spans["send prices.eur"], spans["process prices.eur"]
+	require.NotNil(t, send)
+	require.NotNil(t, process)
+	chain(t, send, process)
+}
+
+// endingIn keeps the spans whose name ends in dest.
+func endingIn(spans []sdktrace.ReadOnlySpan, dest string) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range spans {
+		if len(s.Name()) >= len(dest) && s.Name()[len(s.Name())-len(dest):] == dest {
+			out = append(out, s)
+		}
+	}
+	return out
+}
