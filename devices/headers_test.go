@@ -127,3 +127,32 @@ func TestHopFunc(t *testing.T) {
 	assert.NoError(t, <-dones)
 	assert.Equal(t, 2, calls)
 }
+
+// A forwarder passes a PUB's [topic, header frame, value] untouched.
+func TestForwarderPassesHeadersUntouched(t *testing.T) {
+	ctx := testutil.Context(t, 15*time.Second)
+	front, back := must(t, sockets.XSub), must(t, sockets.XPub)
+	fa, ba := listen(t, front), listen(t, back)
+	p, err := devices.NewForwarder(front, back)
+	require.NoError(t, err)
+	defer run(t, ctx, p)()
+	pub, err := sockets.NewPubOf(codec.String(), sockets.WithHeaders(true))
+	require.NoError(t, err)
+	defer pub.Close()
+	require.NoError(t, pub.Dial(fa))
+	sub := must(t, sockets.Sub, sockets.WithSubscribe("t."))
+	require.NoError(t, sub.Dial(ba))
+	waitDelivered(t, ctx, pub.Raw(), sub, "t.probe")
+	require.NoError(t, pub.PublishWithHeaders(ctx, "t.x", "v", hdrs))
+	want, err := sockets.EncodeHeaders(hdrs)
+	require.NoError(t, err)
+	for {
+		m, err := sub.Recv(ctx)
+		require.NoError(t, err)
+		if string(m[0]) == "t.probe" {
+			continue
+		}
+		assert.Equal(t, [][]byte{[]byte("t.x"), want, []byte("v")}, m)
+		break
+	}
+}
