@@ -7,7 +7,8 @@ import (
 // The typed sockets' header support (WithHeaders; headers.go has the
 // format). Every typed socket that sends takes the headers of its send's
 // context (ContextWithHeaders) and has a …WithHeaders form that takes
-// them as an argument; every one that receives has RecvWithHeaders. A
+// them as an argument (TrySend, which has no context, sends none); every
+// one that receives has RecvWithHeaders. A
 // message with headers is its usual frames with the header frame in
 // front of the value: [header, value]; a ROUTER's [id, header, value]; a
 // PUB's [topic, header, value] (three frames even with an empty topic).
