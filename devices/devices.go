@@ -52,6 +52,7 @@ type Proxy struct {
 	control     *sockets.Socket
 	log         *slog.Logger
 	drain       time.Duration
+	hop         HopFunc // obs: WithHop (hop.go)
 
 	captureDropped atomic.Uint64
 	running        atomic.Bool
@@ -254,7 +255,7 @@ func (p *Proxy) drainQueued(forward, backward bool) {
 		if err != nil {
 			return false
 		}
-		if dst.SendMsg(ctx, m) != nil {
+		if p.forward(ctx, dst, m, src == p.front) != nil { // obs: hop.go
 			return false
 		}
 		moved++
@@ -295,7 +296,7 @@ func (p *Proxy) drainReplies() {
 		if err != nil {
 			break
 		}
-		if p.front.SendMsg(ctx, m) == nil {
+		if p.forward(ctx, p.front, m, false) == nil { // obs: hop.go
 			moved++
 		}
 	}
@@ -350,7 +351,7 @@ func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, dir string) 
 				p.captureDropped.Add(1)
 			}
 		}
-		if err := dst.SendMsg(ctx, m); err != nil {
+		if err := p.forward(ctx, dst, m, dir == "in"); err != nil { // obs: hop.go
 			return stopped(ctx, err)
 		}
 	}

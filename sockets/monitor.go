@@ -73,6 +73,11 @@ type Stats struct {
 	// down because the subscriber held as many topics, or topic bytes, as
 	// it may (WithMaxSubscriptions, WithMaxSubscriptionBytes).
 	SubscriptionsOverLimit uint64
+
+	// obs: HeaderErrors counts received header frames a typed socket
+	// made WithHeaders could not read (ErrMalformedHeaders); each is in
+	// DecodeErrors too.
+	HeaderErrors uint64
 }
 
 type counters struct {
@@ -88,6 +93,7 @@ type counters struct {
 	rejected, retries, eventsDropped   atomic.Uint64
 	decodeErrors                       atomic.Uint64
 	subsOverLimit                      atomic.Uint64
+	headerErrors                       atomic.Uint64 // obs
 }
 
 func (c *counters) count(ev Event) {
@@ -139,5 +145,6 @@ func (s *Socket) Stats() Stats {
 		Rejected: c.rejected.Load(), ConnectRetries: c.retries.Load(),
 		EventsDropped: c.eventsDropped.Load(), DecodeErrors: c.decodeErrors.Load(),
 		SubscriptionsOverLimit: c.subsOverLimit.Load(),
+		HeaderErrors:           c.headerErrors.Load(), // obs
 	}
 }

@@ -51,6 +51,9 @@ func (s *Socket) SendMsg(ctx context.Context, m Msg) error {
 		return s.errorf("send", "", err)
 	}
 	s.sent(m)
+	if s.cfg.hooks.send != nil { // obs: hooks.go
+		s.onSend(ctx, m)
+	}
 	return nil
 }
 
@@ -80,15 +83,27 @@ func (s *Socket) TrySendMsg(m Msg) error {
 		return s.errorf("send", "", wouldBlock(err))
 	}
 	s.sent(m)
+	if s.cfg.hooks.send != nil { // obs: hooks.go
+		s.onSend(context.Background(), m)
+	}
 	return nil
 }
 
 // TryRecvMsg is RecvMsg that never waits: with no message queued it
 // returns at once with an error matching ErrWouldBlock.
 func (s *Socket) TryRecvMsg() (Msg, error) {
-	m, err := s.b.recv(ended, nil)
+	// obs: with receive hooks, the peer is learnt for them (hooks.go).
+	var from *engine.Peer
+	var fromp **engine.Peer
+	if s.cfg.hooks.recv != nil {
+		fromp = &from
+	}
+	m, err := s.b.recv(ended, fromp)
 	if err != nil {
 		return Msg{}, s.errorf("recv", "", wouldBlock(err))
+	}
+	if fromp != nil {
+		s.onRecv(context.Background(), Msg(m), peerOf(from))
 	}
 	return s.received(m), nil
 }
@@ -119,6 +134,19 @@ func (s *Socket) RecvMsgFrom(ctx context.Context) (Msg, Peer, error) {
 }
 
 func (s *Socket) recvMsg(ctx context.Context, from **engine.Peer) (Msg, error) {
+	// obs: with receive hooks, the peer is learnt for them (hooks.go).
+	if s.cfg.hooks.recv != nil {
+		var pr *engine.Peer
+		if from == nil {
+			from = &pr
+		}
+		m, err := s.b.recv(ctx, from)
+		if err != nil {
+			return Msg{}, s.errorf("recv", "", err)
+		}
+		s.onRecv(ctx, Msg(m), peerOf(*from))
+		return s.received(m), nil
+	}
 	m, err := s.b.recv(ctx, from)
 	if err != nil {
 		return Msg{}, s.errorf("recv", "", err)

@@ -34,6 +34,8 @@ type config struct {
 	budget         int64 // WithLargeFrameBudget; 0: the default, < 0: none
 	socketSend     int64 // WithSocketBufferBytes; 0: none
 	socketRecv     int64
+	hooks          hooks // obs: WithHooks (hooks.go)
+	headers        bool  // obs: WithHeaders (headers.go)
 }
 
 func defaultConfig(t Type) config {

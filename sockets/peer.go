@@ -27,8 +27,65 @@ type Peer struct {
 	// RoutingID is the id a ROUTER knows the peer by, in what Peers and
 	// PeerOf return on a ROUTER (do not modify); nil elsewhere.
 	RoutingID []byte
+	// obs: Endpoint is the socket's endpoint the connection came from (as
+	// given to Listen or Dial), in what Peers, PeerOf and PeerByRemote
+	// return; "" elsewhere.
+	Endpoint string
+	// obs: Queue is what waits in the peer's queues at the time of the
+	// call, in what Peers, PeerOf and PeerByRemote return; zero
+	// elsewhere (RecvFrom, hooks).
+	Queue PeerQueue
 
 	meta map[string]string
+}
+
+// PeerQueue is the depth of one peer's queues: messages received from it
+// that Recv has not taken yet (In), and messages sent to it not yet
+// written to its connection (Out). Bytes are counted as the queues' byte
+// bounds count them: payload plus 32 bytes per frame (see
+// DefaultBufferBytes). Over inproc the two sockets share their queues, so
+// each side's In is the other's Out.
+type PeerQueue struct {
+	InMsgs, OutMsgs   int
+	InBytes, OutBytes int64
+}
+
+// queueOf reads p's queue depths (obs).
+func queueOf(p *engine.Pipe) PeerQueue {
+	var q PeerQueue
+	q.InMsgs, q.InBytes = p.In.Depth()
+	q.OutMsgs, q.OutBytes = p.Out.Depth()
+	return q
+}
+
+// peerListed is the public form of a pipe's peer, as Peers lists it (obs).
+func peerListed(p *engine.Pipe, router bool) Peer {
+	pr := peerOf(p.PeerRef())
+	if router {
+		pr.RoutingID = routeID(p)
+	}
+	pr.Endpoint = p.Endpoint
+	pr.Queue = queueOf(p)
+	return pr
+}
+
+// PeerByRemote returns the connected peer whose Remote is remote (its
+// host:port for tcp), with the depth of its queues: the per-peer stats
+// call, for any socket type. An ipc listener's peers all have Remote "@"
+// and inproc peers "": this finds the first of them; Peers lists all.
+func (s *Socket) PeerByRemote(remote string) (Peer, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, router := s.b.(*routerSocket)
+	for p := range s.pipes {
+		if !p.Live() || p.Terminated() {
+			continue
+		}
+		if ref := p.PeerRef(); ref != nil && ref.Remote == remote {
+			return peerListed(p, router), true
+		}
+	}
+	return Peer{}, false
 }
 
 // Property returns a metadata property the peer announced in its
@@ -96,14 +153,14 @@ func (s *Socket) PeerOf(routingID []byte) (Peer, bool) {
 	if p == nil || p.Terminated() {
 		return Peer{}, false
 	}
-	pr := peerOf(p.PeerRef())
-	pr.RoutingID = routeID(p)
-	return pr, true
+	return peerListed(p, true), true // obs: with its queues
 }
 
 // Peers returns the peers connected now, in no particular order: a pipe
 // that dials is listed while its connection is up. It is a snapshot, for
-// an operator's view or a health check; Events tells of changes.
+// an operator's view or a health check; Events tells of changes. Each
+// Peer says what waits in its queues now (Peer.Queue): libzmq gives no
+// per-peer depth.
 func (s *Socket) Peers() []Peer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -113,11 +170,7 @@ func (s *Socket) Peers() []Peer {
 		if !p.Live() || p.Terminated() {
 			continue
 		}
-		pr := peerOf(p.PeerRef())
-		if router {
-			pr.RoutingID = routeID(p)
-		}
-		out = append(out, pr)
+		out = append(out, peerListed(p, router)) // obs: with its queues
 	}
 	return out
 }

@@ -431,6 +431,7 @@ func (h *host) Emit(e engine.Event) {
 	s := (*Socket)(h)
 	ev := eventOf(e)
 	s.st.count(ev)
+	s.onEvent(ev) // obs: connection hooks (hooks.go)
 	lvl := slog.LevelDebug
 	if ev.Err != nil && ev.Kind != EventDisconnected && ev.Kind != EventConnectRetried {
 		lvl = slog.LevelWarn

@@ -102,8 +102,13 @@ func (t typed[T]) recvValueFrom(ctx context.Context) (T, Peer, error) {
 	return v, from, err
 }
 
-// decodeMsg decodes a message of one frame.
+// decodeMsg decodes a message of one frame (obs: or a header frame and
+// one, whose headers it drops).
 func (t typed[T]) decodeMsg(m Msg) (T, error) {
+	if len(m.Tail) == 1 && IsHeaderFrame(m.Head) { // obs: headers.go
+		v, _, err := t.decodeBody(m.Head, m.Tail[0])
+		return v, err
+	}
 	if len(m.Tail) != 0 {
 		var zero T
 		return zero, t.frameCountError(m.Frames(), "1 frame")
@@ -115,6 +120,9 @@ func (t typed[T]) sendValue(ctx context.Context, v T) error {
 	b, err := t.encode(v)
 	if err != nil {
 		return err
+	}
+	if t.s.cfg.headers { // obs: headers.go
+		return t.sendWithFrame(ctx, b, nil, false)
 	}
 	return t.s.SendMsg(ctx, Msg{Head: b})
 }
@@ -500,6 +508,15 @@ func (r *RouterOf[T]) Send(ctx context.Context, id []byte, v T) error {
 	if err != nil {
 		return err
 	}
+	if r.t.s.cfg.headers { // obs: headers.go
+		hf, err := r.t.s.headerFrame(ctx)
+		if err != nil {
+			return err
+		}
+		if hf != nil {
+			return r.t.s.Send(ctx, id, hf, b)
+		}
+	}
 	return r.t.s.Send(ctx, id, b)
 }
 
@@ -523,6 +540,21 @@ func (r *RouterOf[T]) RecvFrom(ctx context.Context) (Routed[T], Peer, error) {
 }
 
 func (r *RouterOf[T]) routed(frames [][]byte) (Routed[T], error) {
+	v, _, err := r.routedHeaders(frames)
+	return v, err
+}
+
+// routedHeaders is routed, with the headers (obs: headers.go).
+func (r *RouterOf[T]) routedHeaders(frames [][]byte) (Routed[T], Headers, error) {
+	if len(frames) == 3 && IsHeaderFrame(frames[1]) {
+		v, h, err := r.t.decodeBody(frames[1], frames[2])
+		return Routed[T]{ID: frames[0], Value: v}, h, err
+	}
+	v, err := r.routedPlain(frames)
+	return v, nil, err
+}
+
+func (r *RouterOf[T]) routedPlain(frames [][]byte) (Routed[T], error) {
 	if len(frames) != 2 {
 		return Routed[T]{ID: frames[0]}, r.t.frameCountError(frames[1:], "1 frame after the routing id")
 	}
@@ -591,6 +623,15 @@ func (p *PubOf[T]) Publish(ctx context.Context, topic string, v T) error {
 	b, err := p.t.encode(v)
 	if err != nil {
 		return err
+	}
+	if p.t.s.cfg.headers { // obs: headers.go
+		hf, err := p.t.s.headerFrame(ctx)
+		if err != nil {
+			return err
+		}
+		if hf != nil {
+			return p.t.s.Send(ctx, []byte(topic), hf, b)
+		}
 	}
 	if topic == "" {
 		return p.t.s.Send(ctx, b)
@@ -673,6 +714,23 @@ func (s *SubOf[T]) RecvFrom(ctx context.Context) (Published[T], Peer, error) {
 }
 
 func (s *SubOf[T]) published(frames [][]byte) (Published[T], error) {
+	v, _, err := s.publishedHeaders(frames)
+	return v, err
+}
+
+// publishedHeaders is published, with the headers: a message with
+// headers is always three frames, topic (maybe empty), header frame,
+// value (obs: headers.go).
+func (s *SubOf[T]) publishedHeaders(frames [][]byte) (Published[T], Headers, error) {
+	if len(frames) == 3 && IsHeaderFrame(frames[1]) {
+		v, h, err := s.t.decodeBody(frames[1], frames[2])
+		return Published[T]{Topic: string(frames[0]), Value: v}, h, err
+	}
+	v, err := s.publishedPlain(frames)
+	return v, nil, err
+}
+
+func (s *SubOf[T]) publishedPlain(frames [][]byte) (Published[T], error) {
 	switch len(frames) {
 	case 1:
 		v, err := s.t.decode(frames[0])
@@ -773,7 +831,7 @@ func (c *ReqOf[Q, R]) Call(ctx context.Context, q Q) (R, error) {
 	if err != nil {
 		return zero, c.s.errorf("send", "", err)
 	}
-	if err := c.s.Send(ctx, b); err != nil {
+	if err := c.sendRequest(ctx, b); err != nil { // obs: headers.go
 		return zero, err
 	}
 	frames, err := c.s.Recv(ctx)
@@ -861,10 +919,15 @@ func (s *RepOf[Q, R]) Serve(ctx context.Context, h Handler[Q, R]) error {
 			return err
 		}
 		var reply [][]byte
-		q, derr := s.decodeRequest(frames)
+		hctx := NewPeerContext(ctx, from)
+		frames, hctx, derr := s.requestHeaders(hctx, frames) // obs: headers.go
+		var q Q
+		if derr == nil {
+			q, derr = s.decodeRequest(frames)
+		}
 		if derr != nil {
 			reply = [][]byte{errorMarker, []byte(derr.Error())}
-		} else if r, herr := h(NewPeerContext(ctx, from), q); herr != nil {
+		} else if r, herr := h(hctx, q); herr != nil {
 			reply = [][]byte{errorMarker, []byte(herr.Error())}
 		} else if b, eerr := codec.Encode(s.r, r); eerr != nil {
 			reply = [][]byte{errorMarker, []byte(eerr.Error())}

@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,7 @@ type deviceCollector struct {
 	socks  map[string]*sockets.Socket
 
 	msgs, bytes, dropped, captureDropped, paused, peers, events *prometheus.Desc
+	peerMsgs, peerBytes                                         *prometheus.Desc // obs: per-peer queue depth
 }
 
 func newDeviceCollector(device string, p *devices.Proxy, socks map[string]*sockets.Socket) *deviceCollector {
@@ -30,11 +32,15 @@ func newDeviceCollector(device string, p *devices.Proxy, socks map[string]*socke
 	c.paused = prometheus.NewDesc("zmqkit_device_paused", "1 while the device is paused.", []string{"device"}, nil)
 	c.peers = prometheus.NewDesc("zmqkit_socket_peers", "Peers connected to a side's socket now.", []string{"device", "side"}, nil)
 	c.events = prometheus.NewDesc("zmqkit_socket_events_total", "Connection events of a side's socket.", []string{"device", "side", "event"}, nil)
+	// obs (issue 14): per-peer queue depth, the busiest maxPeerLabels
+	// peers by name and the rest as "other".
+	c.peerMsgs = prometheus.NewDesc("zmqkit_peer_queued_messages", "Messages waiting in a peer's queue now (in: received, not yet forwarded; out: to be written to it), for the busiest peers by address and the rest together as peer=\"other\".", []string{"device", "side", "peer", "direction"}, nil)
+	c.peerBytes = prometheus.NewDesc("zmqkit_peer_queued_bytes", "Bytes waiting in a peer's queue now (payload plus 32 per frame), labelled as zmqkit_peer_queued_messages.", []string{"device", "side", "peer", "direction"}, nil)
 	return c
 }
 
 func (c *deviceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.msgs, c.bytes, c.dropped, c.captureDropped, c.paused, c.peers, c.events} {
+	for _, d := range []*prometheus.Desc{c.msgs, c.bytes, c.dropped, c.captureDropped, c.paused, c.peers, c.events, c.peerMsgs, c.peerBytes} {
 		ch <- d
 	}
 }
@@ -60,7 +66,9 @@ func (c *deviceCollector) Collect(ch chan<- prometheus.Metric) {
 	for side, s := range c.socks {
 		ss := s.Stats()
 		// Stats.Peers counts a Dial's pipe while it reconnects, too.
-		ch <- prometheus.MustNewConstMetric(c.peers, prometheus.GaugeValue, float64(len(s.Peers())), c.device, side)
+		peers := s.Peers()
+		ch <- prometheus.MustNewConstMetric(c.peers, prometheus.GaugeValue, float64(len(peers)), c.device, side)
+		c.collectPeers(ch, side, peers) // obs
 		for ev, v := range map[string]uint64{
 			"connected": ss.Connects, "disconnected": ss.Disconnects, "handshake_failed": ss.HandshakeFailures, "auth_failed": ss.AuthFailures,
 			"message_too_large": ss.TooLarge, "heartbeat_timeout": ss.HeartbeatTimeouts, "protocol_error": ss.ProtocolErrors, "stalled": ss.Stalled,
@@ -102,4 +110,87 @@ func checkListenAddr(flagName, addr string) error {
 		return usagef("%s %q: bad port %q (want 0 to 65535)", flagName, addr, port)
 	}
 	return nil
+}
+
+// obs (issue 14): per-peer queue depth with bounded label cardinality.
+
+// maxPeerLabels is how many peers /metrics names, the busiest by queued
+// messages; the others are summed as peer="other", so that a device with
+// thousands of peers exports a bounded number of series.
+const maxPeerLabels = 20
+
+// peerLabel names a peer in a label: its address, its authenticated
+// user when it has no address of its own (ipc, inproc).
+func peerLabel(p sockets.Peer) string {
+	switch {
+	case p.Remote != "" && p.Remote != "@":
+		return p.Remote
+	case p.UserID != "":
+		return "user:" + p.UserID
+	case p.Remote == "@":
+		return "ipc"
+	}
+	return "inproc"
+}
+
+// topPeers sorts peers busiest first and cuts them at limit: the named
+// ones, and the sum of the rest (nil when none is left over). Peers that
+// share a label (ipc, inproc) are summed under it.
+func topPeers(peers []sockets.Peer, limit int) (named []namedQueue, other *sockets.PeerQueue) {
+	byLabel := map[string]*sockets.PeerQueue{}
+	for _, p := range peers {
+		l := peerLabel(p)
+		q := byLabel[l]
+		if q == nil {
+			q = &sockets.PeerQueue{}
+			byLabel[l] = q
+		}
+		addQueue(q, p.Queue)
+	}
+	for l, q := range byLabel {
+		named = append(named, namedQueue{l, *q})
+	}
+	sort.Slice(named, func(i, j int) bool {
+		a, b := named[i].q, named[j].q
+		if a.InMsgs+a.OutMsgs != b.InMsgs+b.OutMsgs {
+			return a.InMsgs+a.OutMsgs > b.InMsgs+b.OutMsgs
+		}
+		return named[i].label < named[j].label
+	})
+	if len(named) <= limit {
+		return named, nil
+	}
+	other = &sockets.PeerQueue{}
+	for _, n := range named[limit:] {
+		addQueue(other, n.q)
+	}
+	return named[:limit], other
+}
+
+type namedQueue struct {
+	label string
+	q     sockets.PeerQueue
+}
+
+func addQueue(to *sockets.PeerQueue, q sockets.PeerQueue) {
+	to.InMsgs += q.InMsgs
+	to.OutMsgs += q.OutMsgs
+	to.InBytes += q.InBytes
+	to.OutBytes += q.OutBytes
+}
+
+func (c *deviceCollector) collectPeers(ch chan<- prometheus.Metric, side string, peers []sockets.Peer) {
+	named, other := topPeers(peers, maxPeerLabels)
+	if other != nil {
+		named = append(named, namedQueue{"other", *other})
+	}
+	gauge := func(d *prometheus.Desc, v float64, peer, dir string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, c.device, side, peer, dir)
+	}
+	for _, n := range named {
+		gauge(c.peerMsgs, float64(n.q.InMsgs), n.label, "in")
+		gauge(c.peerMsgs, float64(n.q.OutMsgs), n.label, "out")
+		gauge(c.peerBytes, float64(n.q.InBytes), n.label, "in")
+		gauge(c.peerBytes, float64(n.q.OutBytes), n.label, "out")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/zmqkit/zmqkit/sockets"
 
 	"github.com/zmqkit/zmqkit/patterns/internal/heartbeat"
 	"github.com/zmqkit/zmqkit/patterns/reliable"
@@ -24,6 +25,7 @@ var (
 type Client struct {
 	endpoint string
 	lazy     *reliable.Client[[][]byte, [][]byte]
+	headers  bool // obs: sockets.WithHeaders among the socket options
 }
 
 // NewClient creates a client for the broker at endpoint. Options:
@@ -37,7 +39,15 @@ func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{endpoint: endpoint, lazy: lazy}, nil
+	// obs: whether the socket options turn headers on, asked of a socket
+	// made with them and never connected.
+	probe, err := sockets.NewDealer(cfg.SocketOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	headers := probe.HeadersEnabled()
+	probe.Close()
+	return &Client{endpoint: endpoint, lazy: lazy, headers: headers}, nil
 }
 
 // Send sends a request (its body frames; none: one empty frame) to service
@@ -50,8 +60,18 @@ func (c *Client) Send(ctx context.Context, service string, request ...[]byte) ([
 	if len(request) == 0 {
 		request = [][]byte{{}}
 	}
-	msg := make([][]byte, 0, 2+len(request))
-	msg = append(append(msg, clientHeader, []byte(service)), request...)
+	msg := make([][]byte, 0, 3+len(request))
+	msg = append(msg, clientHeader, []byte(service))
+	if c.headers { // obs: the context's headers as the first body frame
+		if h, ok := sockets.HeadersFromContext(ctx); ok && len(h) > 0 {
+			hf, err := sockets.EncodeHeaders(h)
+			if err != nil {
+				return nil, c.errorf(service, err)
+			}
+			msg = append(msg, hf)
+		}
+	}
+	msg = append(msg, request...)
 	reply, err := c.lazy.Call(ctx, msg)
 	if err != nil {
 		return nil, c.errorf(service, heartbeat.NoReply(err, ErrNoReply))

@@ -186,7 +186,7 @@ func (w *Worker) session(ctx context.Context) (ending, bool, error) {
 			case <-sctx.Done():
 				return
 			case f := <-jobs:
-				reply, ok := w.serve(sctx, f)
+				reply, ok := w.serve(sctx, f, sock.HeadersEnabled())
 				busy.Store(false) // before replying: the next request may follow at once
 				switch {
 				case reply != nil:
@@ -225,10 +225,24 @@ func (w *Worker) session(ctx context.Context) (ending, bool, error) {
 // serve runs the handler on a REQUEST and returns the REPLY to send; nil
 // and true if the handler failed, nil and false if there is nobody to
 // reply to any more.
-func (w *Worker) serve(ctx context.Context, f [][]byte) ([][]byte, bool) {
+func (w *Worker) serve(ctx context.Context, f [][]byte, headers bool) ([][]byte, bool) {
 	client := f[3]
 	w.requests.Add(1)
-	body, err := w.h(ctx, f[5:])
+	req := f[5:]
+	// obs: a header frame in front of the body (the client's context
+	// headers) goes into the handler's context; a worker whose socket was
+	// not made sockets.WithHeaders refuses the request rather than hand
+	// the handler a frame it does not expect.
+	if len(req) > 1 && sockets.IsHeaderFrame(req[0]) {
+		hd, err := sockets.ReadHeaders(req[0], headers)
+		if err != nil {
+			w.failures.Add(1)
+			w.log.Warn("majordomo: request refused", "service", w.service, "err", err)
+			return nil, true
+		}
+		ctx, req = sockets.ContextWithHeaders(ctx, hd), req[1:]
+	}
+	body, err := w.h(ctx, req)
 	if ctx.Err() != nil {
 		return nil, false
 	}

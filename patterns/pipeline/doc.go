@@ -37,6 +37,14 @@
 // The epoch keeps results meant for an earlier ventilator on the same
 // endpoint from settling this one's tasks.
 //
+// With sockets.WithHeaders among the ventilator's socket options, a task
+// submitted with a context that carries headers (sockets.ContextWithHeaders:
+// a trace context) is three frames: the header frame (docs/headers.md)
+// goes between the 21-byte header and the task, and is sent again with
+// every re-issue. A worker made with it hands its handler a context that
+// carries them; one without it answers such a task as not decodable
+// (status 2, ErrUnexpectedHeaders' text).
+//
 // Options are typed by side: NewVentilator takes VentilatorOptions,
 // NewWorker WorkerOptions, and an Option (an HWM, socket options) is
 // accepted by both. An option for the other side does not compile.

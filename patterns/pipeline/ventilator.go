@@ -60,6 +60,7 @@ type entry[T any] struct {
 	id         uint64
 	task       T
 	payload    []byte // the encoded task, sent again as it is
+	headers    []byte // obs: the header frame sent before it (nil: none), set once
 	attempts   int
 	deadline   time.Time
 	linked     bool
@@ -166,19 +167,27 @@ func (v *Ventilator[T, R]) Submit(ctx context.Context, task T) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("pipeline: submit: %w", err)
 	}
+	var hf []byte
+	if v.tasks.HeadersEnabled() { // obs: the context's headers (wire.go)
+		if h, ok := sockets.HeadersFromContext(ctx); ok && len(h) > 0 {
+			if hf, err = sockets.EncodeHeaders(h); err != nil {
+				return 0, fmt.Errorf("pipeline: submit: %w", err)
+			}
+		}
+	}
 	if err := v.room(ctx); err != nil {
 		return 0, err
 	}
 	v.nextID++
 	v.st.submitted.Add(1)
-	e := &entry[T]{id: v.nextID, task: task, payload: payload, attempts: 1}
+	e := &entry[T]{id: v.nextID, task: task, payload: payload, headers: hf, attempts: 1}
 	if len(v.pending) == 0 {
 		v.idle = make(chan struct{})
 	}
 	v.pending[e.id] = e
 	v.mu.Unlock()
 
-	if err := v.send(ctx, e.id, payload, 1); err != nil {
+	if err := v.send(ctx, e.id, hf, payload, 1); err != nil {
 		v.mu.Lock()
 		if v.pending[e.id] == e {
 			v.forget(e)
@@ -234,14 +243,18 @@ func (v *Ventilator[T, R]) wake() {
 	}
 }
 
-func (v *Ventilator[T, R]) send(ctx context.Context, id uint64, payload []byte, attempt int) error {
+func (v *Ventilator[T, R]) send(ctx context.Context, id uint64, hf, payload []byte, attempt int) error {
 	// Counted first: the result may be back before SendMsg returns.
 	v.st.sent.Add(1)
 	if attempt > 1 {
 		v.st.reissued.Add(1)
 	}
 	h := header{epoch: v.epoch, id: id, attempt: uint32(attempt)}
-	if err := v.tasks.SendMsg(ctx, sockets.Msg{Head: h.encode(), Tail: [][]byte{payload}}); err != nil {
+	m := sockets.Msg{Head: h.encode(), Tail: [][]byte{payload}}
+	if hf != nil { // obs
+		m.Tail = [][]byte{hf, payload}
+	}
+	if err := v.tasks.SendMsg(ctx, m); err != nil {
 		v.st.sent.Add(^uint64(0))
 		if attempt > 1 {
 			v.st.reissued.Add(^uint64(0))
@@ -525,7 +538,7 @@ func (v *Ventilator[T, R]) reap() {
 			live := v.pending[d.e.id] == d.e
 			v.mu.Unlock()
 			if live {
-				if err := v.send(v.ctx, d.e.id, d.payload, d.attempt); err != nil {
+				if err := v.send(v.ctx, d.e.id, d.e.headers, d.payload, d.attempt); err != nil {
 					return // closed
 				}
 				v.mu.Lock()

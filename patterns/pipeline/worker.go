@@ -138,6 +138,18 @@ func (w *Worker[T, R]) loop(ctx context.Context, h Handler[T, R]) error {
 			return err
 		}
 		w.received.Add(1)
+		hctx := ctx
+		if len(m.Tail) == 2 && sockets.IsHeaderFrame(m.Tail[0]) { // obs: headers (wire.go)
+			hd, err := sockets.ReadHeaders(m.Tail[0], w.tasks.HeadersEnabled())
+			if err != nil {
+				if err := w.reply(ctx, m.Head, statusBadTask, []byte(err.Error())); err != nil {
+					return err
+				}
+				continue
+			}
+			hctx = sockets.ContextWithHeaders(ctx, hd)
+			m.Tail = m.Tail[1:]
+		}
 		if len(m.Tail) != 1 {
 			w.malformed.Add(1)
 			continue
@@ -150,7 +162,7 @@ func (w *Worker[T, R]) loop(ctx context.Context, h Handler[T, R]) error {
 			}
 			continue
 		}
-		r, herr := w.call(ctx, h, task)
+		r, herr := w.call(hctx, h, task)
 		if ctx.Err() != nil {
 			w.interrupted.Add(1) // the Ventilator will re-issue it
 			return ctx.Err()

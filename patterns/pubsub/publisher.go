@@ -167,8 +167,18 @@ func (p *Publisher[T]) publish(ctx context.Context, topic string, v T, b []byte,
 		p.live++
 	}
 	hdr, _ := st.MarshalBinary()
+	frames := [][]byte{[]byte(topic), hdr, b}
+	if p.pub.HeadersEnabled() { // obs: the context's headers, live updates only
+		if h, ok := sockets.HeadersFromContext(ctx); ok && len(h) > 0 {
+			hf, err := sockets.EncodeHeaders(h)
+			if err != nil {
+				return st, fmt.Errorf("pubsub: publish %q: %w", topic, err)
+			}
+			frames = [][]byte{[]byte(topic), hdr, hf, b}
+		}
+	}
 	// Sent under the lock, so that a replay cannot overtake a newer value.
-	if err := p.pub.Send(ctx, []byte(topic), hdr, b); err != nil {
+	if err := p.pub.Send(ctx, frames...); err != nil {
 		return st, fmt.Errorf("pubsub: publish %q: %w", topic, err)
 	}
 	p.published.Add(1)

@@ -70,6 +70,11 @@ type Update[T any] struct {
 	Topic string
 	Value T // the zero value when Stamp.Deleted
 	Stamp Stamp
+	// Headers are those the publisher sent the update with (obs: both
+	// sides made sockets.WithHeaders, Publish's context carrying them);
+	// nil otherwise, and for replays and snapshots, which are not kept
+	// with headers.
+	Headers sockets.Headers
 }
 
 // SubscriberStats is a snapshot of a Subscriber's counters.
@@ -204,8 +209,17 @@ func (s *Subscriber[T]) Recv(ctx context.Context) (Update[T], error) {
 		if err != nil {
 			return Update[T]{}, err
 		}
+		var hd sockets.Headers
+		if len(m) == 4 && sockets.IsHeaderFrame(m[2]) { // obs: headers
+			if hd, err = sockets.ReadHeaders(m[2], s.sock.HeadersEnabled()); err != nil {
+				s.malformed.Add(1)
+				return Update[T]{Topic: string(m[0])}, fmt.Errorf("pubsub: topic %q: %w", m[0], err)
+			}
+			m = [][]byte{m[0], m[1], m[3]}
+		}
 		u, ok, err := s.accept(m)
 		if ok {
+			u.Headers = hd
 			return u, err
 		}
 	}

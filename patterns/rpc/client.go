@@ -119,7 +119,18 @@ func (c *Client) Call(ctx context.Context, method string, req []byte) ([]byte, e
 	c.mu.Unlock()
 
 	hdr := header{kind: kindRequest, id: id, timeout: timeout}.marshal()
-	if err := c.sock.Send(ctx, hdr, []byte(method), req); err != nil {
+	frames := [][]byte{hdr, []byte(method), req}
+	if c.sock.HeadersEnabled() { // obs: the context's headers (wire.go)
+		if h, ok := sockets.HeadersFromContext(ctx); ok && len(h) > 0 {
+			hf, err := sockets.EncodeHeaders(h)
+			if err != nil {
+				c.forget(id)
+				return nil, fmt.Errorf("rpc: %s: %w", method, err)
+			}
+			frames = [][]byte{hdr, []byte(method), hf, req}
+		}
+	}
+	if err := c.sock.Send(ctx, frames...); err != nil {
 		c.forget(id)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

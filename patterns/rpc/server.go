@@ -206,6 +206,15 @@ func (s *Server) parse(runCtx context.Context, m sockets.Msg, from sockets.Peer)
 	case h.kind != kindRequest:
 		s.badMsgs.Add(1)
 		return nil
+	case len(m.Tail) == 4 && sockets.IsHeaderFrame(m.Tail[2]): // obs: headers (wire.go)
+		hd, err := sockets.ReadHeaders(m.Tail[2], s.sock.HeadersEnabled())
+		if err != nil {
+			s.badMsgs.Add(1)
+			s.answerError(&call{peer: peer, key: key}, CodeBadRequest, err.Error())
+			return nil
+		}
+		runCtx = sockets.ContextWithHeaders(runCtx, hd)
+		m.Tail = [][]byte{m.Tail[0], m.Tail[1], m.Tail[3]}
 	case len(m.Tail) != 3:
 		s.badMsgs.Add(1)
 		s.answerError(&call{peer: peer, key: key}, CodeBadRequest, fmt.Sprintf("request of %d frames, want 3", len(m.Tail)))

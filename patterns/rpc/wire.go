@@ -20,11 +20,16 @@ import (
 //
 // and then, by kind:
 //
-//	1 request (client → server), 3 frames:
+//	1 request (client → server), 3 frames, or 4 with headers:
 //	    header + 8 bytes: the time left to the caller's deadline, in
 //	        nanoseconds when sent (0: no deadline). A duration and not an
 //	        instant, so that the two clocks need not agree.
 //	    method name
+//	    [a sockets header frame (docs/headers.md): only when the client's
+//	        socket was made sockets.WithHeaders(true) and the call's
+//	        context carries headers; the handler's context then carries
+//	        them (sockets.HeadersFromContext). A server without
+//	        WithHeaders answers such a request with CodeBadRequest.]
 //	    payload: the request as the method's codec encodes it
 //	2 cancel (client → server), 1 frame: the header. The caller gave up;
 //	    the server cancels the handler's context. Best effort.

@@ -688,3 +688,13 @@ func (q *Queue) removeLocked(drop func(Msg) bool) (dropped int, wake bool) {
 	q.n = kept
 	return dropped, wasFull && !q.full()
 }
+
+// obs (issue 14): read-only accessor for per-peer queue depth.
+
+// Depth is what the queue holds now: its messages, and their bytes as its
+// byte bound counts them (Cost: payload and FrameOverhead per frame).
+func (q *Queue) Depth() (msgs int, bytes int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n, q.bytes
+}
