@@ -50,22 +50,29 @@ type PeerQueue struct {
 	InBytes, OutBytes int64
 }
 
-// queueOf reads p's queue depths (obs).
-func queueOf(p *engine.Pipe) PeerQueue {
+// queueOf reads p's queue depths, the messages Recv took from p ahead
+// (see ahead) counted as still in: they are not received yet. Called with
+// s.mu held.
+func (s *Socket) queueOf(p *engine.Pipe) PeerQueue {
 	var q PeerQueue
 	q.InMsgs, q.InBytes = p.In.Depth()
 	q.OutMsgs, q.OutBytes = p.Out.Depth()
+	if f := receiving(s.b); f != nil {
+		n, b := f.ahead.queued(p)
+		q.InMsgs, q.InBytes = q.InMsgs+n, q.InBytes+b
+	}
 	return q
 }
 
-// peerListed is the public form of a pipe's peer, as Peers lists it (obs).
-func peerListed(p *engine.Pipe, router bool) Peer {
+// peerListed is the public form of a pipe's peer, as Peers lists it.
+// Called with s.mu held.
+func (s *Socket) peerListed(p *engine.Pipe, router bool) Peer {
 	pr := peerOf(p.PeerRef())
 	if router {
 		pr.RoutingID = routeID(p)
 	}
 	pr.Endpoint = p.Endpoint
-	pr.Queue = queueOf(p)
+	pr.Queue = s.queueOf(p)
 	return pr
 }
 
@@ -82,7 +89,7 @@ func (s *Socket) PeerByRemote(remote string) (Peer, bool) {
 			continue
 		}
 		if ref := p.PeerRef(); ref != nil && ref.Remote == remote {
-			return peerListed(p, router), true
+			return s.peerListed(p, router), true
 		}
 	}
 	return Peer{}, false
@@ -153,7 +160,7 @@ func (s *Socket) PeerOf(routingID []byte) (Peer, bool) {
 	if p == nil || p.Terminated() {
 		return Peer{}, false
 	}
-	return peerListed(p, true), true // obs: with its queues
+	return s.peerListed(p, true), true
 }
 
 // Peers returns the peers connected now, in no particular order: a pipe
@@ -170,7 +177,7 @@ func (s *Socket) Peers() []Peer {
 		if !p.Live() || p.Terminated() {
 			continue
 		}
-		out = append(out, peerListed(p, router)) // obs: with its queues
+		out = append(out, s.peerListed(p, router))
 	}
 	return out
 }

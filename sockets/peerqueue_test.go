@@ -42,9 +42,13 @@ func TestPeerQueueDepth(t *testing.T) {
 	assert.Equal(t, p.Queue, one.Queue)
 	_, ok = pull.PeerByRemote("10.0.0.1:1")
 	assert.False(t, ok)
+	// Recv takes a batch from a single peer's queue at once; what it holds
+	// ahead still counts as that peer's, not received.
 	for i := 0; i < n; i++ {
 		_, err := pull.Recv(ctx)
 		require.NoError(t, err)
+		left := n - 1 - i
+		assert.Equal(t, sockets.PeerQueue{InMsgs: left, InBytes: int64(left * (size + 32))}, pull.Peers()[0].Queue, "after %d taken", i+1)
 	}
 	assert.Equal(t, sockets.PeerQueue{}, pull.Peers()[0].Queue, "taken: nothing queued")
 

@@ -139,7 +139,28 @@ func (a *ahead) fill(p *engine.Pipe) (ok, closed bool) {
 	return len(a.msgs) > 0, closed
 }
 
-// Queued is how many messages and bytes (at engine.Cost) taken from p are
+// receiving is the fair-queuing side of a socket type, if it has one.
+func receiving(b behavior) *fq {
+	switch x := b.(type) {
+	case *pullSocket:
+		return &x.fq
+	case *dealerSocket:
+		return &x.fq
+	case *pairSocket:
+		return &x.fq
+	case *repSocket:
+		return &x.fq
+	case *routerSocket:
+		return &x.fq
+	case *subSocket:
+		return &x.fq
+	case *pubSocket:
+		return &x.fq
+	}
+	return nil
+}
+
+// queued is how many messages and bytes (at engine.Cost) taken from p are
 // held ahead: they count as p's, not yet received.
 func (a *ahead) queued(p *engine.Pipe) (n int, bytes int64) {
 	if a.pipe != p {
