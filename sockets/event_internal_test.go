@@ -16,13 +16,15 @@ func TestEventKindsMatchEngine(t *testing.T) {
 		EventMessageTooLarge: engine.EventMessageTooLarge, EventHeartbeatTimeout: engine.EventHeartbeatTimeout,
 		EventRejected: engine.EventRejected, EventProtocolError: engine.EventProtocolError,
 		EventClosed: engine.EventClosed, EventStalled: engine.EventStalled,
+		EventDialStopped: engine.EventDialStopped, EventMemberAdded: engine.EventMemberAdded,
+		EventMemberRemoved: engine.EventMemberRemoved, EventResolveError: engine.EventResolveError,
 	}
 	for k, e := range kinds {
 		if uint8(k) != uint8(e) || k.String() != e.String() {
 			t.Errorf("%v (%d) is the engine's %v (%d)", k, k, e, e)
 		}
 	}
-	if next := EventStalled + 1; next.String() != "unknown" {
-		t.Errorf("the engine has a kind after EventStalled (%s) that sockets lacks", next)
+	if next := EventResolveError + 1; next.String() != "unknown" {
+		t.Errorf("the engine has a kind after EventResolveError (%s) that sockets lacks", next)
 	}
 }
