@@ -222,7 +222,8 @@ func (r *StaticResolver) Watch(ctx context.Context, _ string, _ <-chan struct{},
 }
 
 // listResolver is list://: the target is the set, endpoints separated by
-// commas; an element without a transport is tcp (host:port).
+// commas or semicolons (for command lines whose lists take the commas); an
+// element without a transport is tcp (host:port).
 type listResolver struct{}
 
 func (listResolver) check(target string) error {
@@ -236,7 +237,7 @@ func (listResolver) check(target string) error {
 
 func listTargets(target string) []string {
 	var out []string
-	for _, e := range strings.Split(target, ",") {
+	for _, e := range strings.FieldsFunc(target, func(r rune) bool { return r == ',' || r == ';' }) {
 		if e = strings.TrimSpace(e); e == "" {
 			continue
 		}
