@@ -281,9 +281,7 @@ func (ds *dialSet) poke() {
 // member that was not connected — goes to the other members, so a member
 // leaving the set loses none of what the socket queued for it.
 func (s *Socket) retire(d *engine.Dialer) {
-	p := d.Pipe()
-	rebalance := s.typ == Push || s.typ == Dealer
-	if p != nil && p.Live() || !rebalance {
+	if d.Connected() {
 		t := time.NewTimer(s.cfg.linger)
 		select {
 		case <-d.Done():
@@ -300,7 +298,8 @@ func (s *Socket) retire(d *engine.Dialer) {
 	case <-s.closeCh:
 		return
 	}
-	if p == nil || !rebalance {
+	p := d.Pipe() // nil with WithImmediate: nothing waits unconnected
+	if p == nil || s.typ != Push && s.typ != Dealer {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), max(s.cfg.linger, time.Second))

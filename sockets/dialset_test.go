@@ -523,3 +523,34 @@ func TestDialSetMemberFailureRefreshes(t *testing.T) {
 	require.NoError(t, pull.Close())
 	testutil.Eventually(t, 5*time.Second, func() bool { return dns.Queries() > before }, "a lookup after the member failed")
 }
+
+// With WithImmediate a member's pipe is its connection's: letting the
+// member go ends that connection too, and nothing more goes to it.
+func TestDialSetImmediateRemoval(t *testing.T) {
+	var eps []string
+	var pulls []*sockets.Socket
+	for i := 0; i < 2; i++ {
+		pull := newSock(t, sockets.Pull)
+		ep, err := pull.Listen("tcp://127.0.0.1:0")
+		require.NoError(t, err)
+		eps, pulls = append(eps, ep), append(pulls, pull)
+	}
+	r := sockets.NewStaticResolver(eps...)
+	push := newSock(t, sockets.Push, sockets.WithImmediate(true), sockets.WithResolver("x", r))
+	log := watchEvents(push)
+	require.NoError(t, push.Dial("x://pool"))
+	log.wait(t, 5*time.Second, 2, "connected", kind(sockets.EventConnected))
+	r.Set(eps[0])
+	log.wait(t, 5*time.Second, 1, "removed", kindFor(sockets.EventMemberRemoved, eps[1]))
+	testutil.Eventually(t, 5*time.Second, func() bool { return push.Stats().Peers == 1 }, "one pipe left")
+	ctx := testutil.Context(t, 5*time.Second)
+	for i := 0; i < 10; i++ {
+		require.NoError(t, push.Send(ctx, []byte("x")))
+	}
+	for i := 0; i < 10; i++ {
+		_, err := pulls[0].Recv(ctx)
+		require.NoError(t, err)
+	}
+	_, err := pulls[1].TryRecv()
+	assert.ErrorIs(t, err, sockets.ErrWouldBlock)
+}

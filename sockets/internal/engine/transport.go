@@ -513,6 +513,9 @@ type Dialer struct {
 	kill     chan struct{} // closed by Abandon
 	killOnce sync.Once
 	done     chan struct{} // closed when the dialer has given up
+
+	curMu sync.Mutex
+	cur   *Pipe // with Immediate, the pipe of the connection up now
 }
 
 // Dial starts connecting to endpoint in the background. Unless the socket
@@ -549,11 +552,27 @@ func Dial(host Host, g *Group, endpoint string) (*Dialer, error) {
 // first writes out what is queued (see Options.Linger in package sockets).
 func (d *Dialer) Close() {
 	d.once.Do(func() {
+		d.curMu.Lock()
 		close(d.stop)
+		cur := d.cur
+		d.curMu.Unlock()
 		if d.pipe != nil {
 			d.pipe.Terminate()
 		}
+		if cur != nil {
+			cur.Terminate()
+		}
 	})
+}
+
+// Connected reports whether a connection of the dialer is up now.
+func (d *Dialer) Connected() bool {
+	if d.pipe != nil {
+		return d.pipe.Live() || d.pipe.Serving()
+	}
+	d.curMu.Lock()
+	defer d.curMu.Unlock()
+	return d.cur != nil
 }
 
 // Abandon is Close that stops delivering too: the dialer gives up at once,
@@ -564,6 +583,12 @@ func (d *Dialer) Abandon() {
 	d.killOnce.Do(func() { close(d.kill) })
 	if d.pipe != nil {
 		d.pipe.Drop()
+	}
+	d.curMu.Lock()
+	cur := d.cur
+	d.curMu.Unlock()
+	if cur != nil {
+		cur.Drop()
 	}
 }
 
@@ -758,6 +783,19 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 			d.host.Emit(Event{Kind: EventRejected, Endpoint: d.raw, Remote: remote, Err: err})
 			return nil
 		}
+		// Close ends this connection's pipe as it ends a persistent one.
+		d.curMu.Lock()
+		d.cur = p
+		stopped := d.stopped()
+		d.curMu.Unlock()
+		if stopped {
+			p.Terminate()
+		}
+		defer func() {
+			d.curMu.Lock()
+			d.cur = nil
+			d.curMu.Unlock()
+		}()
 	} else {
 		p.SetPeer(pr)
 		p.serveBy(func() { _ = c.Close() })
