@@ -153,8 +153,14 @@ func subscriber(ctx context.Context, set, dns string) error {
 func ventilator(ctx context.Context, listen, dial, dns string) error {
 	out := &lockedWriter{w: os.Stdout}
 	log := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// A prefetch window far above what one slow link can hold (its pipe's
+	// HWM of 4, the connection's write buffer, the kernel's send buffer):
+	// the window is the Ventilator's, shared by every worker, so a smaller
+	// one fills with the tasks a slow worker holds and then holds up the
+	// others (with 50 per worker, w4 went from 159 to 90 results/s when
+	// w3's link was limited; with 200, not at all).
 	v, err := pipeline.NewVentilator(codec.Bytes(), codec.String(),
-		pipeline.WithTaskTimeout(taskTimeout), pipeline.WithMaxAttempts(50), pipeline.WithPrefetch(50), pipeline.WithTaskHWM(4),
+		pipeline.WithTaskTimeout(taskTimeout), pipeline.WithMaxAttempts(50), pipeline.WithPrefetch(200), pipeline.WithTaskHWM(4),
 		pipeline.WithSocketOptions(sockets.WithDNSServer(dns), sockets.WithResolveInterval(resolveInterval),
 			sockets.WithHeartbeat(heartbeatIvl, heartbeatWait, 0), sockets.WithImmediate(true),
 			sockets.WithConnectTimeout(connectTimeout), sockets.WithLogger(log)))
