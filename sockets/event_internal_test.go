@@ -28,3 +28,11 @@ func TestEventKindsMatchEngine(t *testing.T) {
 		t.Errorf("the engine has a kind after EventResolveError (%s) that sockets lacks", next)
 	}
 }
+
+// The public ReconnectStop flags are the engine's (WithReconnectStop
+// converts one into the other).
+func TestReconnectStopMatchesEngine(t *testing.T) {
+	if uint8(StopOnRefused) != uint8(engine.StopOnRefused) || uint8(StopOnHandshakeFailed) != uint8(engine.StopOnHandshakeFailed) {
+		t.Errorf("ReconnectStop flags differ from the engine's")
+	}
+}

@@ -658,10 +658,10 @@ type ReconnectStop uint8
 const (
 	// StopOnRefused: a connection attempt was refused, so nothing listens
 	// at the address (libzmq's ZMQ_RECONNECT_STOP_CONN_REFUSED).
-	StopOnRefused ReconnectStop = ReconnectStop(engine.StopOnRefused)
+	StopOnRefused ReconnectStop = 1 << iota
 	// StopOnHandshakeFailed: the ZMTP handshake failed, for any reason
 	// (libzmq's ZMQ_RECONNECT_STOP_HANDSHAKE_FAILED).
-	StopOnHandshakeFailed ReconnectStop = ReconnectStop(engine.StopOnHandshakeFailed)
+	StopOnHandshakeFailed
 )
 
 // WithReconnectStop makes a Dial stop reconnecting after the failures in

@@ -116,7 +116,16 @@ func DNSServer(addr string) *net.Resolver {
 		PreferGo: true,
 		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			// net goes on with a lookup whose caller gave up (for other
+			// callers of the same lookup) until the resolver's own timeout
+			// (5 s a try by default): when it does cancel the exchange,
+			// end it now rather than at that timeout.
+			context.AfterFunc(ctx, func() { _ = c.Close() })
+			return c, nil
 		},
 	}
 }

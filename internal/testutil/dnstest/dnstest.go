@@ -66,14 +66,22 @@ func Start(addr string) (*Server, error) {
 // ones that open them inside a network namespace).
 func StartOn(addr string, listenPacket func(network, addr string) (net.PacketConn, error),
 	listen func(network, addr string) (net.Listener, error)) (*Server, error) {
-	udp, err := listenPacket("udp", addr)
-	if err != nil {
-		return nil, err
-	}
-	tcp, err := listen("tcp", udp.LocalAddr().String())
-	if err != nil {
+	var udp net.PacketConn
+	var tcp net.Listener
+	// With port 0 the system picks the UDP port, which TCP may have in use
+	// already: pick again, a few times.
+	for try := 0; ; try++ {
+		var err error
+		if udp, err = listenPacket("udp", addr); err != nil {
+			return nil, err
+		}
+		if tcp, err = listen("tcp", udp.LocalAddr().String()); err == nil {
+			break
+		}
 		_ = udp.Close()
-		return nil, err
+		if _, port, _ := net.SplitHostPort(addr); port != "0" || try == 10 {
+			return nil, err
+		}
 	}
 	s := &Server{udp: udp, tcp: tcp, names: make(map[string]*records), conns: make(map[net.Conn]struct{})}
 	s.wg.Add(2)
