@@ -66,7 +66,10 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 func worker(ctx context.Context, name, listen, dial string) error {
-	w, err := pipeline.NewWorker(codec.Bytes(), codec.String(), pipeline.WithName(name),
+	// A short task queue (4, as the ventilator's): a worker holds little
+	// beyond what it works on, so a newcomer is not behind workers with
+	// deep backlogs, and a worker that dies takes few tasks with it.
+	w, err := pipeline.NewWorker(codec.Bytes(), codec.String(), pipeline.WithName(name), pipeline.WithTaskHWM(4),
 		pipeline.WithSocketOptions(sockets.WithHeartbeat(heartbeatIvl, heartbeatWait, 0), sockets.WithConnectTimeout(connectTimeout)))
 	if err != nil {
 		return err
