@@ -554,3 +554,35 @@ func TestDialSetImmediateRemoval(t *testing.T) {
 	_, err := pulls[1].TryRecv()
 	assert.ErrorIs(t, err, sockets.ErrWouldBlock)
 }
+
+// resolverFunc is a Resolver made of a function.
+type resolverFunc func(ctx context.Context, target string, refresh <-chan struct{}, update func([]string, error)) error
+
+func (f resolverFunc) Watch(ctx context.Context, target string, refresh <-chan struct{}, update func([]string, error)) error {
+	return f(ctx, target, refresh, update)
+}
+
+// A set usable in part is taken and its problem reported; a Watch that
+// ends early is reported, and the set keeps its members.
+func TestDialSetResolverReports(t *testing.T) {
+	pull := newSock(t, sockets.Pull)
+	ep, err := pull.Listen("tcp://127.0.0.1:0")
+	require.NoError(t, err)
+	partial := errors.New("one of two names did not resolve")
+	broken := errors.New("registry unreachable")
+	r := resolverFunc(func(ctx context.Context, target string, _ <-chan struct{}, update func([]string, error)) error {
+		update([]string{ep, "udp://nope:1"}, partial)
+		return broken
+	})
+	push := newSock(t, sockets.Push, sockets.WithResolver("reg", r))
+	log := watchEvents(push)
+	require.NoError(t, push.Dial("reg://svc"))
+	ev := log.wait(t, 5*time.Second, 1, "the partial error", kind(sockets.EventResolveError))
+	assert.ErrorIs(t, ev.Err, partial)
+	ev = log.wait(t, 5*time.Second, 2, "the bad endpoint", kind(sockets.EventResolveError))
+	assert.ErrorIs(t, ev.Err, sockets.ErrBadEndpoint)
+	ev = log.wait(t, 5*time.Second, 3, "the watch's end", kind(sockets.EventResolveError))
+	assert.ErrorIs(t, ev.Err, broken)
+	log.wait(t, 5*time.Second, 1, "connected", kind(sockets.EventConnected))
+	assert.EqualValues(t, 1, push.Stats().Members)
+}
