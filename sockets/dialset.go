@@ -144,7 +144,7 @@ func (ds *dialSet) update(eps []string, err error) {
 			continue
 		}
 		e = p.String()
-		if !want[e] {
+		if _, dup := want[e]; !dup {
 			want[e] = false
 			order = append(order, e)
 		}
