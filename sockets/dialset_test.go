@@ -597,3 +597,39 @@ func TestDialSetResolverReports(t *testing.T) {
 	log.wait(t, 5*time.Second, 1, "connected", kind(sockets.EventConnected))
 	assert.EqualValues(t, 1, push.Stats().Members)
 }
+
+// A REQ dialing a set asks each member in turn, and takes each reply from
+// the member it asked.
+func TestDialSetReqTakesTurns(t *testing.T) {
+	var eps []string
+	ctx := testutil.Context(t, 10*time.Second)
+	for i := 0; i < 2; i++ {
+		rep := newSock(t, sockets.Rep)
+		ep, err := rep.Listen("tcp://127.0.0.1:0")
+		require.NoError(t, err)
+		eps = append(eps, ep)
+		name := []byte(strconv.Itoa(i))
+		go func() {
+			for {
+				if _, err := rep.Recv(ctx); err != nil {
+					return
+				}
+				if rep.Send(ctx, name) != nil {
+					return
+				}
+			}
+		}()
+	}
+	req := newSock(t, sockets.Req)
+	log := watchEvents(req)
+	require.NoError(t, req.Dial("list://"+eps[0]+","+eps[1]))
+	log.wait(t, 5*time.Second, 2, "connected", kind(sockets.EventConnected))
+	got := map[string]int{}
+	for i := 0; i < 10; i++ {
+		require.NoError(t, req.Send(ctx, []byte("q")))
+		m, err := req.Recv(ctx)
+		require.NoError(t, err)
+		got[string(m[0])]++
+	}
+	assert.Equal(t, map[string]int{"0": 5, "1": 5}, got)
+}

@@ -89,3 +89,41 @@ func TestDialSetFlags(t *testing.T) {
 		})
 	}
 }
+
+// A device's '>' endpoint may be a dial set: a streamer whose backend
+// dials dns://workers.test reaches every worker behind the name.
+func TestDeviceBackendDialsDNSSet(t *testing.T) {
+	dns, err := dnstest.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(dns.Close)
+	_, port, _ := net.SplitHostPort(testutil.FreePort(t))
+	var ips []string
+	var pulls []*sockets.Socket
+	for i := 1; i <= 2; i++ {
+		ip := "127.0.0." + strconv.Itoa(i)
+		pull := sock(t, sockets.Pull)
+		if _, err := pull.Listen("tcp://" + net.JoinHostPort(ip, port)); err != nil {
+			t.Skipf("cannot listen on %s:%s: %v", ip, port, err)
+		}
+		ips, pulls = append(ips, ip), append(pulls, pull)
+	}
+	dns.SetIPs("workers.test", ips...)
+	d := startDevice(t, []string{"ZMQKIT_DNS_SERVER=" + dns.Addr()}, "streamer", "--frontend", "tcp://127.0.0.1:0",
+		"--backend", ">dns://workers.test:"+port)
+	for _, p := range pulls {
+		waitPeers(t, p, 1)
+	}
+	ctx := testutil.Context(t, 10*time.Second)
+	push := sock(t, sockets.Push)
+	require.NoError(t, push.Dial(d.eps["frontend"]))
+	const n = 20
+	for i := 0; i < n; i++ {
+		require.NoError(t, push.Send(ctx, []byte(strconv.Itoa(i))))
+	}
+	for i, p := range pulls {
+		for j := 0; j < n/2; j++ {
+			_, err := p.Recv(ctx)
+			require.NoError(t, err, "worker %d, message %d", i, j)
+		}
+	}
+}
