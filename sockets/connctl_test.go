@@ -71,11 +71,6 @@ func TestReconnectStopOnHandshakeFailed(t *testing.T) {
 	assert.Equal(t, 1, log.count(kind(sockets.EventHandshakeFailed)))
 }
 
-// The default connect timeout is bounded.
-func TestConnectTimeoutDefault(t *testing.T) {
-	assert.Equal(t, 10*time.Second, sockets.DefaultConnectTimeout)
-}
-
 // isTimeout reports an error net calls a timeout.
 func isTimeout(err error) bool {
 	var ne net.Error

@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"testing"
+	"time"
 
 	"github.com/zmqkit/zmqkit/sockets/internal/engine"
 )
@@ -34,5 +35,17 @@ func TestEventKindsMatchEngine(t *testing.T) {
 func TestReconnectStopMatchesEngine(t *testing.T) {
 	if uint8(StopOnRefused) != uint8(engine.StopOnRefused) || uint8(StopOnHandshakeFailed) != uint8(engine.StopOnHandshakeFailed) {
 		t.Errorf("ReconnectStop flags differ from the engine's")
+	}
+}
+
+// A socket's connection attempts are bounded unless told otherwise, and
+// the dial-set options have their documented defaults.
+func TestConnectionDefaults(t *testing.T) {
+	c := defaultConfig(Push)
+	if c.ConnectTimeout != 10*time.Second {
+		t.Errorf("connect timeout %v, want 10s", c.ConnectTimeout)
+	}
+	if c.resolveInterval != 30*time.Second || c.resolveTimeout != DefaultResolveTimeout || c.maxMembers != 1024 {
+		t.Errorf("resolve interval %v, timeout %v, max members %d", c.resolveInterval, c.resolveTimeout, c.maxMembers)
 	}
 }
