@@ -1,14 +1,26 @@
 package sockets
 
-import "github.com/zmqkit/zmqkit/sockets/internal/engine"
+import (
+	"fmt"
+
+	"github.com/zmqkit/zmqkit/sockets/internal/engine"
+)
 
 // CheckEndpoint reports whether endpoint could be given to Listen (bind
 // true) or Dial (bind false), without binding or connecting anything: an
 // error matches ErrBadEndpoint and says what is wrong. A program that takes
 // several endpoints checks them all first, so that a typo in the last one
 // does not leave the first ones bound. (Whether a port is free, or a host
-// name resolves, only Listen and Dial can tell.)
+// name resolves, only Listen and Dial can tell.) It knows the built-in dial
+// sets (dns://NAME:PORT, srv://NAME, list://…), which only Dial takes;
+// schemes added with WithResolver are a socket's own and unknown here.
 func CheckEndpoint(endpoint string, bind bool) error {
+	if set, err := checkSet(endpoint); set {
+		if err == nil && bind {
+			err = fmt.Errorf("%w %q: a dial set cannot be bound; Listen on tcp://, ipc:// or inproc://", ErrBadEndpoint, endpoint)
+		}
+		return err
+	}
 	_, err := engine.ParseEndpoint(endpoint, bind)
 	return err
 }

@@ -3,6 +3,7 @@ package sockets
 import (
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/zmqkit/zmqkit/sockets/internal/engine"
 )
@@ -14,6 +15,9 @@ type Event struct {
 	Remote   string // the peer's address, when known
 	UserID   string // who the peer authenticated as (PLAIN, CURVE), on the side that checked it
 	Err      error  // the reason, for failures and disconnects
+	// Retry is how long the Dial waits before its next attempt: set on
+	// EventConnectRetried (the back-off of WithReconnect, jitter included).
+	Retry time.Duration
 }
 
 // EventKind names what happened.
@@ -33,6 +37,26 @@ const (
 	EventProtocolError                         // the peer broke the framing rules; EventDisconnected follows
 	EventClosed                                // a Listen endpoint was closed
 	EventStalled                               // a message under way stopped making progress (see ErrStalled)
+	// EventDialStopped: a Dial stopped reconnecting on its own, after a
+	// failure WithReconnectStop names or a refused PLAIN or CURVE
+	// handshake (WithRetryAuthFailures); Err says why and matches
+	// ErrDialStopped. Disconnect and Dial again to try anew.
+	EventDialStopped
+	// EventMemberAdded: a dial set (Dial of a resolver's endpoint, as
+	// dns://name:port) dialed a new member. Endpoint is the set's endpoint
+	// as given to Dial, Remote the member's (tcp://10.1.2.3:5555); the
+	// member's own connection events carry the member's endpoint.
+	EventMemberAdded
+	// EventMemberRemoved: a dial set let a member go, because its resolver
+	// no longer lists it or at Disconnect of the set. Endpoint and Remote
+	// as for EventMemberAdded.
+	EventMemberRemoved
+	// EventResolveError: a dial set's resolver failed (Err says why; the
+	// set keeps the members it has) or gave a set it could use only in
+	// part: more members than WithMaxMembers (Err matches
+	// ErrTooManyMembers), endpoints that are not ones to dial, names an
+	// srv:// record points at that did not resolve. Endpoint is the set's.
+	EventResolveError
 )
 
 // String returns the kind's name in lower case, as "connect-retried".
@@ -41,7 +65,7 @@ func (k EventKind) String() string { return engine.EventKind(k).String() }
 // eventOf is the public form of an engine event. The kinds are numbered
 // alike on both sides (TestEventKindsMatchEngine).
 func eventOf(ev engine.Event) Event {
-	return Event{Kind: EventKind(ev.Kind), Endpoint: ev.Endpoint, Remote: ev.Remote, UserID: ev.UserID, Err: ev.Err}
+	return Event{Kind: EventKind(ev.Kind), Endpoint: ev.Endpoint, Remote: ev.Remote, UserID: ev.UserID, Err: ev.Err, Retry: ev.Retry}
 }
 
 // Stats is a snapshot of a socket's counters.
@@ -78,6 +102,15 @@ type Stats struct {
 	// made WithHeaders could not read (ErrMalformedHeaders); each is in
 	// DecodeErrors too.
 	HeaderErrors uint64
+	// Dial sets (Dial of dns://, srv://, list:// or a WithResolver scheme).
+	Members        int64  // members dialed now, all sets together
+	MembersAdded   uint64 // members dialed
+	MembersRemoved uint64 // members let go
+	// MembersOverCap counts endpoints a resolver gave beyond WithMaxMembers,
+	// summed over its updates: each update that went over adds its excess.
+	MembersOverCap uint64
+	ResolveErrors  uint64 // EventResolveError events
+	DialStops      uint64 // Dials that stopped reconnecting (EventDialStopped)
 }
 
 type counters struct {
@@ -94,6 +127,10 @@ type counters struct {
 	decodeErrors                       atomic.Uint64
 	subsOverLimit                      atomic.Uint64
 	headerErrors                       atomic.Uint64 // obs
+	members                            atomic.Int64
+	membersAdded, membersRemoved       atomic.Uint64
+	membersOverCap, resolveErrors      atomic.Uint64
+	dialStops                          atomic.Uint64
 }
 
 func (c *counters) count(ev Event) {
@@ -127,6 +164,16 @@ func (c *counters) count(ev Event) {
 		c.rejected.Add(1)
 	case EventConnectRetried:
 		c.retries.Add(1)
+	case EventDialStopped:
+		c.dialStops.Add(1)
+	case EventMemberAdded:
+		c.membersAdded.Add(1)
+		c.members.Add(1)
+	case EventMemberRemoved:
+		c.membersRemoved.Add(1)
+		c.members.Add(-1)
+	case EventResolveError:
+		c.resolveErrors.Add(1)
 	}
 }
 
@@ -146,5 +193,7 @@ func (s *Socket) Stats() Stats {
 		EventsDropped: c.eventsDropped.Load(), DecodeErrors: c.decodeErrors.Load(),
 		SubscriptionsOverLimit: c.subsOverLimit.Load(),
 		HeaderErrors:           c.headerErrors.Load(), // obs
+		Members:                c.members.Load(), MembersAdded: c.membersAdded.Load(), MembersRemoved: c.membersRemoved.Load(),
+		MembersOverCap: c.membersOverCap.Load(), ResolveErrors: c.resolveErrors.Load(), DialStops: c.dialStops.Load(),
 	}
 }

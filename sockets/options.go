@@ -3,6 +3,7 @@ package sockets
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -36,6 +37,13 @@ type config struct {
 	socketRecv     int64
 	hooks          hooks // obs: WithHooks (hooks.go)
 	headers        bool  // obs: WithHeaders (headers.go)
+	// Dial sets (resolver.go).
+	resolvers       map[string]Resolver
+	dns             *net.Resolver
+	dnsAddr         string
+	resolveInterval time.Duration
+	resolveTimeout  time.Duration
+	maxMembers      int
 }
 
 func defaultConfig(t Type) config {
@@ -50,13 +58,17 @@ func defaultConfig(t Type) config {
 			MaxMsgSize:       DefaultMaxMsgSize,
 			HandshakeTimeout: 30 * time.Second,
 			ReconnectIvl:     100 * time.Millisecond,
+			ConnectTimeout:   DefaultConnectTimeout,
 		},
-		linger:      DefaultLinger,
-		eventBuffer: 256,
-		maxSubs:     DefaultMaxSubscriptions,
-		maxSubBytes: DefaultMaxSubscriptionBytes,
-		socketSend:  DefaultSocketBufferBytes,
-		socketRecv:  DefaultSocketBufferBytes,
+		resolveInterval: DefaultResolveInterval,
+		resolveTimeout:  DefaultResolveTimeout,
+		maxMembers:      DefaultMaxMembers,
+		linger:          DefaultLinger,
+		eventBuffer:     256,
+		maxSubs:         DefaultMaxSubscriptions,
+		maxSubBytes:     DefaultMaxSubscriptionBytes,
+		socketSend:      DefaultSocketBufferBytes,
+		socketRecv:      DefaultSocketBufferBytes,
 	}
 }
 
@@ -613,6 +625,64 @@ func WithEventBuffer(n int) Option {
 			return fmt.Errorf("%w: event buffer %d < 0", ErrBadOption, n)
 		}
 		c.eventBuffer = n
+		return nil
+	}
+}
+
+// DefaultConnectTimeout bounds each tcp or ipc connection attempt of a Dial
+// unless WithConnectTimeout says otherwise.
+const DefaultConnectTimeout = 10 * time.Second
+
+// WithConnectTimeout bounds each tcp or ipc connection attempt of a Dial:
+// an attempt that has not connected within d fails (EventConnectRetried,
+// with an error whose Timeout() is true) and the Dial tries again after
+// its reconnect interval. Without a bound, an address that drops packets
+// holds the Dial for the kernel's SYN timeout (about two minutes on
+// Linux) before it tries again. d == 0 leaves only the system's timeout,
+// which is libzmq's default (ZMQ_CONNECT_TIMEOUT 0); the default here is
+// DefaultConnectTimeout. The handshake that follows has its own bound
+// (WithHandshakeTimeout).
+func WithConnectTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("%w: connect timeout %v < 0", ErrBadOption, d)
+		}
+		c.ConnectTimeout = d
+		return nil
+	}
+}
+
+// ReconnectStop names failures after which a Dial stops reconnecting; see
+// WithReconnectStop.
+type ReconnectStop uint8
+
+// The failures a Dial can stop on.
+const (
+	// StopOnRefused: a connection attempt was refused, so nothing listens
+	// at the address (libzmq's ZMQ_RECONNECT_STOP_CONN_REFUSED).
+	StopOnRefused ReconnectStop = 1 << iota
+	// StopOnHandshakeFailed: the ZMTP handshake failed, for any reason
+	// (libzmq's ZMQ_RECONNECT_STOP_HANDSHAKE_FAILED).
+	StopOnHandshakeFailed
+)
+
+// WithReconnectStop makes a Dial stop reconnecting after the failures in
+// stop (StopOnRefused, StopOnHandshakeFailed, or both or-ed together),
+// as libzmq's ZMQ_RECONNECT_STOP does: the Dial then reports
+// EventDialStopped, whose Err matches ErrDialStopped and the failure
+// (errors.Is(err, syscall.ECONNREFUSED) for a refusal), counts it in
+// Stats.DialStops, and tries no more; what its pipe held is dropped.
+// Disconnect and Dial again to start anew. The default, 0, is libzmq's:
+// keep reconnecting. Independently of this option a Dial stops when the
+// server refuses its PLAIN or CURVE credentials (see WithRetryAuthFailures).
+// A dial set's member that stops is not dialed again while its resolver
+// still lists it.
+func WithReconnectStop(stop ReconnectStop) Option {
+	return func(c *config) error {
+		if stop&^(StopOnRefused|StopOnHandshakeFailed) != 0 {
+			return fmt.Errorf("%w: reconnect stop %#x", ErrBadOption, uint8(stop))
+		}
+		c.ReconnectStop = engine.ReconnectStop(stop)
 		return nil
 	}
 }

@@ -125,6 +125,8 @@ func (s *Socket) DialRouted(endpoint string, routingID []byte) error {
 	switch {
 	case !ok:
 		return s.errorf("dial", endpoint, fmt.Errorf("%w: only a ROUTER names its peers", ErrNotSupported))
+	case func() bool { r, _ := s.cfg.resolverFor(endpoint); return r != nil }():
+		return s.errorf("dial", endpoint, fmt.Errorf("%w: a dial set names its members by their endpoints; Dial it", ErrNotSupported))
 	case len(routingID) == 0 || len(routingID) > 255:
 		return s.errorf("dial", endpoint, fmt.Errorf("%w: a routing id is 1 to 255 bytes, not %d", ErrBadOption, len(routingID)))
 	}

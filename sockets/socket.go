@@ -71,6 +71,12 @@ type Socket struct {
 	listeners map[string]*engine.Listener
 	dialers   map[string]*engine.Dialer
 	pipes     map[*engine.Pipe]struct{}
+	sets      map[string]*dialSet // Dials of a resolver's endpoint (dialset.go)
+
+	// memMu guards memberOf, the dial sets' members by endpoint: the
+	// monitor path reads it, so it has a lock of its own.
+	memMu    sync.Mutex
+	memberOf map[string]*dialSet
 
 	closeCh chan struct{}
 	sendSig signal // some pipe may take a message
@@ -92,6 +98,8 @@ func New(t Type, opts ...Option) (*Socket, error) {
 		listeners: make(map[string]*engine.Listener),
 		dialers:   make(map[string]*engine.Dialer),
 		pipes:     make(map[*engine.Pipe]struct{}),
+		sets:      make(map[string]*dialSet),
+		memberOf:  make(map[string]*dialSet),
 		closeCh:   make(chan struct{}),
 	}
 	for _, o := range opts {
@@ -205,13 +213,44 @@ func (s *Socket) Unbind(endpoint string) error {
 // Dial connects to an endpoint in the background and keeps reconnecting
 // until Disconnect or Close. It returns at once; unless WithImmediate,
 // messages sent meanwhile wait in the pipe (up to the send HWM).
+//
+// The endpoint may also name a set of endpoints that changes over time: a
+// dial set, which dials every member and follows the set as it changes.
+// Built in are dns://NAME:PORT (every A and AAAA address of NAME, looked up
+// again every WithResolveInterval and when a member fails), srv://NAME
+// (the targets of NAME's SRV records, each at its record's port; priority
+// and weight are not used: every target is a member) and
+// list://HOST:PORT,HOST:PORT (a fixed list; an element may also be a whole
+// endpoint, as ipc:///path); WithResolver adds schemes. Each member has
+// its own pipe, as if dialed alone, so the socket type does with the set
+// what it does with any peers: PUSH, DEALER and REQ balance over the
+// members, PULL and DEALER fair-queue from them, SUB subscribes at each
+// (a new member too), PUB sends to each, and a ROUTER routes to each by
+// its endpoint as the set lists it ("tcp://10.1.2.3:5555", the Remote of
+// EventMemberAdded), from the start and through reconnects as with
+// DialRouted. A member the resolver no longer lists is let go: it is sent
+// nothing more, what its pipe holds is still written to it within the
+// linger period (WithLinger), and a PUSH or DEALER hands what it could not
+// write (all of it, when the member was not connected) to the other
+// members. A failed lookup changes nothing: the set keeps its members.
+// The set is capped (WithMaxMembers), each endpoint dialed once, and an
+// endpoint the socket dials already (by Dial or another set) is not dialed
+// again. Members come and go with EventMemberAdded and EventMemberRemoved,
+// and problems with EventResolveError. Disconnect of the set's endpoint
+// stops the whole set.
 func (s *Socket) Dial(endpoint string) error {
+	if r, target := s.cfg.resolverFor(endpoint); r != nil {
+		return s.dialSet(endpoint, target, r)
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return s.errorf("dial", endpoint, ErrClosed)
 	}
-	if _, dup := s.dialers[endpoint]; dup {
+	s.memMu.Lock()
+	member := s.memberOf[endpoint] != nil
+	s.memMu.Unlock()
+	if _, dup := s.dialers[endpoint]; dup || member {
 		s.mu.Unlock()
 		return s.errorf("dial", endpoint, fmt.Errorf("%w: already connected", ErrBadEndpoint))
 	}
@@ -233,9 +272,16 @@ func (s *Socket) Dial(endpoint string) error {
 	return nil
 }
 
-// Disconnect stops the connection made by Dial(endpoint).
+// Disconnect stops the connection made by Dial(endpoint), or every
+// connection of the dial set Dial(endpoint) made.
 func (s *Socket) Disconnect(endpoint string) error {
 	s.mu.Lock()
+	if ds := s.sets[endpoint]; ds != nil {
+		delete(s.sets, endpoint)
+		s.mu.Unlock()
+		ds.stop(true)
+		return nil
+	}
 	d, ok := s.dialers[endpoint]
 	delete(s.dialers, endpoint)
 	if x, router := s.b.(*routerSocket); router {
@@ -307,6 +353,10 @@ func (s *Socket) Close() error {
 	for _, d := range s.dialers {
 		ds = append(ds, d)
 	}
+	sets := make([]*dialSet, 0, len(s.sets))
+	for _, set := range s.sets {
+		sets = append(sets, set)
+	}
 	pipes := make([]*engine.Pipe, 0, len(s.pipes))
 	for p := range s.pipes {
 		pipes = append(pipes, p)
@@ -319,6 +369,9 @@ func (s *Socket) Close() error {
 	}
 	for _, d := range ds {
 		d.Close()
+	}
+	for _, set := range sets {
+		set.stop(false)
 	}
 	for _, p := range pipes {
 		p.Terminate()
@@ -429,6 +482,7 @@ func (h *host) Connected(p *engine.Pipe) error {
 // Emit is engine.Host.Emit.
 func (h *host) Emit(e engine.Event) {
 	s := (*Socket)(h)
+	s.memberFailed(&e)
 	ev := eventOf(e)
 	s.st.count(ev)
 	s.onEvent(ev) // obs: connection hooks (hooks.go)

@@ -63,6 +63,7 @@ type deviceFlags struct {
 	logLevel, logFormat                 string
 	frontCurve, backCurve               curveFlags
 	topics                              string // forwarder: --backend-topics
+	dnsServer                           string
 }
 
 // envString registers a string flag whose default comes from ZMQKIT_<NAME>.
@@ -78,13 +79,15 @@ func envName(flagName string) string {
 }
 
 func (d *deviceFlags) register(fs *flag.FlagSet) error {
-	envString(fs, &d.frontend, "frontend", "", "frontend `endpoints`, comma-separated; '>' connects, '@' or nothing binds")
+	envString(fs, &d.frontend, "frontend", "", "frontend `endpoints`, comma-separated; '>' connects, '@' or nothing binds;\n"+
+		"'>dns://NAME:PORT', '>srv://NAME' or '>list://HOST:PORT;HOST:PORT' connect to every member of a set")
 	envString(fs, &d.backend, "backend", "", "backend `endpoints`, as --frontend")
 	envString(fs, &d.capture, "capture", "", "copy every message, with an \"in\"/\"out\" first frame, to a PUB socket on `endpoint`")
 	envString(fs, &d.control, "control", "", "steer the device from a REP socket on `endpoint` (PAUSE, RESUME, TERMINATE, STATISTICS)")
 	envString(fs, &d.metrics, "metrics", "", "serve Prometheus /metrics and /healthz on `addr` (host:port)")
 	envString(fs, &d.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	envString(fs, &d.logFormat, "log-format", "text", "log `format`: text or json")
+	dnsServerFlag(fs, &d.dnsServer)
 	d.frontCurve.register(fs, "frontend-", "the frontend", true)
 	d.backCurve.register(fs, "backend-", "the backend", true)
 	hwm := 1000
@@ -214,6 +217,10 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	if err := checkListenAddr("--metrics", df.metrics); err != nil {
 		return err
 	}
+	dnsOpts, err := checkDNSServer(df.dnsServer)
+	if err != nil {
+		return err
+	}
 	frontSec, err := df.frontCurve.options()
 	if err != nil {
 		return err
@@ -265,7 +272,7 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	// curve is "server", "client" or "" (none), for the log.
 	open := func(side string, t sockets.Type, specs []endpointSpec, curve string, security ...sockets.Option) (*sockets.Socket, error) {
 		opts := append([]sockets.Option{sockets.WithSendHWM(df.hwm), sockets.WithRecvHWM(df.hwm),
-			sockets.WithLinger(df.linger), sockets.WithLogger(log.With("side", side))}, security...)
+			sockets.WithLinger(df.linger), sockets.WithLogger(log.With("side", side))}, append(dnsOpts, security...)...)
 		s, err := sockets.New(t, opts...)
 		if err != nil {
 			return nil, err

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -16,9 +18,10 @@ import (
 // endpointFlags are the flags every command that owns a socket shares: the
 // repeatable --bind and --connect, and --verbose for connection events.
 type endpointFlags struct {
-	binds    []string
-	connects []string
-	verbose  bool
+	binds     []string
+	connects  []string
+	verbose   bool
+	dnsServer string
 }
 
 func (e *endpointFlags) register(fs *flag.FlagSet) {
@@ -28,11 +31,40 @@ func (e *endpointFlags) register(fs *flag.FlagSet) {
 		e.binds = append(e.binds, s)
 		return nil
 	})
-	fs.Func("connect", "connect to `endpoint` (repeatable), in the background, retrying until it answers", func(s string) error {
+	fs.Func("connect", "connect to `endpoint` (repeatable), in the background, retrying until it answers;\n"+
+		"dns://NAME:PORT, srv://NAME or list://HOST:PORT,... connect to every member\n"+
+		"of the set and follow it as it changes", func(s string) error {
 		e.connects = append(e.connects, s)
 		return nil
 	})
 	fs.BoolVar(&e.verbose, "verbose", false, "print connection events (connected, disconnected, retries, ...) on stderr")
+	dnsServerFlag(fs, &e.dnsServer)
+}
+
+// dnsServerFlag registers --dns-server, which every command that dials takes.
+func dnsServerFlag(fs *flag.FlagSet, p *string) {
+	envString(fs, p, "dns-server", "", "ask the DNS server at `host:port` for dns:// and srv:// endpoints, instead of the system's resolver")
+}
+
+// checkDNSServer checks --dns-server and returns the socket option it
+// means (none when empty).
+func checkDNSServer(addr string) ([]sockets.Option, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil && host == "" {
+		err = errors.New("no host")
+	}
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n <= 0 || n > 65535 {
+			err = fmt.Errorf("bad port %q", port)
+		}
+	}
+	if err != nil {
+		return nil, usagef("--dns-server %q: want host:port (%v)", addr, err)
+	}
+	return []sockets.Option{sockets.WithDNSServer(addr)}, nil
 }
 
 // check validates what can be told before any socket exists.
@@ -45,7 +77,18 @@ func (e *endpointFlags) check() error {
 			return usagef("invalid endpoint %q: inproc only reaches sockets in the same process; use tcp:// or ipc://", ep)
 		}
 	}
-	return nil
+	for _, ep := range e.binds {
+		if err := sockets.CheckEndpoint(ep, true); err != nil {
+			return usagef("--bind: %v", err)
+		}
+	}
+	for _, ep := range e.connects {
+		if err := sockets.CheckEndpoint(ep, false); err != nil {
+			return usagef("--connect: %v", err)
+		}
+	}
+	_, err := checkDNSServer(e.dnsServer)
+	return err
 }
 
 // socket is an open socket whose monitor events are being read.
@@ -82,13 +125,17 @@ func (w *socket) failure() string {
 // each bound endpoint, with the port the system chose for port 0 or *. On
 // error the socket is closed again and nothing but the error is printed.
 func openSocket(t sockets.Type, e *endpointFlags, stderr io.Writer, opts ...sockets.Option) (*socket, error) {
-	s, err := sockets.New(t, opts...)
+	dns, err := checkDNSServer(e.dnsServer)
+	if err != nil {
+		return nil, err
+	}
+	s, err := sockets.New(t, append(opts, dns...)...)
 	if err != nil {
 		return nil, err
 	}
 	w := &socket{Socket: s, connected: make(chan struct{}), watcher: make(chan struct{}), refused: make(chan struct{})}
 	dialOnly := len(e.binds) == 0
-	go w.watch(e.verbose, dialOnly, len(e.connects), stderr)
+	go w.watch(e.verbose, dialOnly, e.connects, stderr)
 	var bound []string
 	for _, ep := range e.binds {
 		addr, err := s.Listen(ep)
@@ -113,10 +160,16 @@ func openSocket(t sockets.Type, e *endpointFlags, stderr io.Writer, opts ...sock
 
 // watch reads the socket's events until Close ends them. dialOnly: the
 // socket binds nothing, and dials dials endpoints.
-func (w *socket) watch(verbose, dialOnly bool, dials int, stderr io.Writer) {
+func (w *socket) watch(verbose, dialOnly bool, dials []string, stderr io.Writer) {
 	defer close(w.watcher)
 	first := true
 	stopped := map[string]bool{}
+	// Only an endpoint dialed alone counts towards "no peer can come": a
+	// dial set's member that stops leaves the set to find others.
+	direct := map[string]bool{}
+	for _, ep := range dials {
+		direct[ep] = true
+	}
 	for ev := range w.Events() {
 		if ev.Kind == sockets.EventConnected && first {
 			first = false
@@ -130,9 +183,9 @@ func (w *socket) watch(verbose, dialOnly bool, dials int, stderr io.Writer) {
 			r := strings.ReplaceAll(ev.Err.Error(), "\n", " ")
 			w.lastDial.Store(&r)
 		}
-		if ev.Kind == sockets.EventHandshakeFailed && errors.Is(ev.Err, sockets.ErrDialStopped) && !stopped[ev.Endpoint] {
+		if ev.Kind == sockets.EventHandshakeFailed && errors.Is(ev.Err, sockets.ErrDialStopped) && direct[ev.Endpoint] && !stopped[ev.Endpoint] {
 			stopped[ev.Endpoint] = true
-			if dialOnly && len(stopped) == dials {
+			if dialOnly && len(stopped) == len(direct) {
 				w.refusal = fmt.Errorf("--connect %s: %w", ev.Endpoint, ev.Err)
 				close(w.refused) // after setting refusal: readers wait on refused
 			}
@@ -149,6 +202,9 @@ func (w *socket) watch(verbose, dialOnly bool, dials int, stderr io.Writer) {
 		}
 		if ev.Err != nil {
 			line += ": " + ev.Err.Error()
+		}
+		if ev.Retry > 0 {
+			line += " (retry in " + ev.Retry.Round(time.Millisecond).String() + ")"
 		}
 		fmt.Fprintln(stderr, strings.ReplaceAll(line, "\n", " "))
 	}

@@ -14,8 +14,11 @@ import (
 	"github.com/zmqkit/zmqkit/sockets"
 )
 
-// Endpoints are the two addresses of a pipeline: the Ventilator listens on
-// both, Workers dial both.
+// Endpoints are the two addresses of a pipeline: usually the Ventilator
+// listens on both and Workers dial both. Either side may be turned round
+// (Ventilator.Dial, Worker.Listen): a Ventilator that dials
+// dns://workers:5557 for its tasks deals them over every worker behind the
+// name, following the pool as it grows and shrinks.
 type Endpoints struct {
 	Tasks   string // tasks leave the Ventilator here (its PUSH socket)
 	Results string // results come back here (its PULL socket)
@@ -140,18 +143,51 @@ func NewVentilator[T, R any](tc codec.Codec[T], rc codec.Codec[R], opts ...Venti
 
 // Listen binds the task and result endpoints (tcp, ipc or inproc; tcp port
 // 0 picks a free port) and returns them as bound. It may be called again
-// for more endpoints.
+// for more endpoints. An empty endpoint is skipped: a Ventilator may listen
+// for results and Dial its workers for tasks.
 func (v *Ventilator[T, R]) Listen(ep Endpoints) (Endpoints, error) {
+	if ep.Tasks == "" && ep.Results == "" {
+		return Endpoints{}, fmt.Errorf("pipeline: listen: %w", sockets.ErrBadEndpoint)
+	}
 	var bound Endpoints
 	var err error
-	if bound.Tasks, err = v.tasks.Listen(ep.Tasks); err != nil {
-		return Endpoints{}, fmt.Errorf("pipeline: tasks: %w", err)
+	if ep.Tasks != "" {
+		if bound.Tasks, err = v.tasks.Listen(ep.Tasks); err != nil {
+			return Endpoints{}, fmt.Errorf("pipeline: tasks: %w", err)
+		}
 	}
-	if bound.Results, err = v.results.Listen(ep.Results); err != nil {
-		_ = v.tasks.Unbind(bound.Tasks)
-		return Endpoints{}, fmt.Errorf("pipeline: results: %w", err)
+	if ep.Results != "" {
+		if bound.Results, err = v.results.Listen(ep.Results); err != nil {
+			if bound.Tasks != "" {
+				_ = v.tasks.Unbind(bound.Tasks)
+			}
+			return Endpoints{}, fmt.Errorf("pipeline: results: %w", err)
+		}
 	}
 	return bound, nil
+}
+
+// Dial connects the Ventilator to workers that listen (Worker.Listen), for
+// the endpoints of ep that are not empty: a tcp:// or ipc:// endpoint, or a
+// dial set (dns://NAME:PORT, srv://NAME, list://…; see sockets.Socket.Dial)
+// that deals tasks over, or collects results from, every member. A worker
+// that leaves the set keeps the tasks it was sent; those whose result does
+// not come are re-issued after the task timeout, as for a worker that dies.
+func (v *Ventilator[T, R]) Dial(ep Endpoints) error {
+	if ep.Tasks != "" {
+		if err := v.tasks.Dial(ep.Tasks); err != nil {
+			return fmt.Errorf("pipeline: tasks: %w", err)
+		}
+	}
+	if ep.Results != "" {
+		if err := v.results.Dial(ep.Results); err != nil {
+			if ep.Tasks != "" {
+				_ = v.tasks.Disconnect(ep.Tasks)
+			}
+			return fmt.Errorf("pipeline: results: %w", err)
+		}
+	}
+	return nil
 }
 
 // Submit sends a task to one worker and returns its id. It waits while

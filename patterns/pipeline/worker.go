@@ -79,16 +79,48 @@ func NewWorker[T, R any](tc codec.Codec[T], rc codec.Codec[R], opts ...WorkerOpt
 func (w *Worker[T, R]) Name() string { return w.cfg.name }
 
 // Dial connects to a Ventilator's endpoints. Like every Dial it returns at
-// once and reconnects for as long as the worker lives.
+// once and reconnects for as long as the worker lives. An empty endpoint is
+// skipped, for a worker that listens for tasks (Listen) and dials results.
 func (w *Worker[T, R]) Dial(ep Endpoints) error {
-	if err := w.tasks.Dial(ep.Tasks); err != nil {
-		return fmt.Errorf("pipeline: tasks: %w", err)
+	if ep.Tasks == "" && ep.Results == "" {
+		return fmt.Errorf("pipeline: dial: %w", sockets.ErrBadEndpoint)
 	}
-	if err := w.results.Dial(ep.Results); err != nil {
-		_ = w.tasks.Disconnect(ep.Tasks)
-		return fmt.Errorf("pipeline: results: %w", err)
+	if ep.Tasks != "" {
+		if err := w.tasks.Dial(ep.Tasks); err != nil {
+			return fmt.Errorf("pipeline: tasks: %w", err)
+		}
+	}
+	if ep.Results != "" {
+		if err := w.results.Dial(ep.Results); err != nil {
+			if ep.Tasks != "" {
+				_ = w.tasks.Disconnect(ep.Tasks)
+			}
+			return fmt.Errorf("pipeline: results: %w", err)
+		}
 	}
 	return nil
+}
+
+// Listen binds the endpoints of ep that are not empty, for a Ventilator
+// that dials its workers (Ventilator.Dial), and returns them as bound. A
+// worker may listen for tasks and dial the results endpoint, or any mix.
+func (w *Worker[T, R]) Listen(ep Endpoints) (Endpoints, error) {
+	var bound Endpoints
+	var err error
+	if ep.Tasks != "" {
+		if bound.Tasks, err = w.tasks.Listen(ep.Tasks); err != nil {
+			return Endpoints{}, fmt.Errorf("pipeline: tasks: %w", err)
+		}
+	}
+	if ep.Results != "" {
+		if bound.Results, err = w.results.Listen(ep.Results); err != nil {
+			if bound.Tasks != "" {
+				_ = w.tasks.Unbind(bound.Tasks)
+			}
+			return Endpoints{}, fmt.Errorf("pipeline: results: %w", err)
+		}
+	}
+	return bound, nil
 }
 
 // Run handles tasks until ctx ends (it returns ctx's error) or Close

@@ -1,5 +1,7 @@
 package engine
 
+import "time"
+
 // EventKind names what happened to a connection.
 type EventKind uint8
 
@@ -17,6 +19,10 @@ const (
 	EventProtocolError                         // the peer broke the framing rules; EventDisconnected follows
 	EventClosed                                // a Listen endpoint was closed
 	EventStalled                               // a message under way stopped making progress (see ErrStalled)
+	EventDialStopped                           // a Dial stopped reconnecting (Options.ReconnectStop); Err matches ErrDialStopped
+	EventMemberAdded                           // a dial set dialed a new member (Remote)
+	EventMemberRemoved                         // a dial set let a member (Remote) go
+	EventResolveError                          // a dial set's lookup failed (members kept) or was only partly usable
 )
 
 var eventNames = [...]string{
@@ -32,6 +38,10 @@ var eventNames = [...]string{
 	EventProtocolError:    "protocol-error",
 	EventClosed:           "closed",
 	EventStalled:          "stalled",
+	EventDialStopped:      "dial-stopped",
+	EventMemberAdded:      "member-added",
+	EventMemberRemoved:    "member-removed",
+	EventResolveError:     "resolve-error",
 }
 
 func (k EventKind) String() string {
@@ -48,4 +58,7 @@ type Event struct {
 	Remote   string // the peer's address, when known
 	UserID   string // who the peer authenticated as (PLAIN, CURVE), on the side that checked it
 	Err      error  // the reason, for failures and disconnects
+	// Retry is how long a Dial waits before its next attempt
+	// (EventConnectRetried).
+	Retry time.Duration
 }

@@ -38,6 +38,11 @@ type Options struct {
 	HeartbeatTTL     time.Duration
 	ReconnectIvl     time.Duration
 	ReconnectMax     time.Duration
+	// ConnectTimeout bounds each tcp or ipc connection attempt of a Dial
+	// (0: only the system's own timeout).
+	ConnectTimeout time.Duration
+	// ReconnectStop says on which failures a Dial stops reconnecting.
+	ReconnectStop ReconnectStop
 	// Ticker, when set, stands in for time.NewTicker where a connection
 	// paces its heartbeats (PING every HeartbeatIvl): tests tick it by hand,
 	// so what they check does not hang on the scheduler. nil: real time.

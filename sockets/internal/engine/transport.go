@@ -31,6 +31,18 @@ var ErrTooManyConnections = errors.New("too many connections")
 // (ErrRefusedByServer) and Options.RetryAuthFailures is off.
 var ErrDialStopped = errors.New("not reconnecting to this endpoint")
 
+// ReconnectStop is a set of failures after which a Dial stops reconnecting
+// (libzmq's ZMQ_RECONNECT_STOP).
+type ReconnectStop uint8
+
+// The failures ReconnectStop can name.
+const (
+	// StopOnRefused: the connection was refused (nothing listens there).
+	StopOnRefused ReconnectStop = 1 << iota
+	// StopOnHandshakeFailed: the ZMTP handshake failed, for any reason.
+	StopOnHandshakeFailed
+)
+
 // ErrIncompatible reports a peer whose socket type cannot talk to ours.
 var ErrIncompatible = errors.New("incompatible socket type")
 
@@ -491,13 +503,19 @@ func (l *Listener) Close() {
 
 // Dialer keeps one outgoing connection up, reconnecting as needed.
 type Dialer struct {
-	host Host
-	g    *Group
-	ep   Endpoint
-	raw  string
-	pipe *Pipe // persistent pipe; nil with Immediate
-	stop chan struct{}
-	once sync.Once
+	host     Host
+	g        *Group
+	ep       Endpoint
+	raw      string
+	pipe     *Pipe // persistent pipe; nil with Immediate
+	stop     chan struct{}
+	once     sync.Once
+	kill     chan struct{} // closed by Abandon
+	killOnce sync.Once
+	done     chan struct{} // closed when the dialer has given up
+
+	curMu sync.Mutex
+	cur   *Pipe // with Immediate, the pipe of the connection up now
 }
 
 // Dial starts connecting to endpoint in the background. Unless the socket
@@ -508,7 +526,7 @@ func Dial(host Host, g *Group, endpoint string) (*Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dialer{host: host, g: g, ep: ep, raw: endpoint, stop: make(chan struct{})}
+	d := &Dialer{host: host, g: g, ep: ep, raw: endpoint, stop: make(chan struct{}), kill: make(chan struct{}), done: make(chan struct{})}
 	o := host.EngineOptions()
 	if err := rawTransportOK(o, ep, endpoint); err != nil {
 		return nil, err
@@ -520,6 +538,7 @@ func Dial(host Host, g *Group, endpoint string) (*Dialer, error) {
 		}
 	}
 	if !g.Go(d.run) {
+		close(d.done)
 		if d.pipe != nil {
 			d.pipe.Terminate()
 			host.Detach(d.pipe)
@@ -533,12 +552,53 @@ func Dial(host Host, g *Group, endpoint string) (*Dialer, error) {
 // first writes out what is queued (see Options.Linger in package sockets).
 func (d *Dialer) Close() {
 	d.once.Do(func() {
+		d.curMu.Lock()
 		close(d.stop)
+		cur := d.cur
+		d.curMu.Unlock()
 		if d.pipe != nil {
 			d.pipe.Terminate()
 		}
+		if cur != nil {
+			cur.Terminate()
+		}
 	})
 }
+
+// Connected reports whether a connection of the dialer is up now.
+func (d *Dialer) Connected() bool {
+	if d.pipe != nil {
+		return d.pipe.Live() || d.pipe.Serving()
+	}
+	d.curMu.Lock()
+	defer d.curMu.Unlock()
+	return d.cur != nil
+}
+
+// Abandon is Close that stops delivering too: the dialer gives up at once,
+// as at the end of its socket's linger, and its connection is cut. What its
+// pipe still holds stays there for the socket to take (Pipe).
+func (d *Dialer) Abandon() {
+	d.Close()
+	d.killOnce.Do(func() { close(d.kill) })
+	if d.pipe != nil {
+		d.pipe.Drop()
+	}
+	d.curMu.Lock()
+	cur := d.cur
+	d.curMu.Unlock()
+	if cur != nil {
+		cur.Drop()
+	}
+}
+
+// Done is closed once the dialer has given up: after Close, once its pipe
+// is delivered or the linger ended; after Abandon, at once; or when it
+// stopped on its own (Options.ReconnectStop).
+func (d *Dialer) Done() <-chan struct{} { return d.done }
+
+// Pipe is the dialer's persistent pipe (nil with Immediate).
+func (d *Dialer) Pipe() *Pipe { return d.pipe }
 
 func (d *Dialer) stopped() bool {
 	select {
@@ -560,6 +620,8 @@ func (d *Dialer) finished() bool {
 	select {
 	case <-d.g.Killed():
 		return true
+	case <-d.kill:
+		return true
 	default:
 	}
 	return d.stopped() && !d.pending()
@@ -579,6 +641,9 @@ func (d *Dialer) giveUp() (<-chan struct{}, func()) {
 			case <-d.g.Killed():
 				close(ch)
 				return
+			case <-d.kill:
+				close(ch)
+				return
 			case <-stop:
 				if !d.pending() {
 					close(ch)
@@ -591,13 +656,17 @@ func (d *Dialer) giveUp() (<-chan struct{}, func()) {
 	return ch, func() { close(quit) }
 }
 
-// wait sleeps for about b (±25% jitter); false means give up.
-func (d *Dialer) wait(b time.Duration) bool {
+// jitter is about b (±25%): how long a Dial waits before its next try.
+func jitter(b time.Duration) time.Duration {
 	if b <= 0 {
 		b = time.Millisecond
 	}
-	j := time.Duration(rand.Int64N(int64(b)/2 + 1))
-	t := time.NewTimer(b*3/4 + j)
+	return b*3/4 + time.Duration(rand.Int64N(int64(b)/2+1))
+}
+
+// wait sleeps for w; false means give up.
+func (d *Dialer) wait(w time.Duration) bool {
+	t := time.NewTimer(w)
 	defer t.Stop()
 	quit, release := d.giveUp()
 	defer release()
@@ -619,6 +688,7 @@ func (d *Dialer) run() {
 		}
 		return b
 	}
+	defer close(d.done)
 	defer func() {
 		if d.pipe != nil {
 			d.pipe.Terminate()
@@ -635,10 +705,15 @@ func (d *Dialer) run() {
 		if d.finished() || errors.Is(err, errHandedOver) || errors.Is(err, ErrDialStopped) {
 			return
 		}
+		w := jitter(next())
 		if err != nil {
-			d.host.Emit(Event{Kind: EventConnectRetried, Endpoint: d.raw, Err: err})
+			if o.ReconnectStop&StopOnRefused != 0 && isRefused(err) {
+				d.host.Emit(Event{Kind: EventDialStopped, Endpoint: d.raw, Err: fmt.Errorf("%w; %w", err, ErrDialStopped)})
+				return
+			}
+			d.host.Emit(Event{Kind: EventConnectRetried, Endpoint: d.raw, Err: err, Retry: w})
 		}
-		if !d.wait(next()) {
+		if !d.wait(w) {
 			return
 		}
 	}
@@ -660,7 +735,7 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 	if d.ep.Transport == "ipc" {
 		network = "unix"
 	}
-	var nd net.Dialer
+	nd := net.Dialer{Timeout: o.ConnectTimeout}
 	c, err := nd.DialContext(ctx, network, d.ep.Address)
 	cancel()
 	if err != nil {
@@ -683,12 +758,15 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 		_ = c.Close()
 		// Credentials or a key the server refused will be refused again:
 		// stop, rather than knock at its door every few seconds for ever.
-		stop := errors.Is(err, ErrRefusedByServer) && !o.RetryAuthFailures
+		// So will any failure, when the socket asked to stop on one.
+		stop := errors.Is(err, ErrRefusedByServer) && !o.RetryAuthFailures ||
+			o.ReconnectStop&StopOnHandshakeFailed != 0
 		if stop {
 			err = fmt.Errorf("%w; %w", err, ErrDialStopped)
 		}
 		d.host.Emit(Event{Kind: EventHandshakeFailed, Endpoint: d.raw, Remote: remote, Err: err})
 		if stop {
+			d.host.Emit(Event{Kind: EventDialStopped, Endpoint: d.raw, Remote: remote, Err: err})
 			return ErrDialStopped
 		}
 		return nil
@@ -705,6 +783,19 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 			d.host.Emit(Event{Kind: EventRejected, Endpoint: d.raw, Remote: remote, Err: err})
 			return nil
 		}
+		// Close ends this connection's pipe as it ends a persistent one.
+		d.curMu.Lock()
+		d.cur = p
+		stopped := d.stopped()
+		d.curMu.Unlock()
+		if stopped {
+			p.Terminate()
+		}
+		defer func() {
+			d.curMu.Lock()
+			d.cur = nil
+			d.curMu.Unlock()
+		}()
 	} else {
 		p.SetPeer(pr)
 		p.serveBy(func() { _ = c.Close() })
@@ -864,6 +955,11 @@ func (d *Dialer) runInproc() error {
 }
 
 var errHandedOver = errors.New("inproc queue handed over")
+
+// isRefused reports a connection refused: nothing listens at the address.
+func isRefused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, errRefusedWindows)
+}
 
 func sumHWM(a, b int) int {
 	if a == 0 || b == 0 {
