@@ -95,6 +95,14 @@ type SubscriberConfig struct {
 	// one stops reading, so that the Publisher's PUSH gives the next
 	// messages to other consumers or waits.
 	Backlog int
+	// NoDrop makes a FanOut Subscriber whose topic backlog is full stop
+	// reading, as a Competing one does, instead of dropping: its socket's
+	// queue then fills, and the Publisher drops for it, or, with
+	// sockets.WithPubNoDrop among the Publisher's SocketOptions, waits,
+	// so that nothing is dropped on the way and the slowest Subscriber
+	// paces the Publisher. One full topic then holds up this
+	// Subscriber's other topics.
+	NoDrop bool
 	// BacklogBytes bounds the payload bytes of one topic's backlog in the
 	// same way (default 64 MiB); a single message over it is still taken
 	// when the backlog is empty.

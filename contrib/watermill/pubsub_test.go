@@ -535,3 +535,39 @@ func TestConfigRefused(t *testing.T) {
 	pub := newPub(t, zmqwatermill.FanOut, zmqwatermill.Bind(inproc("cfg")))
 	assert.ErrorIs(t, pub.Publish("a\x00b", message.NewMessage("x", nil)), zmqwatermill.ErrBadTopic)
 }
+
+// TestFanOutNoDrop: with NoDrop, and WithPubNoDrop on the Publisher, a
+// full backlog holds the Publisher up instead of losing messages.
+func TestFanOutNoDrop(t *testing.T) {
+	ep := inproc("nodrop")
+	pub, err := zmqwatermill.NewPublisher(zmqwatermill.PublisherConfig{
+		Endpoints: []zmqwatermill.Endpoint{zmqwatermill.Bind(ep)}, SocketOptions: []sockets.Option{sockets.WithPubNoDrop(true), sockets.WithSendHWM(2)},
+	}, nil)
+	require.NoError(t, err)
+	defer pub.Close()
+	sub := newSub(t, zmqwatermill.SubscriberConfig{
+		Endpoints: []zmqwatermill.Endpoint{zmqwatermill.Connect(ep)}, Backlog: 5, RequireJoin: true, NoDrop: true,
+		SocketOptions: []sockets.Option{sockets.WithRecvHWM(2)},
+	})
+	require.NoError(t, sub.SubscribeInitialize("t"))
+	var want []string
+	for i := range 50 {
+		want = append(want, fmt.Sprint(i))
+	}
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for _, w := range want {
+			if err := pub.Publish("t", message.NewMessage(watermill.NewUUID(), []byte(w))); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	ch, err := sub.Subscribe(testutil.Context(t, 10*time.Second), "t")
+	require.NoError(t, err)
+	assert.Equal(t, want, receiveN(t, ch, len(want)))
+	<-published
+	assert.Zero(t, sub.Stats().Dropped)
+	assert.Zero(t, pub.Stats().Socket.Dropped)
+}

@@ -309,7 +309,7 @@ func (s *Subscriber) read() {
 			continue
 		}
 		it := &item{uuid: d.uuid, meta: d.meta, payload: d.payload}
-		if s.cfg.Mode == FanOut {
+		if s.cfg.Mode == FanOut && !s.cfg.NoDrop {
 			if !t.offer(it) {
 				s.refuse(&s.dropped, "zmqwatermill: topic backlog full, message dropped", nil, watermill.LogFields{"topic": t.name})
 			}
