@@ -10,7 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/pubsub/tests"
 	"github.com/stretchr/testify/require"
 	"github.com/zmqkit/zmqkit/devices"
-	"github.com/zmqkit/zmqkit/internal/testutil"
+	"github.com/zmqkit/zmqkit/sockets"
 
 	zmqwatermill "github.com/zmqkit/zmqkit/contrib/watermill"
 )
@@ -32,12 +32,13 @@ import (
 //   - RequireSingleInstance true: the suite's other path makes new
 //     Subscribers after publishing and expects them to get the messages
 //     published before, which is persistence.
-//   - ForceShort true: the suite's short message counts (100 where it
-//     would publish 5000 or 10000), to keep CI time in bounds.
+//   - ForceShort: true for the runs with the default configuration (the
+//     suite's short message counts: 100 where it would publish 5000 or
+//     10000), false for the runs with a lossless one (see lossless).
 //   - ContextPreserved false: a context does not travel over a network.
 //   - RestartServiceCommand none: there is no broker to restart, so
 //     TestReconnect is skipped.
-func features(mode zmqwatermill.Mode) tests.Features {
+func features(mode zmqwatermill.Mode, short bool) tests.Features {
 	return tests.Features{
 		ConsumerGroups:                      false,
 		ExactlyOnceDelivery:                 false,
@@ -46,7 +47,7 @@ func features(mode zmqwatermill.Mode) tests.Features {
 		Persistent:                          false,
 		RequireSingleInstance:               true,
 		NewSubscriberReceivesOldMessages:    false,
-		ForceShort:                          true,
+		ForceShort:                          short,
 		ContextPreserved:                    false,
 	}
 }
@@ -56,16 +57,33 @@ func features(mode zmqwatermill.Mode) tests.Features {
 // every pair a test makes (the suite makes several in some) meets there,
 // over tcp, without knowing the others.
 type devicePerTest struct {
-	t    *testing.T // the suite's
-	mode zmqwatermill.Mode
+	t        *testing.T // the suite's
+	mode     zmqwatermill.Mode
+	lossless bool
 
 	mu   sync.Mutex
 	devs map[string]*zmqwatermill.Device
 }
 
-func newDevicePerTest(t *testing.T, mode zmqwatermill.Mode) *devicePerTest {
-	d := &devicePerTest{t: t, mode: mode, devs: map[string]*zmqwatermill.Device{}}
-	return d
+func newDevicePerTest(t *testing.T, mode zmqwatermill.Mode, lossless bool) *devicePerTest {
+	return &devicePerTest{t: t, mode: mode, lossless: lossless, devs: map[string]*zmqwatermill.Device{}}
+}
+
+// lossless is the configuration under which the full suite passes: it
+// publishes up to 10000 messages in a burst, before anyone subscribes, and
+// the default configuration would drop some in FanOut mode (an XPUB at
+// its high-water mark drops, as PUB/SUB does) and, in Competing mode, make
+// Publish wait for good once every queue on the way is full (about 5000
+// messages). So: FanOut Publishers and the forwarder's XPUB wait instead
+// of dropping (sockets.WithPubNoDrop), FanOut Subscribers stop reading at
+// a full backlog (NoDrop), and backlogs hold 20000 messages.
+const losslessBacklog = 20000
+
+func (d *devicePerTest) pubNoDrop() []sockets.Option {
+	if d.lossless && d.mode == zmqwatermill.FanOut {
+		return []sockets.Option{sockets.WithPubNoDrop(true)}
+	}
+	return nil
 }
 
 func (d *devicePerTest) device(t *testing.T) *zmqwatermill.Device {
@@ -75,10 +93,11 @@ func (d *devicePerTest) device(t *testing.T) *zmqwatermill.Device {
 		return dev
 	}
 	dev, err := zmqwatermill.NewDevice(zmqwatermill.DeviceConfig{
-		Mode:         d.mode,
-		Frontend:     "tcp://127.0.0.1:0",
-		Backend:      "tcp://127.0.0.1:0",
-		ProxyOptions: []devices.Option{devices.WithDrain(0)},
+		Mode:           d.mode,
+		Frontend:       "tcp://127.0.0.1:0",
+		Backend:        "tcp://127.0.0.1:0",
+		ProxyOptions:   []devices.Option{devices.WithDrain(0)},
+		BackendOptions: d.pubNoDrop(),
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -100,25 +119,37 @@ func (d *devicePerTest) pubSub(t *testing.T) (message.Publisher, message.Subscri
 	dev := d.device(t)
 	logger := watermill.NopLogger{}
 	pub, err := zmqwatermill.NewPublisher(zmqwatermill.PublisherConfig{
-		Mode:      d.mode,
-		Endpoints: []zmqwatermill.Endpoint{zmqwatermill.Connect(dev.Frontend())},
+		Mode:          d.mode,
+		Endpoints:     []zmqwatermill.Endpoint{zmqwatermill.Connect(dev.Frontend())},
+		SocketOptions: d.pubNoDrop(),
 	}, logger)
 	require.NoError(t, err)
-	sub, err := zmqwatermill.NewSubscriber(zmqwatermill.SubscriberConfig{
+	cfg := zmqwatermill.SubscriberConfig{
 		Mode:        d.mode,
 		Endpoints:   []zmqwatermill.Endpoint{zmqwatermill.Connect(dev.Backend())},
 		RequireJoin: true,
-	}, logger)
+	}
+	if d.lossless {
+		cfg.NoDrop, cfg.Backlog = true, losslessBacklog
+	}
+	sub, err := zmqwatermill.NewSubscriber(cfg, logger)
 	require.NoError(t, err)
 	return pub, sub
 }
 
 // TestPubSubCompeting runs Watermill's universal suite, tests.TestPubSub,
-// whole, in Competing mode: Publishers and Subscribers meet at a streamer
-// per test.
+// whole, in Competing mode with the default configuration: Publishers and
+// Subscribers meet at a streamer per test. The suite's short counts.
 func TestPubSubCompeting(t *testing.T) {
-	d := newDevicePerTest(t, zmqwatermill.Competing)
-	tests.TestPubSub(t, features(zmqwatermill.Competing), d.pubSub, nil)
+	d := newDevicePerTest(t, zmqwatermill.Competing, false)
+	tests.TestPubSub(t, features(zmqwatermill.Competing, true), d.pubSub, nil)
+}
+
+// TestPubSubCompetingFull is TestPubSubCompeting with the suite's full
+// counts, and backlogs big enough for its bursts (see lossless).
+func TestPubSubCompetingFull(t *testing.T) {
+	d := newDevicePerTest(t, zmqwatermill.Competing, true)
+	tests.TestPubSub(t, features(zmqwatermill.Competing, false), d.pubSub, nil)
 }
 
 // TestPubSubFanOut runs the universal suite in FanOut mode, Publishers and
@@ -136,10 +167,21 @@ func TestPubSubCompeting(t *testing.T) {
 // instances" for it; declaring ExactlyOnceDelivery, which skips it, would
 // be false.
 func TestPubSubFanOut(t *testing.T) {
-	d := newDevicePerTest(t, zmqwatermill.FanOut)
-	runSuite(t, features(zmqwatermill.FanOut), d.pubSub, map[string]string{
-		"TestConcurrentClose": "needs a message published while no subscriber exists to reach a later one: persistence, which PUB/SUB has not (see TestFanOutDropsWithoutSubscriber)",
-	})
+	d := newDevicePerTest(t, zmqwatermill.FanOut, false)
+	runSuite(t, features(zmqwatermill.FanOut, true), d.pubSub, fanOutExcluded)
+}
+
+// TestPubSubFanOutFull is TestPubSubFanOut with the suite's full counts
+// and the lossless configuration. With the default one, its 10000-message
+// burst (TestPublisherClose) loses a few messages at the forwarder's XPUB,
+// which drops at its high-water mark as PUB/SUB does.
+func TestPubSubFanOutFull(t *testing.T) {
+	d := newDevicePerTest(t, zmqwatermill.FanOut, true)
+	runSuite(t, features(zmqwatermill.FanOut, false), d.pubSub, fanOutExcluded)
+}
+
+var fanOutExcluded = map[string]string{
+	"TestConcurrentClose": "needs a message published while no subscriber exists to reach a later one: persistence, which PUB/SUB has not (see TestFanOutDropsWithoutSubscriber)",
 }
 
 // suiteTest is one of tests.TestPubSub's test functions.
@@ -192,5 +234,3 @@ func runSuite(t *testing.T, f tests.Features, c tests.PubSubConstructor, exclude
 		})
 	}
 }
-
-var _ = testutil.Eventually
