@@ -3,6 +3,7 @@ package zmqwatermill
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -28,6 +29,12 @@ func TestWireFormat(t *testing.T) {
 		1, 'b', 1, '2', // b=2
 	}, m.Frame(1))
 	assert.Equal(t, []byte("payload"), m.Frame(2))
+
+	// The example of docs/watermill.md.
+	m, err = encodeMessage("orders", "id-1", map[string]string{"a": "1"}, []byte("p"), testLimits)
+	require.NoError(t, err)
+	assert.Equal(t, "6f726465727300|01000469642d310101610131|70",
+		hex.EncodeToString(m.Frame(0))+"|"+hex.EncodeToString(m.Frame(1))+"|"+hex.EncodeToString(m.Frame(2)))
 
 	w := welcomeMsg([]byte("orders\x00"))
 	assert.Equal(t, [][]byte{[]byte("orders\x00"), {1, 1}}, w.Frames())
