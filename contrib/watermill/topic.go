@@ -93,13 +93,16 @@ func (t *topic) isJoined() bool {
 func (t *topic) offer(it *item) bool {
 	cfg := &t.s.cfg
 	t.mu.Lock()
-	full := len(t.backlog) > 0 && (len(t.backlog) >= cfg.Backlog || t.bytes+it.size() > cfg.BacklogBytes)
+	n := len(t.backlog)
+	full := n > 0 && (n >= cfg.Backlog || t.bytes+it.size() > cfg.BacklogBytes)
 	if !full {
 		t.backlog = append(t.backlog, it)
 		t.bytes += it.size()
 	}
 	t.mu.Unlock()
-	if !full {
+	// run needs waking only when it may have seen no message: with one
+	// in front already, it is offering that one or waiting for an Ack.
+	if !full && n == 0 {
 		poke(t.wake)
 	}
 	return !full
@@ -226,36 +229,47 @@ func (t *topic) run() {
 		if head != offered {
 			dropOffers()
 		}
-		cases, kinds, who, whoD = cases[:0], kinds[:0], who[:0], whoD[:0]
-		add(caseWake, wake, reflect.SelectRecv, reflect.Value{}, nil, nil)
-		add(caseClose, closing, reflect.SelectRecv, reflect.Value{}, nil, nil)
-		for _, sub := range subs {
-			if done := sub.ctx.Done(); done != nil {
-				add(caseEnded, reflect.ValueOf(done), reflect.SelectRecv, reflect.Value{}, sub, nil)
+		var (
+			kind caseKind
+			sub  *subscription
+			d    *delivery
+		)
+		if len(subs) == 1 && len(orphans) == 0 {
+			// The common case, without reflect.
+			sub = subs[0]
+			kind, d = t.selectOne(sub, inflight[sub], head, offers, &offered)
+		} else {
+			cases, kinds, who, whoD = cases[:0], kinds[:0], who[:0], whoD[:0]
+			add(caseWake, wake, reflect.SelectRecv, reflect.Value{}, nil, nil)
+			add(caseClose, closing, reflect.SelectRecv, reflect.Value{}, nil, nil)
+			for _, sub := range subs {
+				if done := sub.ctx.Done(); done != nil {
+					add(caseEnded, reflect.ValueOf(done), reflect.SelectRecv, reflect.Value{}, sub, nil)
+				}
+				if d := inflight[sub]; d != nil {
+					add(caseAck, reflect.ValueOf(d.msg.Acked()), reflect.SelectRecv, reflect.Value{}, sub, d)
+					add(caseNack, reflect.ValueOf(d.msg.Nacked()), reflect.SelectRecv, reflect.Value{}, sub, d)
+					continue
+				}
+				if head == nil {
+					continue
+				}
+				d := offers[sub]
+				if d == nil {
+					d = newDelivery(head, sub)
+					offers[sub] = d
+					offered = head
+				}
+				add(caseOffer, reflect.ValueOf(sub.out), reflect.SelectSend, reflect.ValueOf(d.msg), sub, d)
 			}
-			if d := inflight[sub]; d != nil {
-				add(caseAck, reflect.ValueOf(d.msg.Acked()), reflect.SelectRecv, reflect.Value{}, sub, d)
-				add(caseNack, reflect.ValueOf(d.msg.Nacked()), reflect.SelectRecv, reflect.Value{}, sub, d)
-				continue
+			for _, d := range orphans {
+				add(caseAck, reflect.ValueOf(d.msg.Acked()), reflect.SelectRecv, reflect.Value{}, nil, d)
+				add(caseNack, reflect.ValueOf(d.msg.Nacked()), reflect.SelectRecv, reflect.Value{}, nil, d)
 			}
-			if head == nil {
-				continue
-			}
-			d := offers[sub]
-			if d == nil {
-				d = newDelivery(head, sub)
-				offers[sub] = d
-				offered = head
-			}
-			add(caseOffer, reflect.ValueOf(sub.out), reflect.SelectSend, reflect.ValueOf(d.msg), sub, d)
+			i, _, _ := reflect.Select(cases)
+			kind, sub, d = kinds[i], who[i], whoD[i]
 		}
-		for _, d := range orphans {
-			add(caseAck, reflect.ValueOf(d.msg.Acked()), reflect.SelectRecv, reflect.Value{}, nil, d)
-			add(caseNack, reflect.ValueOf(d.msg.Nacked()), reflect.SelectRecv, reflect.Value{}, nil, d)
-		}
-		i, _, _ := reflect.Select(cases)
-		sub, d := who[i], whoD[i]
-		switch kinds[i] {
+		switch kind {
 		case caseWake:
 		case caseClose:
 			return
@@ -283,7 +297,7 @@ func (t *topic) run() {
 			} else {
 				orphans = slices.DeleteFunc(orphans, func(x *delivery) bool { return x == d })
 			}
-			if kinds[i] == caseAck {
+			if kind == caseAck {
 				t.s.acked.Add(1)
 			} else {
 				t.s.nacked.Add(1)
@@ -291,5 +305,42 @@ func (t *topic) run() {
 				dropOffers()
 			}
 		}
+	}
+}
+
+// selectOne is run's select for a topic with one subscription and no
+// orphans: the same cases as the general one, as a plain select.
+func (t *topic) selectOne(sub *subscription, inflight *delivery, head *item, offers map[*subscription]*delivery, offered **item) (caseKind, *delivery) {
+	var (
+		acked, nacked <-chan struct{}
+		out           chan *message.Message
+		offer         *delivery
+		msg           *message.Message
+	)
+	switch {
+	case inflight != nil:
+		acked, nacked = inflight.msg.Acked(), inflight.msg.Nacked()
+	case head != nil:
+		offer = offers[sub]
+		if offer == nil {
+			offer = newDelivery(head, sub)
+			offers[sub] = offer
+			*offered = head
+		}
+		out, msg = sub.out, offer.msg
+	}
+	select {
+	case <-t.wake:
+		return caseWake, nil
+	case <-t.s.closing:
+		return caseClose, nil
+	case <-sub.ctx.Done():
+		return caseEnded, nil
+	case <-acked:
+		return caseAck, inflight
+	case <-nacked:
+		return caseNack, inflight
+	case out <- msg:
+		return caseOffer, offer
 	}
 }
