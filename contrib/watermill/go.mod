@@ -6,6 +6,7 @@ replace github.com/zmqkit/zmqkit => ../..
 
 require (
 	github.com/ThreeDotsLabs/watermill v1.5.1
+	github.com/stretchr/testify v1.12.1
 	github.com/zmqkit/zmqkit v0.0.0-00010101000000-000000000000
 	go.uber.org/goleak v1.3.0
 )
@@ -19,7 +20,6 @@ require (
 	github.com/oklog/ulid v1.3.1 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/sony/gobreaker v1.0.0 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
