@@ -571,3 +571,42 @@ func TestFanOutNoDrop(t *testing.T) {
 	assert.Zero(t, sub.Stats().Dropped)
 	assert.Zero(t, pub.Stats().Socket.Dropped)
 }
+
+// TestCompetingPublishWaits: with no consumer, a Competing Publish waits;
+// SendTimeout bounds the wait, and Close ends it.
+func TestCompetingPublishWaits(t *testing.T) {
+	pub, err := zmqwatermill.NewPublisher(zmqwatermill.PublisherConfig{
+		Mode: zmqwatermill.Competing, Endpoints: []zmqwatermill.Endpoint{zmqwatermill.Bind(inproc("alone"))},
+		SendTimeout: 50 * time.Millisecond, SocketOptions: []sockets.Option{sockets.WithImmediate(true)},
+	}, nil)
+	require.NoError(t, err)
+	err = pub.Publish("t", message.NewMessage("x", nil))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	waiting, err := zmqwatermill.NewPublisher(zmqwatermill.PublisherConfig{
+		Mode: zmqwatermill.Competing, Endpoints: []zmqwatermill.Endpoint{zmqwatermill.Bind(inproc("alone"))},
+		SocketOptions: []sockets.Option{sockets.WithImmediate(true)},
+	}, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	m := message.NewMessage("y", nil)
+	m.SetContext(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- waiting.Publish("t", m) }()
+	cancel()
+	assert.ErrorIs(t, <-errc, context.Canceled, "the message's context ends the wait")
+	go func() { errc <- waiting.Publish("t", message.NewMessage("z", nil)) }()
+	require.NoError(t, waiting.Close())
+	assert.ErrorIs(t, <-errc, zmqwatermill.ErrPublisherClosed)
+	require.NoError(t, pub.Close())
+}
+
+// TestSubscribeCtxEndsJoin: a join waiting for a Publisher that is not
+// there gives up when Subscribe's context ends.
+func TestSubscribeCtxEndsJoin(t *testing.T) {
+	sub := newSub(t, zmqwatermill.SubscriberConfig{Endpoints: []zmqwatermill.Endpoint{zmqwatermill.Connect(inproc("nobody"))}, JoinTimeout: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := sub.Subscribe(ctx, "t")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}

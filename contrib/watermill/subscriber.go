@@ -153,11 +153,12 @@ func (s *Subscriber) SubscribeInitialize(topic string) error {
 	if err != nil {
 		return err
 	}
-	return s.join(t)
+	return s.join(context.Background(), t)
 }
 
 // Subscribe returns a channel of topic's messages (see
-// SubscribeInitialize, which it does first). The channel is closed when
+// SubscribeInitialize, which it does first; a join gives up, with ctx's
+// error, when ctx ends). The channel is closed when
 // ctx ends or the Subscriber closes. Each message's context derives from
 // ctx and is canceled when the message is Acked or Nacked, or on Close.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
@@ -165,7 +166,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	if err != nil {
 		return nil, err
 	}
-	if err := s.join(t); err != nil {
+	if err := s.join(ctx, t); err != nil {
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
@@ -220,7 +221,7 @@ func (s *Subscriber) lookup(name string) *topic {
 // join waits for a welcome on t (FanOut), asking again with a fresh nonce
 // now and then in case a request was lost (a Publisher's queue full, or a
 // Publisher that saw the request before the topic's subscription).
-func (s *Subscriber) join(t *topic) error {
+func (s *Subscriber) join(ctx context.Context, t *topic) error {
 	if s.cfg.Mode != FanOut || s.cfg.JoinTimeout < 0 || t.isJoined() {
 		return nil
 	}
@@ -242,6 +243,8 @@ func (s *Subscriber) join(t *topic) error {
 		case <-t.joined:
 		case <-s.closing:
 			result = ErrSubscriberClosed
+		case <-ctx.Done():
+			result = ctx.Err()
 		case <-deadline.C:
 			result = s.notJoined(t)
 		case <-again.C:
