@@ -75,17 +75,14 @@ func publish(t *testing.T, p *zmqwatermill.Publisher, topic string, payloads ...
 }
 
 // TestJoinThenPublish is the slow-joiner case, 30 times over: a Subscriber
-// connects to a Publisher, SubscribeInitialize returns, and the very next
-// Publish reaches it. Without the join (JoinTimeout < 0) the first messages
+// connects to a Publisher (over inproc, tcp and ipc in turn),
+// SubscribeInitialize returns, and the very next Publish reaches it. Without the join (JoinTimeout < 0) the first messages
 // may be dropped at the Publisher, which does not have the subscription
 // yet; with it, SubscribeInitialize returns only once a welcome has come
 // back through the subscription.
 func TestJoinThenPublish(t *testing.T) {
 	for i := range 30 {
-		ep := inproc("join")
-		if i%2 == 1 {
-			ep = "tcp://127.0.0.1:0"
-		}
+		ep := []string{inproc("join"), "tcp://127.0.0.1:0", "ipc://*"}[i%3]
 		pub := newPub(t, zmqwatermill.FanOut, zmqwatermill.Bind(ep))
 		sub := newSub(t, zmqwatermill.SubscriberConfig{Endpoints: []zmqwatermill.Endpoint{zmqwatermill.Connect(pub.Addrs()[0])}, RequireJoin: true})
 		require.NoError(t, sub.SubscribeInitialize("news"))
