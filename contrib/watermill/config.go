@@ -67,9 +67,10 @@ type PublisherConfig struct {
 	SocketOptions []sockets.Option
 	// SendTimeout bounds how long Publish waits, in Competing mode, for a
 	// consumer with room (PUSH waits while every peer is full or none is
-	// there). 0: until the message's context ends or Close. FanOut never
-	// waits: XPUB drops for a subscriber at its high-water mark, unless
-	// sockets.WithPubNoDrop is among SocketOptions.
+	// there). 0: until the message's context ends or Close. FanOut does
+	// not wait (XPUB drops for a subscriber at its high-water mark) unless
+	// sockets.WithPubNoDrop is among SocketOptions; then SendTimeout and
+	// the message's context bound its wait in the same way.
 	SendTimeout time.Duration
 	// Limits bound topics and headers (see Limits).
 	Limits Limits

@@ -75,7 +75,8 @@ func (p *Publisher) Socket() *sockets.Socket { return p.sock }
 // Publish sends each message to topic: in FanOut mode to every Subscriber
 // subscribed to it (dropping, counted in the socket's Stats, for one whose
 // queue is full), in Competing mode to one consumer, waiting while none
-// has room (until SendTimeout, the message's context, or Close). A message
+// has room (until SendTimeout, the message's context, or Close; so does a
+// FanOut Publisher with sockets.WithPubNoDrop). A message
 // is sent as three frames (see the format in this package's doc); its
 // payload is copied, so msg may be reused once Publish returns.
 func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
@@ -100,18 +101,16 @@ func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
 
 func (p *Publisher) send(mctx context.Context, m sockets.Msg) error {
 	ctx := p.ctx
-	if p.cfg.Mode == Competing {
-		var cancel context.CancelFunc
-		if d := p.cfg.SendTimeout; d > 0 {
-			ctx, cancel = context.WithTimeout(ctx, d)
-			defer cancel()
-		}
-		if mctx != nil && mctx.Done() != nil {
-			ctx, cancel = context.WithCancel(ctx)
-			defer cancel()
-			stop := context.AfterFunc(mctx, cancel)
-			defer stop()
-		}
+	var cancel context.CancelFunc
+	if d := p.cfg.SendTimeout; d > 0 {
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	if mctx != nil && mctx.Done() != nil {
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		stop := context.AfterFunc(mctx, cancel)
+		defer stop()
 	}
 	err := p.sock.SendMsg(ctx, m)
 	if err != nil && (errors.Is(err, sockets.ErrClosed) || p.ctx.Err() != nil) {
