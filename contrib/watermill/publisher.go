@@ -22,7 +22,9 @@ var ErrPublisherClosed = errors.New("zmqwatermill: publisher closed")
 //
 // In FanOut mode it also answers joins (see Subscriber.SubscribeInitialize):
 // a goroutine reads the subscriptions its XPUB receives and, for each join
-// request, publishes a welcome on the topic.
+// request, publishes a welcome on the topic. Its socket announces a random
+// id in its handshake (property X-Zmqwatermill-Publisher), by which a
+// Subscriber tells the welcomes of its Publishers apart.
 type Publisher struct {
 	cfg  PublisherConfig
 	log  watermill.LoggerAdapter
@@ -51,7 +53,16 @@ func NewPublisher(config PublisherConfig, logger watermill.LoggerAdapter) (*Publ
 	if config.Mode == Competing {
 		t = sockets.Push
 	}
-	s, addrs, err := open(t, config.SocketOptions, config.Endpoints)
+	opts := config.SocketOptions
+	if config.Mode == FanOut {
+		// Subscribers tell Publishers apart by it when they join.
+		id, err := randomHex()
+		if err != nil {
+			return nil, err
+		}
+		opts = append([]sockets.Option{sockets.WithMetadata(publisherProperty, id)}, opts...)
+	}
+	s, addrs, err := open(t, opts, config.Endpoints)
 	if err != nil {
 		return nil, fmt.Errorf("zmqwatermill: publisher: %w", err)
 	}

@@ -607,3 +607,28 @@ func TestSubscribeCtxEndsJoin(t *testing.T) {
 	_, err := sub.Subscribe(ctx, "t")
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }
+
+// TestJoinEveryPublisher: a Subscriber connected to two Publishers joins
+// only once both have welcomed it, so a message each publishes right after
+// SubscribeInitialize arrives, 20 times over tcp.
+func TestJoinEveryPublisher(t *testing.T) {
+	for range 20 {
+		a := newPub(t, zmqwatermill.FanOut, zmqwatermill.Bind("tcp://127.0.0.1:0"))
+		b := newPub(t, zmqwatermill.FanOut, zmqwatermill.Bind("tcp://127.0.0.1:0"))
+		sub := newSub(t, zmqwatermill.SubscriberConfig{
+			Endpoints:   []zmqwatermill.Endpoint{zmqwatermill.Connect(a.Addrs()[0]), zmqwatermill.Connect(b.Addrs()[0])},
+			RequireJoin: true,
+		})
+		testutil.Eventually(t, 5*time.Second, func() bool { return sub.Stats().Socket.Connects == 2 }, "connected to both")
+		require.NoError(t, sub.SubscribeInitialize("t"))
+		publish(t, a, "t", "a")
+		publish(t, b, "t", "b")
+		ch, err := sub.Subscribe(testutil.Context(t, 10*time.Second), "t")
+		require.NoError(t, err)
+		got := receiveN(t, ch, 2)
+		assert.ElementsMatch(t, []string{"a", "b"}, got)
+		require.NoError(t, sub.Close())
+		require.NoError(t, a.Close())
+		require.NoError(t, b.Close())
+	}
+}

@@ -131,20 +131,28 @@ func (s *Subscriber) Addrs() []string {
 // on, into the topic's backlog, whether or not a Subscribe is running.
 //
 // In FanOut mode it then joins: it asks the Publishers for a welcome and
-// waits (up to JoinTimeout) until one arrives. A join request is a
-// subscription to the topic frame followed by a random nonce: unique, so
-// that every XPUB on its way passes it upstream, verbose or not, as a
-// forwarder's does. A Publisher answers with a welcome on the topic, which
-// reaches this Subscriber through the same subscription and the same hops
-// as the topic's messages. So when SubscribeInitialize returns nil before
-// JoinTimeout, at least one Publisher has the subscription in effect all
-// the way: what that Publisher publishes to topic from then on reaches
-// this Subscriber (unless a queue at its high-water mark drops it, or a
-// connection breaks). Other Publishers may not have it yet. Without a
-// welcome by JoinTimeout it returns ErrNotJoined with RequireJoin, and
-// otherwise logs and returns nil: the subscription stands, and messages
-// flow once a Publisher gets it. A topic joins once; later calls return
-// at once.
+// waits (up to JoinTimeout) until every peer its socket is connected to,
+// and at least one, has sent one. A join request is a subscription to the
+// topic frame followed by a random nonce: unique, so that every XPUB on
+// its way passes it upstream, verbose or not, as a forwarder's does. A
+// Publisher answers with a welcome on the topic, which reaches this
+// Subscriber through the same subscription and the same hops as the
+// topic's messages. The Subscriber tells its Publishers apart by the id
+// each announces in its handshake; peers without one (forwarders) are all
+// one to it: a welcome through any of them counts for all of them.
+//
+// So when SubscribeInitialize returns nil before JoinTimeout, each
+// Publisher the Subscriber was connected to when it last looked (it looks
+// again whenever a welcome comes, and at least every second) has the
+// subscription in effect, and so has, through its forwarders, at least one
+// Publisher behind one of them, all the way: what those Publishers publish to
+// topic from then on reaches this Subscriber (unless a queue at its
+// high-water mark drops it, or a connection breaks). A Publisher that
+// connects later, or that sits behind a forwarder and did not answer, may
+// not have it yet. Without the welcomes by JoinTimeout it
+// returns ErrNotJoined with RequireJoin, and otherwise logs and returns
+// nil: the subscription stands, and messages flow once a Publisher gets
+// it. A topic joins once; later calls return at once.
 //
 // In Competing mode there is nothing to wait for: a PUSH keeps messages
 // (up to its high-water mark) until a consumer takes them.
@@ -218,9 +226,12 @@ func (s *Subscriber) lookup(name string) *topic {
 	return s.topics[name]
 }
 
-// join waits for a welcome on t (FanOut), asking again with a fresh nonce
-// now and then in case a request was lost (a Publisher's queue full, or a
-// Publisher that saw the request before the topic's subscription).
+// join waits until every peer the Subscriber is connected to, and at
+// least one, has welcomed t (FanOut), asking again with a fresh nonce now
+// and then in case a request was lost (a Publisher's queue full, or one
+// that saw the request before the topic's subscription). Peers are looked
+// at again at each turn: one that left is no longer waited for, one that
+// came is.
 func (s *Subscriber) join(ctx context.Context, t *topic) error {
 	if s.cfg.Mode != FanOut || s.cfg.JoinTimeout < 0 || t.isJoined() {
 		return nil
@@ -238,18 +249,25 @@ func (s *Subscriber) join(ctx context.Context, t *topic) error {
 		}
 		again := time.NewTimer(retry)
 		var result error
-		done := true
-		select {
-		case <-t.joined:
-		case <-s.closing:
-			result = ErrSubscriberClosed
-		case <-ctx.Done():
-			result = ctx.Err()
-		case <-deadline.C:
-			result = s.notJoined(t)
-		case <-again.C:
-			done = false
-			retry = min(2*retry, time.Second)
+		done, asked := false, true
+		for !done && asked {
+			if t.welcomes() > 0 && len(s.waitingFor(t)) == 0 {
+				t.markJoined()
+				done = true
+				break
+			}
+			select {
+			case <-t.welcome:
+			case <-s.closing:
+				result, done = ErrSubscriberClosed, true
+			case <-ctx.Done():
+				result, done = ctx.Err(), true
+			case <-deadline.C:
+				result, done = s.notJoined(t), true
+			case <-again.C:
+				asked = false
+				retry = min(2*retry, time.Second)
+			}
 		}
 		again.Stop()
 		if err := s.sock.Unsubscribe(req); err != nil && result == nil && done {
@@ -262,11 +280,40 @@ func (s *Subscriber) join(ctx context.Context, t *topic) error {
 }
 
 func joinRequest(topic string) (string, error) {
-	var nonce [8]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
+	nonce, err := randomHex()
+	if err != nil {
 		return "", err
 	}
-	return topic + "\x00" + hex.EncodeToString(nonce[:]), nil
+	return topic + "\x00" + nonce, nil
+}
+
+// randomHex is 8 random bytes in hex.
+func randomHex() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// publisherProperty is the handshake property a FanOut Publisher announces
+// its id in.
+const publisherProperty = "X-Zmqwatermill-Publisher"
+
+// peerKey names the peer a welcome came from, or that the Subscriber is
+// connected to: a Publisher of this package by its id, anything else (a
+// forwarder) as "".
+func peerKey(p sockets.Peer) string { return p.Property(publisherProperty) }
+
+// waitingFor returns the peers connected now that have not welcomed t.
+func (s *Subscriber) waitingFor(t *topic) []string {
+	var out []string
+	for _, p := range s.sock.Peers() {
+		if k := peerKey(p); !t.welcomedBy(k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func (s *Subscriber) notJoined(t *topic) error {
@@ -288,7 +335,7 @@ func (s *Subscriber) closedOr(err error) error {
 func (s *Subscriber) read() {
 	defer s.wg.Done()
 	for {
-		m, err := s.sock.RecvMsg(s.ctx)
+		m, from, err := s.sock.RecvMsgFrom(s.ctx)
 		if err != nil {
 			return // closed
 		}
@@ -308,7 +355,7 @@ func (s *Subscriber) read() {
 			continue
 		}
 		if d.welcome {
-			t.markJoined()
+			t.addWelcome(peerKey(from))
 			continue
 		}
 		it := &item{uuid: d.uuid, meta: d.meta, payload: d.payload}

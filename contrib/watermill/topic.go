@@ -55,17 +55,25 @@ type topic struct {
 	wake  chan struct{} // a message or subscription arrived (cap 1)
 	space chan struct{} // the backlog got shorter (cap 1; Competing's reader waits on it)
 
-	joinOnce sync.Once
-	joined   chan struct{} // closed by the first welcome (FanOut)
+	welcome   chan struct{}       // a welcome arrived (cap 1)
+	welcomers map[string]struct{} // from whom (peerKey), under mu; bounded by maxWelcomers
+	joinOnce  sync.Once
+	joined    chan struct{} // closed when a join succeeded (FanOut)
 }
+
+// maxWelcomers bounds the peers a topic remembers welcomes from: a
+// Subscriber has few Publishers, and a join waits only for those it is
+// connected to.
+const maxWelcomers = 1024
 
 func newTopic(s *Subscriber, name string) *topic {
 	return &topic{
-		name:   name,
-		s:      s,
-		wake:   make(chan struct{}, 1),
-		space:  make(chan struct{}, 1),
-		joined: make(chan struct{}),
+		name:    name,
+		s:       s,
+		wake:    make(chan struct{}, 1),
+		space:   make(chan struct{}, 1),
+		joined:  make(chan struct{}),
+		welcome: make(chan struct{}, 1),
 	}
 }
 
@@ -76,7 +84,33 @@ func poke(ch chan struct{}) {
 	}
 }
 
-// markJoined records a welcome.
+// addWelcome records a welcome from the peer named key.
+func (t *topic) addWelcome(key string) {
+	t.mu.Lock()
+	if t.welcomers == nil {
+		t.welcomers = make(map[string]struct{})
+	}
+	if len(t.welcomers) < maxWelcomers {
+		t.welcomers[key] = struct{}{}
+	}
+	t.mu.Unlock()
+	poke(t.welcome)
+}
+
+func (t *topic) welcomedBy(key string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.welcomers[key]
+	return ok
+}
+
+func (t *topic) welcomes() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.welcomers)
+}
+
+// markJoined records a successful join.
 func (t *topic) markJoined() { t.joinOnce.Do(func() { close(t.joined) }) }
 
 func (t *topic) isJoined() bool {
