@@ -93,8 +93,8 @@ type SubscriberConfig struct {
 	// subscription to take them (default 1000). At the bound a FanOut
 	// Subscriber drops the topic's new messages (counted in
 	// Stats().Dropped), as a PUB drops for a slow subscriber; a Competing
-	// one stops reading, so that the Publisher's PUSH gives the next
-	// messages to other consumers or waits.
+	// one stops reading (its other topics wait too), so that the
+	// Publisher's PUSH gives the next messages to other consumers or waits.
 	Backlog int
 	// NoDrop makes a FanOut Subscriber whose topic backlog is full stop
 	// reading, as a Competing one does, instead of dropping: its socket's
@@ -109,7 +109,7 @@ type SubscriberConfig struct {
 	// when the backlog is empty.
 	BacklogBytes int64
 	// JoinTimeout bounds how long SubscribeInitialize and Subscribe wait,
-	// in FanOut mode, for a Publisher to confirm the subscription (see
+	// in FanOut mode, for the Publishers to confirm the subscription (see
 	// SubscribeInitialize). 0: 5 s. Negative: do not wait.
 	JoinTimeout time.Duration
 	// RequireJoin makes a join that times out an error (ErrNotJoined);
