@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"errors"
 	"strings"
 	"sync"
@@ -56,6 +57,9 @@ type Options struct {
 	// Admit, when set, vets every tcp and ipc peer once the handshake
 	// knows it; an error refuses the peer (see HandshakeConfig.Admit).
 	Admit func(*Peer) error
+	// TLSConfig is wss's: the listener's certificate, the dialer's roots
+	// and server name (nil: the system's, for a dialer).
+	TLSConfig *tls.Config
 }
 
 // Pipe is the relation with one peer: a queue each way. A pipe created by
