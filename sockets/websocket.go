@@ -120,4 +120,3 @@ func (s *Socket) Handler(opts ...HandlerOption) (http.Handler, string, error) {
 	s.listeners[name] = l
 	return l, name, nil
 }
-

@@ -252,7 +252,8 @@ func eventFor(err error) EventKind {
 		return EventStalled
 	case errors.Is(err, ErrHeartbeatTimeout):
 		return EventHeartbeatTimeout
-	case errors.Is(err, ErrBadFlags), errors.Is(err, ErrTooManyFrames), errors.Is(err, ErrCommandTooLong):
+	case errors.Is(err, ErrBadFlags), errors.Is(err, ErrTooManyFrames), errors.Is(err, ErrCommandTooLong),
+		errors.Is(err, ErrWSProtocol):
 		return EventProtocolError
 	}
 	return EventDisconnected

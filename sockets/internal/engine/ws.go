@@ -244,18 +244,23 @@ func (c *wsConn) next() error {
 	default:
 		for {
 			c.armProgress()
-			if err := c.budget.take(bigAlloc); err != nil {
+			// A chunk no larger than what the read limit lets come.
+			size := int64(bigAlloc)
+			if c.maxFrame > 0 {
+				size = max(1, min(size, c.maxFrame+1-int64(n)))
+			}
+			if err := c.budget.take(size); err != nil {
 				return err
 			}
-			c.charged += bigAlloc
-			ch := make([]byte, bigAlloc)
+			c.charged += size
+			ch := make([]byte, size)
 			m, err := io.ReadFull(r, ch)
 			if m > 0 {
 				c.chunks = append(c.chunks, ch[:m])
 			}
 			n += m
-			c.budget.give(int64(bigAlloc - m))
-			c.charged -= int64(bigAlloc - m)
+			c.budget.give(size - int64(m))
+			c.charged -= size - int64(m)
 			if err == io.ErrUnexpectedEOF || err == io.EOF {
 				break
 			}
