@@ -116,7 +116,7 @@ var wsBufPool = sync.Pool{New: func() any {
 // wsConn is a ZWS connection seen as a ZMTP byte stream (see the top of
 // this file). One goroutine reads and one writes, as over tcp.
 type wsConn struct {
-	ws  *websocket.Conn
+	ws  wsMessages
 	raw net.Conn // under the WebSocket (and TLS): deadlines, addresses
 	// maxFrame bounds a WebSocket message (flags byte included); < 0: none.
 	maxFrame int64
@@ -147,9 +147,17 @@ type wsConn struct {
 	closeOnce sync.Once
 }
 
+// wsMessages is what wsConn uses of a *websocket.Conn (tests stand in).
+type wsMessages interface {
+	Reader(ctx context.Context) (websocket.MessageType, io.Reader, error)
+	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
+	SetReadLimit(n int64)
+	CloseNow() error
+}
+
 // newWSConn wraps an established WebSocket whose subprotocol chose the
 // mechanism; server says which side accepted it.
-func newWSConn(ws *websocket.Conn, raw net.Conn, o *Options, server bool) *wsConn {
+func newWSConn(ws wsMessages, raw net.Conn, o *Options, server bool) *wsConn {
 	c := &wsConn{ws: ws, raw: raw, budget: o.Budget, progress: o.ProgressTimeout, greetLeft: 64, maxFrame: -1}
 	mech := string(zmq4.NullSecurity)
 	if o.Security != nil {
