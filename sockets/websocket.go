@@ -45,6 +45,22 @@ func WithTLSConfig(cfg *tls.Config) Option {
 	}
 }
 
+// WithWSOrigins sets the Origin patterns the socket's ws:// and wss://
+// listeners accept from browsers beside the listener's own host and port
+// (the default admits that one only, as Handler does), for a page served
+// from another origin; "*" admits any. Patterns are as for WithOrigins.
+// Peers that send no Origin (programs, not browsers) are never refused
+// for it. libzmq's ws transport checks no Origin.
+func WithWSOrigins(patterns ...string) Option {
+	return func(c *config) error {
+		if err := engine.CheckOrigins(patterns); err != nil {
+			return fmt.Errorf("%w: %v", ErrBadOption, err)
+		}
+		c.WSOrigins = append(c.WSOrigins, patterns...)
+		return nil
+	}
+}
+
 // HandlerOption configures a Handler.
 type HandlerOption func(*handlerConfig) error
 
@@ -60,6 +76,9 @@ type handlerConfig struct {
 // path.Match) or, with "://", a scheme and host ("https://example.com").
 func WithOrigins(patterns ...string) HandlerOption {
 	return func(h *handlerConfig) error {
+		if err := engine.CheckOrigins(patterns); err != nil {
+			return fmt.Errorf("%w: %v", ErrBadOption, err)
+		}
 		h.origins = append(h.origins, patterns...)
 		return nil
 	}

@@ -60,6 +60,9 @@ type Options struct {
 	// TLSConfig is wss's: the listener's certificate, the dialer's roots
 	// and server name (nil: the system's, for a dialer).
 	TLSConfig *tls.Config
+	// WSOrigins are the Origin patterns a ws or wss listener accepts
+	// beside the request's own host ("*": any).
+	WSOrigins []string
 }
 
 // Pipe is the relation with one peer: a queue each way. A pipe created by

@@ -99,6 +99,26 @@ func NewWSHandler(host Host, g *Group, name string, origins []string, anyOrigin 
 	return l, nil
 }
 
+// originPatterns splits "*" (any origin) from the patterns.
+func originPatterns(ps []string) (patterns []string, any bool) {
+	for _, p := range ps {
+		if p == "*" {
+			return nil, true
+		}
+	}
+	return ps, false
+}
+
+// CheckOrigins refuses a malformed Origin pattern.
+func CheckOrigins(ps []string) error {
+	for _, p := range ps {
+		if _, err := matchOrigin(p); err != nil {
+			return fmt.Errorf("origin pattern %q: %v", p, err)
+		}
+	}
+	return nil
+}
+
 // matchOrigin checks a pattern as coder/websocket will use it, so that a
 // bad one is refused here rather than logged there.
 func matchOrigin(p string) (bool, error) { return path.Match(strings.ToLower(p), "x") }
@@ -148,11 +168,15 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusServiceUnavailable, EventRejected, ErrClosing)
 		return
 	}
+	origins, anyOrigin := l.origins, l.anyOrigin
+	if l.srv != nil { // a listener of ours: the socket's options
+		origins, anyOrigin = originPatterns(o.WSOrigins)
+	}
 	hw := &hijackWatch{ResponseWriter: w}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{sub},
-		OriginPatterns:     l.origins,
-		InsecureSkipVerify: l.anyOrigin,
+		OriginPatterns:     origins,
+		InsecureSkipVerify: anyOrigin,
 	})
 	if err != nil {
 		l.conns.Add(-1)
