@@ -104,7 +104,7 @@ func TestWSRefusesNonZWSRequests(t *testing.T) {
 	ev := awaitEvent(t, pull, sockets.EventHandshakeFailed)
 	assert.ErrorIs(t, ev.Err, sockets.ErrNotWebSocket)
 
-	for _, protos := range []string{"", "ZWS2.0", "ZWS2.0/PLAIN", "chat"} {
+	for _, protos := range []string{"", "ZWS2.1", "ZWS2.0/PLAIN", "chat"} {
 		_, status := dialRawZWS(t, addr, protos, "")
 		assert.Equal(t, http.StatusBadRequest, status, "subprotocols %q", protos)
 		awaitEvent(t, pull, sockets.EventHandshakeFailed)
@@ -380,4 +380,43 @@ func TestWSEndpoints(t *testing.T) {
 	defer st.Close()
 	_, err := st.Listen("ws://127.0.0.1:0/")
 	assert.ErrorIs(t, err, sockets.ErrBadEndpoint)
+}
+
+// TestZWSBare: the "ZWS2.0" subprotocol (no mechanism, RFC 45), which is
+// all a browser can ask for: routing ids first, then messages; a ROUTER
+// sees the peer's routing id; a PLAIN socket refuses it.
+func TestZWSBare(t *testing.T) {
+	ctx := ctxT(t)
+	router, _ := sockets.NewRouter(sockets.WithRoutingID([]byte("R")))
+	defer router.Close()
+	addr, err := router.Listen("ws://127.0.0.1:0/r")
+	require.NoError(t, err)
+	peer, status := dialRawZWS(t, addr, "ZWS2.0", "")
+	require.Equal(t, http.StatusSwitchingProtocols, status)
+	assert.Equal(t, "R", string(peer.handshakeBare(t, "browser-1")))
+	require.NoError(t, peer.send(0x01, []byte("a")))
+	require.NoError(t, peer.send(0x00, []byte("b")))
+	m, err := router.Recv(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, [][]byte{[]byte("browser-1"), []byte("a"), []byte("b")}, m)
+	require.NoError(t, router.Send(ctx, []byte("browser-1"), []byte("back")))
+	flags, body, err := peer.recv()
+	require.NoError(t, err)
+	assert.Equal(t, byte(0x00), flags)
+	assert.Equal(t, "back", string(body))
+
+	// A first message that is no routing id ends the connection.
+	bad, _ := dialRawZWS(t, addr, "ZWS2.0", "")
+	require.NoError(t, bad.send(0x01, []byte("x")))
+	ev := awaitEvent(t, router, sockets.EventHandshakeFailed)
+	assert.ErrorIs(t, ev.Err, sockets.ErrWSProtocol)
+
+	plain, _ := sockets.NewPull(sockets.WithPlainServer(func(u, p string) bool { return true }))
+	defer plain.Close()
+	paddr, err := plain.Listen("ws://127.0.0.1:0/p")
+	require.NoError(t, err)
+	_, status = dialRawZWS(t, paddr, "ZWS2.0", "")
+	assert.Equal(t, http.StatusBadRequest, status)
+	_, status = dialRawZWS(t, paddr, "ZWS2.0/PLAIN", "")
+	assert.Equal(t, http.StatusSwitchingProtocols, status)
 }

@@ -225,3 +225,14 @@ func (r *rawZWS) handshakeNULL(t testing.TB, socketType string) map[string]strin
 	require.NoError(t, err)
 	return props
 }
+
+// handshakeBare runs RFC 45's "no mechanism" start (subprotocol ZWS2.0,
+// what browsers use): each side's first message is its routing id.
+func (r *rawZWS) handshakeBare(t testing.TB, id string) []byte {
+	t.Helper()
+	require.NoError(t, r.send(0x00, []byte(id)))
+	flags, body, err := r.recv()
+	require.NoError(t, err)
+	require.Equal(t, byte(0x00), flags, "a routing id is a single-frame message")
+	return body
+}

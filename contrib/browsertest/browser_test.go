@@ -66,7 +66,11 @@ func eval[T any](ctx context.Context, js string) (T, error) {
 func waitJS(t *testing.T, ctx context.Context, cond string) {
 	t.Helper()
 	_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
-	require.NoError(t, err, "waiting for %s", cond)
+	if err != nil {
+		state, _ := eval[string](ctx, `document.getElementById("sub-status").textContent + " / " +
+			document.getElementById("req-status").textContent + " / " + JSON.stringify(window.demo && window.demo.errors)`)
+		require.NoError(t, err, "waiting for %s; page: %s", cond, state)
+	}
 }
 
 // TestBrowserDemo: a zmqkit PUB and REP listen on ws://; Chromium loads
@@ -165,7 +169,7 @@ func TestBrowserDemo(t *testing.T) {
 	}
 	tick.Stop()
 	waitJS(t, tab, `window.demo.rates.filter(r => r > 0).length >= 2`)
-	png, err := chromedp.Run(tab, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	shot := filepath.Join(t.TempDir(), "demo.png")
 	require.NoError(t, os.WriteFile(shot, png, 0o644))

@@ -1,9 +1,13 @@
 // zmqkit.js: a ZeroMQ client for web browsers, over WebSocket.
 //
-// It speaks ZWS 2.0 (ZeroMQ RFC 45) with the NULL mechanism to any ws://
-// or wss:// endpoint of zmqkit (Socket.Listen("ws://…"), Socket.Handler,
-// or a device such as `zmqkit forwarder --backend ws://…`). Socket types:
-// Sub, Req and Dealer. An ES module with no dependency and no build step:
+// It speaks ZWS 2.0 (ZeroMQ RFC 45) to any ws:// or wss:// endpoint of a
+// zmqkit socket without security (Socket.Listen("ws://…"), Socket.Handler,
+// or a device such as `zmqkit forwarder --backend ws://…`), and to libzmq's
+// ws transport. It asks for the subprotocol "ZWS2.0", RFC 45's "no
+// mechanism": browsers refuse a "/" in a subprotocol, so "ZWS2.0/NULL" is
+// out of their reach. Each side's first message is then its routing id;
+// after that, frames are as under NULL. Socket types: Sub, Req and Dealer.
+// An ES module with no dependency and no build step:
 //
 //   import { Sub, Req } from "./zmqkit.js";
 //   const sub = new Sub("ws://127.0.0.1:5556/events", { subscribe: ["prices."] });
@@ -18,7 +22,7 @@
 const FLAG_LAST = 0x00;
 const FLAG_MORE = 0x01;
 const FLAG_COMMAND = 0x02;
-export const SUBPROTOCOL = "ZWS2.0/NULL";
+export const SUBPROTOCOL = "ZWS2.0";
 
 const utf8 = new TextEncoder();
 const utf8dec = new TextDecoder();
@@ -47,51 +51,9 @@ function command(name, data) {
   return b;
 }
 
-// properties encodes ZMTP metadata: name length, name, 4-byte value length, value.
-function properties(props) {
-  const parts = [];
-  let size = 0;
-  for (const [k, v] of Object.entries(props)) {
-    const kb = utf8.encode(k);
-    const vb = utf8.encode(v);
-    const p = new Uint8Array(1 + kb.length + 4 + vb.length);
-    p[0] = kb.length;
-    p.set(kb, 1);
-    new DataView(p.buffer).setUint32(1 + kb.length, vb.length);
-    p.set(vb, 1 + kb.length + 4);
-    parts.push(p);
-    size += p.length;
-  }
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-function parseProperties(b) {
-  const props = {};
-  let o = 0;
-  while (o < b.length) {
-    const n = b[o];
-    if (o + 1 + n + 4 > b.length) throw new Error("malformed metadata");
-    const name = text(b.subarray(o + 1, o + 1 + n));
-    const vn = new DataView(b.buffer, b.byteOffset + o + 1 + n, 4).getUint32(0);
-    o += 1 + n + 4;
-    if (o + vn > b.length) throw new Error("malformed metadata");
-    props[name] = text(b.subarray(o, o + vn));
-    o += vn;
-  }
-  return props;
-}
-
-const PEERS = { SUB: ["PUB", "XPUB"], REQ: ["REP", "ROUTER"], DEALER: ["REP", "DEALER", "ROUTER"] };
-
 /**
- * ZSocket is what the socket types share: the connection, the READY
- * handshake, framing, heartbeats (PONG to PING), reconnection, and a
+ * ZSocket is what the socket types share: the connection, the exchange of
+ * routing ids, framing, heartbeats (PONG to PING), reconnection, and a
  * bounded queue of messages written while not connected.
  */
 export class ZSocket {
@@ -106,7 +68,8 @@ export class ZSocket {
     this.onmessage = null;
     /** called with "connecting", "ready", "closed" or an Error */
     this.onstatus = null;
-    this.peer = null; // the peer's metadata, once ready
+    this.routingId = bytes(opts.routingId ?? ""); // ours, sent first
+    this.peerId = null; // the peer's routing id, once ready
     this.ready = false;
     this._ws = null;
     this._out = [];
@@ -139,7 +102,7 @@ export class ZSocket {
         this._fail(ws, new Error(`server chose subprotocol "${ws.protocol}"`));
         return;
       }
-      this._frame(ws, FLAG_COMMAND, command("READY", properties({ "Socket-Type": this.type })));
+      this._frame(ws, FLAG_LAST, this.routingId);
     };
     ws.onmessage = (ev) => this._onframe(ws, ev.data);
     ws.onclose = () => {
@@ -187,8 +150,20 @@ export class ZSocket {
       if (this._parts.length) return this._fail(ws, new Error("command inside a message"));
       return this._command(ws, body);
     }
-    if (!this.ready) return this._fail(ws, new Error("message before READY"));
     if (flags !== FLAG_MORE && flags !== FLAG_LAST) return this._fail(ws, new Error(`bad flags 0x${flags.toString(16)}`));
+    if (!this.ready) {
+      // The peer's first message is its routing id.
+      if (flags !== FLAG_LAST) return this._fail(ws, new Error("the peer's first message is no routing id"));
+      this.peerId = body.slice();
+      this.ready = true;
+      this._backoff = this.reconnectMs;
+      this._connected();
+      const out = this._out;
+      this._out = [];
+      for (const m of out) this._write(m);
+      this._status("ready");
+      return;
+    }
     this._size += body.length;
     if (this._size > this.maxMessageBytes) return this._fail(ws, new Error("message too large"));
     this._parts.push(body);
@@ -206,25 +181,6 @@ export class ZSocket {
     const name = text(body.subarray(1, 1 + n));
     const data = body.subarray(1 + n);
     switch (name) {
-      case "READY": {
-        let props;
-        try {
-          props = parseProperties(data);
-        } catch (e) {
-          return this._fail(ws, e);
-        }
-        const t = (props["Socket-Type"] || "").toUpperCase();
-        if (!PEERS[this.type].includes(t)) return this._fail(ws, new Error(`a ${this.type} cannot talk to a ${t}`));
-        this.peer = props;
-        this.ready = true;
-        this._backoff = this.reconnectMs;
-        this._connected();
-        const out = this._out;
-        this._out = [];
-        for (const m of out) this._write(m);
-        this._status("ready");
-        break;
-      }
       case "PING": // ZMTP 3.1: answer with the ping's context
         this._frame(ws, FLAG_COMMAND, command("PONG", data.subarray(2, 18)));
         break;

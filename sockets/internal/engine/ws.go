@@ -39,8 +39,11 @@ const (
 	zwsCommand = 0x02
 )
 
-// The WebSocket subprotocols, one per mechanism.
+// The WebSocket subprotocols, one per mechanism, and RFC 45's "no
+// mechanism", the only one a browser can ask for ("/" is not allowed in a
+// subprotocol token there).
 const (
+	SubprotocolBare  = "ZWS2.0"
 	SubprotocolNull  = "ZWS2.0/NULL"
 	SubprotocolPlain = "ZWS2.0/PLAIN"
 	SubprotocolCurve = "ZWS2.0/CURVE"
@@ -144,6 +147,16 @@ type wsConn struct {
 	wbody     bool   // inside a frame's body
 	wmsg      []byte // the ZWS message being assembled
 
+	// bare: the connection speaks ZWS2.0 without a mechanism (RFC 45): each
+	// side's first message is its routing id, and there is no READY. The
+	// NULL handshake runs all the same, against a READY made up from the
+	// peer's routing id (and a socket type that fits ours), while ours is
+	// sent as our routing id.
+	bare      bool
+	ourType   zmq4.SocketType
+	ourID     []byte
+	idPending bool // our READY is still to be replaced by our routing id
+
 	closeOnce sync.Once
 }
 
@@ -157,8 +170,9 @@ type wsMessages interface {
 
 // newWSConn wraps an established WebSocket whose subprotocol chose the
 // mechanism; server says which side accepted it.
-func newWSConn(ws wsMessages, raw net.Conn, o *Options, server bool) *wsConn {
-	c := &wsConn{ws: ws, raw: raw, budget: o.Budget, progress: o.ProgressTimeout, greetLeft: 64, maxFrame: -1}
+func newWSConn(ws wsMessages, raw net.Conn, o *Options, server, bare bool) *wsConn {
+	c := &wsConn{ws: ws, raw: raw, budget: o.Budget, progress: o.ProgressTimeout, greetLeft: 64, maxFrame: -1,
+		bare: bare, idPending: bare, ourType: o.Type, ourID: o.Identity}
 	mech := string(zmq4.NullSecurity)
 	if o.Security != nil {
 		mech = string(o.Security.Type())
@@ -284,7 +298,40 @@ func (c *wsConn) next() error {
 	if !ok {
 		return fmt.Errorf("%w: 0x%02x", ErrBadFlags, buf[0])
 	}
-	size := uint64(n - 1)
+	c.setHeader(flags, uint64(n-1))
+	c.first = buf[1:]
+	if c.bare {
+		return c.readyFromRoutingID(flags, n)
+	}
+	return nil
+}
+
+// readyFromRoutingID turns a bare peer's first message, its routing id,
+// into the READY our NULL handshake reads.
+func (c *wsConn) readyFromRoutingID(flags byte, n int) error {
+	c.bare = false // from now on, frames as they come
+	if flags != 0 || len(c.chunks) > 0 || n-1 > 255 {
+		return fmt.Errorf("%w: a ZWS2.0 peer's first message is its routing id (one frame, at most 255 bytes)", ErrWSProtocol)
+	}
+	id := c.first
+	body := append([]byte{5}, "READY"...)
+	prop := func(name string, v []byte) {
+		body = append(body, byte(len(name)))
+		body = append(body, name...)
+		body = binary.BigEndian.AppendUint32(body, uint32(len(v)))
+		body = append(body, v...)
+	}
+	prop("Socket-Type", []byte(impliedPeer(c.ourType)))
+	if len(id) > 0 {
+		prop("Identity", id)
+	}
+	c.setHeader(flagCommand, uint64(len(body)))
+	c.first = body
+	return nil
+}
+
+// setHeader makes the ZMTP header of the frame to hand out next.
+func (c *wsConn) setHeader(flags byte, size uint64) {
 	if size > 255 {
 		c.hdr[0] = flags | flagLong
 		binary.BigEndian.PutUint64(c.hdr[1:], size)
@@ -294,8 +341,28 @@ func (c *wsConn) next() error {
 		c.hdrN = 2
 	}
 	c.hdrOff = 0
-	c.first = buf[1:]
-	return nil
+}
+
+// impliedPeer is the socket type a bare ZWS2.0 peer is taken for: it does
+// not say, so the one that fits ours (a browser's SUB, REQ or DEALER).
+func impliedPeer(t zmq4.SocketType) zmq4.SocketType {
+	switch t {
+	case zmq4.Pub, zmq4.XPub:
+		return zmq4.Sub
+	case zmq4.Sub, zmq4.XSub:
+		return zmq4.Pub
+	case zmq4.Req:
+		return zmq4.Rep
+	case zmq4.Rep:
+		return zmq4.Req
+	case zmq4.Push:
+		return zmq4.Pull
+	case zmq4.Pull:
+		return zmq4.Push
+	case zmq4.Pair:
+		return zmq4.Pair
+	}
+	return zmq4.Dealer // for DEALER and ROUTER
 }
 
 // armProgress arms the progress timeout while a message arrives: its
@@ -386,6 +453,11 @@ func (c *wsConn) Write(p []byte) (int, error) {
 		c.wleft -= uint64(n)
 		if c.wleft == 0 {
 			c.wbody = false
+			if c.idPending && c.wflags == zwsCommand {
+				// Our READY, to a bare peer: our routing id instead.
+				c.idPending = false
+				c.wmsg = append(append(c.wmsg[:0], zwsLast), c.ourID...)
+			}
 			if err := c.ws.Write(context.Background(), websocket.MessageBinary, c.wmsg); err != nil {
 				return total - len(p), c.writeErr(err)
 			}

@@ -56,7 +56,7 @@ type nopConn struct{ net.Conn }
 func (nopConn) Close() error { return nil }
 
 func newFakeWSConn(ws *fakeWS, max int64) *wsConn {
-	c := newWSConn(ws, nopConn{}, &Options{MaxMsgSize: max}, true)
+	c := newWSConn(ws, nopConn{}, &Options{MaxMsgSize: max}, true, false)
 	c.greeting = nil // the decoder reads frames only
 	c.greetLeft = 0
 	return c
@@ -170,7 +170,7 @@ func FuzzZWSEncode(f *testing.F) {
 	f.Add([]byte("a\x00bb\x01ccc"), uint16(300))
 	f.Fuzz(func(t *testing.T, data []byte, big uint16) {
 		ws := &fakeWS{}
-		c := newWSConn(ws, nopConn{}, &Options{}, false)
+		c := newWSConn(ws, nopConn{}, &Options{}, false, false)
 		// Our greeting goes nowhere.
 		_, err := c.Write(greetingFor("NULL", false))
 		require.NoError(t, err)

@@ -69,5 +69,5 @@ func dialWS(ctx context.Context, ep Endpoint, o *Options) (net.Conn, error) {
 		_ = ws.CloseNow()
 		return nil, fmt.Errorf("%w: the server chose subprotocol %q, we speak %s", ErrWSProtocol, ws.Subprotocol(), sub)
 	}
-	return newWSConn(ws, raw, o, false), nil
+	return newWSConn(ws, raw, o, false, false), nil
 }

@@ -141,14 +141,17 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	sub := Subprotocol(o.Security)
+	subs := []string{Subprotocol(o.Security)}
+	if subs[0] == SubprotocolNull {
+		subs = append(subs, SubprotocolBare) // browsers can ask for no other
+	}
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		refuse(http.StatusUpgradeRequired, EventHandshakeFailed, fmt.Errorf("%w: no WebSocket upgrade (%s %s)", ErrNotWebSocket, r.Method, r.URL.Path))
 		return
 	}
-	if !offers(r, sub) {
+	if !offers(r, subs) {
 		refuse(http.StatusBadRequest, EventHandshakeFailed, fmt.Errorf("%w: subprotocols %q, want %s", ErrNotWebSocket,
-			r.Header.Values("Sec-WebSocket-Protocol"), sub))
+			r.Header.Values("Sec-WebSocket-Protocol"), strings.Join(subs, " or ")))
 		return
 	}
 	max := l.maxPeers
@@ -174,7 +177,7 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hw := &hijackWatch{ResponseWriter: w}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
-		Subprotocols:       []string{sub},
+		Subprotocols:       subs,
 		OriginPatterns:     origins,
 		InsecureSkipVerify: anyOrigin,
 	})
@@ -184,7 +187,7 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Err: fmt.Errorf("%w: %w", ErrNotWebSocket, err)})
 		return
 	}
-	c := newWSConn(ws, hw.raw, o, true)
+	c := newWSConn(ws, hw.raw, o, true, ws.Subprotocol() == SubprotocolBare)
 	if !l.g.track(c) {
 		l.conns.Add(-1)
 		_ = c.Close()
@@ -197,12 +200,14 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// offers reports whether the request offers subprotocol sub.
-func offers(r *http.Request, sub string) bool {
+// offers reports whether the request offers one of subs.
+func offers(r *http.Request, subs []string) bool {
 	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
 		for _, p := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(p), sub) {
-				return true
+			for _, sub := range subs {
+				if strings.EqualFold(strings.TrimSpace(p), sub) {
+					return true
+				}
 			}
 		}
 	}
