@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -419,4 +420,51 @@ func TestZWSBare(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, status)
 	_, status = dialRawZWS(t, paddr, "ZWS2.0/PLAIN", "")
 	assert.Equal(t, http.StatusSwitchingProtocols, status)
+}
+
+// TestWSHeartbeatsHandshakeTimeoutReconnect: over ws as over tcp, PINGs
+// are ZMTP commands (0x02 frames) and a peer silent past the heartbeat
+// timeout is dropped; a peer that upgrades and says nothing is dropped at
+// the handshake timeout; a dialer reconnects to a listener that comes back.
+func TestWSHeartbeatsHandshakeTimeoutReconnect(t *testing.T) {
+	ctx := ctxT(t)
+	pull, _ := sockets.NewPull(sockets.WithHeartbeat(50*time.Millisecond, 300*time.Millisecond, 0),
+		sockets.WithHandshakeTimeout(300*time.Millisecond))
+	defer pull.Close()
+	addr, err := pull.Listen("ws://127.0.0.1:0/hb")
+	require.NoError(t, err)
+	peer, _ := dialRawZWS(t, addr, "ZWS2.0/NULL", "")
+	peer.handshakeNULL(t, "PUSH")
+	flags, body, err := peer.recv()
+	require.NoError(t, err)
+	assert.Equal(t, byte(0x02), flags)
+	assert.True(t, strings.HasPrefix(string(body), "\x04PING"), "%q", body)
+	// Silent from now on (PINGs unanswered, nothing sent).
+	ev := awaitEvent(t, pull, sockets.EventHeartbeatTimeout)
+	assert.Contains(t, ev.Endpoint, "ws://")
+
+	mute, status := dialRawZWS(t, addr, "ZWS2.0/NULL", "")
+	require.Equal(t, http.StatusSwitchingProtocols, status)
+	_ = mute
+	awaitEvent(t, pull, sockets.EventHandshakeFailed)
+
+	// Reconnection: the listener goes away and comes back on its port.
+	push, _ := sockets.NewPush(sockets.WithReconnect(20*time.Millisecond, 100*time.Millisecond))
+	defer push.Close()
+	require.NoError(t, push.Dial(addr))
+	require.NoError(t, push.Send(ctx, []byte("one")))
+	m, err := pull.Recv(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "one", string(m[0]))
+	require.NoError(t, pull.Unbind(addr))
+	pull2, _ := sockets.NewPull()
+	defer pull2.Close()
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		_, err := pull2.Listen(addr)
+		return err == nil
+	}, "listening again on %s", addr)
+	require.NoError(t, push.Send(ctx, []byte("two")))
+	m, err = pull2.Recv(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "two", string(m[0]))
 }
