@@ -152,6 +152,7 @@ type wsConn struct {
 	// NULL handshake runs all the same, against a READY made up from the
 	// peer's routing id (and a socket type that fits ours), while ours is
 	// sent as our routing id.
+	cork *corkConn // nil: writes go out as the WebSocket library makes them
 	bare      bool
 	ourType   zmq4.SocketType
 	ourID     []byte
@@ -423,7 +424,15 @@ func (c *wsConn) readErr(err error) error {
 
 // Write takes the ZMTP byte stream our side writes and sends each frame
 // as a WebSocket message.
-func (c *wsConn) Write(p []byte) (int, error) {
+func (c *wsConn) Write(p []byte) (n int, err error) {
+	if c.cork != nil {
+		c.cork.cork()
+		defer func() {
+			if uerr := c.cork.uncork(); uerr != nil && err == nil {
+				err = c.writeErr(uerr)
+			}
+		}()
+	}
 	total := len(p)
 	if c.greetLeft > 0 {
 		n := min(c.greetLeft, len(p))

@@ -21,6 +21,7 @@ func dialWS(ctx context.Context, ep Endpoint, o *Options) (net.Conn, error) {
 		defer cancel()
 	}
 	var raw net.Conn
+	var cork *corkConn
 	var nd net.Dialer
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -30,6 +31,10 @@ func dialWS(ctx context.Context, ep Endpoint, o *Options) (net.Conn, error) {
 					_ = tc.SetNoDelay(true)
 				}
 				raw = c
+				// The WebSocket's writes (TLS records, for wss) go
+				// through the cork.
+				cork = &corkConn{Conn: c}
+				return cork, nil
 			}
 			return c, err
 		},
@@ -69,5 +74,7 @@ func dialWS(ctx context.Context, ep Endpoint, o *Options) (net.Conn, error) {
 		_ = ws.CloseNow()
 		return nil, fmt.Errorf("%w: the server chose subprotocol %q, we speak %s", ErrWSProtocol, ws.Subprotocol(), sub)
 	}
-	return newWSConn(ws, raw, o, false, false), nil
+	c := newWSConn(ws, raw, o, false, false)
+	c.cork = cork
+	return c, nil
 }

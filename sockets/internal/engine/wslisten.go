@@ -188,6 +188,7 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := newWSConn(ws, hw.raw, o, true, ws.Subprotocol() == SubprotocolBare)
+	c.cork = hw.cork
 	if !l.g.track(c) {
 		l.conns.Add(-1)
 		_ = c.Close()
@@ -218,15 +219,23 @@ func offers(r *http.Request, subs []string) bool {
 // its deadlines and addresses.
 type hijackWatch struct {
 	http.ResponseWriter
-	raw net.Conn
+	raw  net.Conn
+	cork *corkConn
 }
 
 func (h *hijackWatch) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err == nil {
-		h.raw = c
-		// net/http leaves the header timeouts' deadline behind.
-		_ = c.SetDeadline(time.Time{})
+	if err != nil {
+		return c, brw, err
 	}
-	return c, brw, err
+	h.raw = c
+	// net/http leaves the header timeouts' deadline behind.
+	_ = c.SetDeadline(time.Time{})
+	if brw.Writer.Buffered() == 0 {
+		// The WebSocket's writes go through the cork.
+		h.cork = &corkConn{Conn: c}
+		brw.Writer.Reset(h.cork)
+		return h.cork, brw, nil
+	}
+	return c, brw, nil
 }
