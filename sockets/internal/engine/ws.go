@@ -152,7 +152,7 @@ type wsConn struct {
 	// NULL handshake runs all the same, against a READY made up from the
 	// peer's routing id (and a socket type that fits ours), while ours is
 	// sent as our routing id.
-	cork *corkConn // nil: writes go out as the WebSocket library makes them
+	cork      *corkConn // nil: writes go out as the WebSocket library makes them
 	bare      bool
 	ourType   zmq4.SocketType
 	ourID     []byte
