@@ -75,6 +75,21 @@ func TestWSMechanisms(t *testing.T) {
 	}
 }
 
+// TestWSPlainRefused: a PLAIN server's refusal reaches a ws dialer as
+// over tcp (ErrRefusedByServer), and the dialer stops.
+func TestWSPlainRefused(t *testing.T) {
+	pull, _ := sockets.NewPull(sockets.WithPlainServer(func(u, p string) bool { return p == "right" }))
+	defer pull.Close()
+	addr, err := pull.Listen("ws://127.0.0.1:0/")
+	require.NoError(t, err)
+	push, _ := sockets.NewPush(sockets.WithPlain("u", "wrong"))
+	defer push.Close()
+	require.NoError(t, push.Dial(addr))
+	ev := awaitEvent(t, push, sockets.EventHandshakeFailed)
+	assert.ErrorIs(t, ev.Err, sockets.ErrRefusedByServer)
+	assert.ErrorIs(t, awaitEvent(t, pull, sockets.EventHandshakeFailed).Err, sockets.ErrAuth)
+}
+
 func TestWSReqRepAndPubSub(t *testing.T) {
 	ctx := ctxT(t)
 	rep, _ := sockets.NewRep()

@@ -143,16 +143,16 @@ type wsConn struct {
 	whdr      [9]byte // a ZMTP frame header being collected
 	whdrN     int
 	wflags    byte
-	wleft     uint64 // body bytes of the current frame still to come
-	wbody     bool   // inside a frame's body
-	wmsg      []byte // the ZWS message being assembled
+	wleft     uint64    // body bytes of the current frame still to come
+	wbody     bool      // inside a frame's body
+	wmsg      []byte    // the ZWS message being assembled
+	cork      *corkConn // nil: writes go out as the WebSocket library makes them
 
 	// bare: the connection speaks ZWS2.0 without a mechanism (RFC 45): each
 	// side's first message is its routing id, and there is no READY. The
 	// NULL handshake runs all the same, against a READY made up from the
 	// peer's routing id (and a socket type that fits ours), while ours is
 	// sent as our routing id.
-	cork      *corkConn // nil: writes go out as the WebSocket library makes them
 	bare      bool
 	ourType   zmq4.SocketType
 	ourID     []byte

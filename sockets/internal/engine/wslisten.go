@@ -71,7 +71,11 @@ func (l *Listener) listenWS(endpoint string) error {
 		ErrorLog:          discardLog,
 	}
 	if l.ep.Transport == "wss" {
+		// HTTP/1.1 only: a WebSocket is an upgrade of an HTTP/1.1 request
+		// (coder/websocket takes over the connection).
 		l.srv.TLSConfig = o.TLSConfig.Clone()
+		l.srv.TLSConfig.NextProtos = []string{"http/1.1"}
+		l.srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 		l.ln = tls.NewListener(ln, l.srv.TLSConfig)
 	}
 	return nil
