@@ -13,26 +13,34 @@ import (
 // Dial, and Handler to serve a socket on a path of your own HTTP server.
 // The security mechanism is the WebSocket subprotocol; see docs/websocket.md.
 
-// The ZWS subprotocols, one per security mechanism. A listener accepts
-// only the one of its mechanism; a dialer offers only its own.
+// The ZWS subprotocols, one per security mechanism, and RFC 45's "no
+// mechanism". A listener accepts the one of its mechanism (and, without
+// security, SubprotocolBare, the only one browsers can ask for); a dialer
+// offers its own.
 const (
-	SubprotocolNull  = engine.SubprotocolNull
-	SubprotocolPlain = engine.SubprotocolPlain
-	// SubprotocolCurve is zmqkit's: RFC 45 names NULL and PLAIN. Frames
-	// travel as over tcp under CURVE, each sealed in a MESSAGE command,
-	// each in a WebSocket message of its own.
-	SubprotocolCurve = engine.SubprotocolCurve
+	SubprotocolNull  = "ZWS2.0/NULL"
+	SubprotocolPlain = "ZWS2.0/PLAIN"
+	// SubprotocolCurve is libzmq's and ours: RFC 45 names NULL and PLAIN.
+	// Frames travel as over tcp under CURVE, each sealed in a MESSAGE
+	// command, each in a WebSocket message of its own.
+	SubprotocolCurve = "ZWS2.0/CURVE"
+	// SubprotocolBare is "no mechanism": each side's first message is its
+	// routing id; then frames as under NULL.
+	SubprotocolBare = "ZWS2.0"
 )
 
 // ErrNotWebSocket is the reason of the EventHandshakeFailed for an HTTP
 // request to a ws endpoint that is no WebSocket upgrade, offers none of
 // our subprotocols, or fails the Origin check.
-var ErrNotWebSocket = engine.ErrNotWebSocket
+var ErrNotWebSocket = errNotWebSocket() // "not a ZWS WebSocket request"
 
 // ErrWSProtocol is why a ZWS connection ended when its peer broke the
 // WebSocket mapping: a text message, an empty one, or a peer that closed
 // with an error status.
-var ErrWSProtocol = engine.ErrWSProtocol
+var ErrWSProtocol = errWSProtocol() // "ZWS protocol error"
+
+func errNotWebSocket() error { return engine.ErrNotWebSocket }
+func errWSProtocol() error   { return engine.ErrWSProtocol }
 
 // WithTLSConfig sets the TLS configuration of wss:// endpoints: a
 // listener's certificate (required to Listen on wss), a dialer's roots

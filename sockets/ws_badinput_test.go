@@ -449,6 +449,12 @@ func TestWSHeartbeatsHandshakeTimeoutReconnect(t *testing.T) {
 	awaitEvent(t, pull, sockets.EventHandshakeFailed)
 
 	// Reconnection: the listener goes away and comes back on its port.
+	// (Default timeouts here: the short ones above could drop a loaded
+	// machine's connection, and a message under way with it.)
+	pull, _ = sockets.NewPull()
+	defer pull.Close()
+	addr, err = pull.Listen("ws://127.0.0.1:0/rc")
+	require.NoError(t, err)
 	push, _ := sockets.NewPush(sockets.WithReconnect(20*time.Millisecond, 100*time.Millisecond))
 	defer push.Close()
 	require.NoError(t, push.Dial(addr))
@@ -456,7 +462,11 @@ func TestWSHeartbeatsHandshakeTimeoutReconnect(t *testing.T) {
 	m, err := pull.Recv(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "one", string(m[0]))
+	awaitEvent(t, push, sockets.EventConnected)
 	require.NoError(t, pull.Unbind(addr))
+	// Sent once the old connection is known gone (a message written to a
+	// connection that is going is lost, over any transport).
+	awaitEvent(t, push, sockets.EventDisconnected)
 	pull2, _ := sockets.NewPull()
 	defer pull2.Close()
 	testutil.Eventually(t, 10*time.Second, func() bool {
@@ -464,6 +474,7 @@ func TestWSHeartbeatsHandshakeTimeoutReconnect(t *testing.T) {
 		return err == nil
 	}, "listening again on %s", addr)
 	require.NoError(t, push.Send(ctx, []byte("two")))
+	awaitEvent(t, push, sockets.EventConnected)
 	m, err = pull2.Recv(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "two", string(m[0]))
