@@ -70,6 +70,9 @@ func (l *Listener) listenWS(endpoint string) error {
 		MaxHeaderBytes:    maxWSHeaderBytes,
 		ErrorLog:          discardLog,
 	}
+	// One request per connection: a request that is not upgraded (a
+	// refusal) costs its connection for that request only.
+	l.srv.SetKeepAlivesEnabled(false)
 	if l.ep.Transport == "wss" {
 		// HTTP/1.1 only: a WebSocket is an upgrade of an HTTP/1.1 request
 		// (coder/websocket takes over the connection).
