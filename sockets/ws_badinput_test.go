@@ -102,6 +102,7 @@ func TestWSRefusesNonZWSRequests(t *testing.T) {
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	assert.Equal(t, http.StatusUpgradeRequired, resp.StatusCode)
+	assert.True(t, resp.Close, "a refused request does not keep its connection")
 	ev := awaitEvent(t, pull, sockets.EventHandshakeFailed)
 	assert.ErrorIs(t, ev.Err, sockets.ErrNotWebSocket)
 
