@@ -25,6 +25,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -134,7 +135,7 @@ type wsConn struct {
 	bufp     *[]byte  // pooled buffer holding the message's first bytes
 	first    []byte   // the part of *bufp still to hand out
 	chunks   [][]byte // the rest, in chunks
-	charged  int64    // chunk bytes charged to budget
+	charged  atomic.Int64 // chunk bytes charged to budget (Close gives them back too)
 	dlMu     sync.Mutex
 	dl       time.Time // the deadline our reader asked for
 
@@ -205,7 +206,6 @@ func (c *wsConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	if c.hdrOff == c.hdrN && len(c.first) == 0 && len(c.chunks) == 0 {
-		c.release()
 		if err := c.next(); err != nil {
 			return 0, err
 		}
@@ -223,8 +223,13 @@ func (c *wsConn) Read(p []byte) (int, error) {
 		c.first = c.first[m:]
 		n += m
 		if len(c.first) == 0 && len(c.chunks) > 0 {
-			c.first, c.chunks = c.chunks[0], c.chunks[1:]
+			c.first = c.chunks[0]
+			c.chunks[0] = nil
+			c.chunks = c.chunks[1:]
 		}
+	}
+	if c.hdrOff == c.hdrN && len(c.first) == 0 && len(c.chunks) == 0 {
+		c.release() // all handed out: the decoder has its own copy
 	}
 	return n, nil
 }
@@ -235,8 +240,7 @@ func (c *wsConn) release() {
 		wsBufPool.Put(c.bufp)
 		c.bufp = nil
 	}
-	c.budget.give(c.charged)
-	c.charged = 0
+	c.budget.give(c.charged.Swap(0))
 	c.first, c.chunks = nil, nil
 }
 
@@ -246,7 +250,12 @@ func (c *wsConn) release() {
 // charged to the socket's Budget (the decoder charges the frame again
 // while it copies it, so a large frame costs up to twice its size for a
 // moment).
-func (c *wsConn) next() error {
+func (c *wsConn) next() (err error) {
+	defer func() {
+		if err != nil {
+			c.release()
+		}
+	}()
 	typ, r, err := c.ws.Reader(context.Background())
 	if err != nil {
 		return c.readErr(err)
@@ -275,7 +284,7 @@ func (c *wsConn) next() error {
 			if err := c.budget.take(size); err != nil {
 				return err
 			}
-			c.charged += size
+			c.charged.Add(size)
 			ch := make([]byte, size)
 			m, err := io.ReadFull(r, ch)
 			if m > 0 {
@@ -283,7 +292,7 @@ func (c *wsConn) next() error {
 			}
 			n += m
 			c.budget.give(size - int64(m))
-			c.charged -= size - int64(m)
+			c.charged.Add(-(size - int64(m)))
 			if err == io.ErrUnexpectedEOF || err == io.EOF {
 				break
 			}
@@ -489,6 +498,9 @@ func (c *wsConn) writeErr(err error) error {
 // closes when it is done or the peer misbehaved).
 func (c *wsConn) Close() error {
 	c.closeOnce.Do(func() { _ = c.ws.CloseNow() })
+	// What a message cut short held is the socket's budget again (the
+	// reader may have stopped half-way: a frame over the maximum size).
+	c.budget.give(c.charged.Swap(0))
 	return c.raw.Close()
 }
 

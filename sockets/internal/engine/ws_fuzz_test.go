@@ -151,7 +151,7 @@ func FuzzZWSDecode(f *testing.F) {
 			}
 		}
 		c.release()
-		assert.Zero(t, c.charged)
+		assert.Zero(t, c.charged.Load())
 	})
 }
 
@@ -197,4 +197,31 @@ func FuzzZWSEncode(f *testing.F) {
 			require.True(t, bytes.Equal(want[i], ws.out[i]), "message %d", i)
 		}
 	})
+}
+
+// TestWSBudgetGivenBack: a large message charges the socket's budget while
+// it is held, and gives it all back however its connection ends: read
+// through, cut short by the decoder (over the maximum size), or closed.
+func TestWSBudgetGivenBack(t *testing.T) {
+	budget := &Budget{Limit: 10 << 20}
+	big := append([]byte{0x00}, make([]byte, 600<<10)...)
+	for _, max := range []int64{1 << 20, 100 << 10} {
+		ws := &fakeWS{in: []fakeMsg{{websocket.MessageBinary, big}}}
+		c := newWSConn(ws, nopConn{}, &Options{MaxMsgSize: max, Budget: budget}, true, false)
+		c.greeting, c.greetLeft = nil, 0
+		ws.limit = -1
+		dec := NewDecoder(c, max)
+		dec.Budget = budget
+		m, _, err := dec.ReadMsg()
+		if max > int64(len(big)) {
+			require.NoError(t, err)
+			assert.Len(t, m.Head, len(big)-1)
+			assert.Zero(t, budget.Used(), "given back once the decoder has it")
+		} else {
+			require.ErrorIs(t, err, ErrTooLarge)
+			assert.Positive(t, budget.Used(), "held while the connection lives")
+		}
+		require.NoError(t, c.Close())
+		assert.Zero(t, budget.Used(), "max %d", max)
+	}
 }
