@@ -132,9 +132,9 @@ type wsConn struct {
 	hdr      [9]byte // the current frame's ZMTP header
 	hdrN     int
 	hdrOff   int
-	bufp     *[]byte  // pooled buffer holding the message's first bytes
-	first    []byte   // the part of *bufp still to hand out
-	chunks   [][]byte // the rest, in chunks
+	bufp     *[]byte      // pooled buffer holding the message's first bytes
+	first    []byte       // the part of *bufp still to hand out
+	chunks   [][]byte     // the rest, in chunks
 	charged  atomic.Int64 // chunk bytes charged to budget (Close gives them back too)
 	dlMu     sync.Mutex
 	dl       time.Time // the deadline our reader asked for
