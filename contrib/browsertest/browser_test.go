@@ -22,19 +22,26 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const chromium = "/usr/bin/chromium"
+// chromium is Debian's; ZMQKIT_CHROMIUM names another binary.
+func chromium() string {
+	if p := os.Getenv("ZMQKIT_CHROMIUM"); p != "" {
+		return p
+	}
+	return "/usr/bin/chromium"
+}
 
 // browser starts a fresh headless Chromium and returns a tab's context.
 func browser(t *testing.T, ctx context.Context) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
+	bin := chromium()
+	if _, err := os.Stat(bin); err != nil {
 		if needBrowser {
 			t.Fatalf("Chromium is missing (%v): scripts/ensure-chromium.sh installs it", err)
 		}
 		t.Skipf("Chromium is missing (%v); -tags interop makes this a failure", err)
 	}
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
+		chromedp.ExecPath(bin),
 		chromedp.Flag("headless", true),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
