@@ -302,6 +302,27 @@ func TestWSIdlePeers(t *testing.T) {
 	_, status := dialRawZWS(t, addr, "ZWS2.0/NULL", "")
 	assert.Equal(t, http.StatusServiceUnavailable, status, "one past WithMaxConnections")
 	assert.EqualValues(t, 1, pull.Stats().Rejected)
+	// Connections that never finish their HTTP request count too: past
+	// WithMaxConnections and 64 more, one is closed at once.
+	u, _ := url.Parse(addr)
+	var silent []net.Conn
+	for i := 0; i < 64; i++ {
+		c, err := net.Dial("tcp", u.Host)
+		require.NoError(t, err)
+		silent = append(silent, c)
+	}
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		c, err := net.Dial("tcp", u.Host)
+		require.NoError(t, err)
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+		return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
+	}, "a connection past the bound is closed")
+	assert.GreaterOrEqual(t, pull.Stats().Rejected, uint64(2))
+	for _, c := range silent {
+		_ = c.Close()
+	}
 	for _, p := range peers {
 		_ = p.c.Close()
 	}

@@ -57,6 +57,9 @@ func (l *Listener) listenWS(endpoint string) error {
 	if err != nil {
 		return listenErr(err)
 	}
+	if o.MaxConns > 0 {
+		ln = &capListener{Listener: ln, l: l, max: int64(o.MaxConns) + wsSlack}
+	}
 	l.ln, l.path = ln, urlPath
 	l.addr = l.ep.Transport + "://" + ln.Addr().String() + urlPath
 	timeout := o.HandshakeTimeout
