@@ -170,12 +170,12 @@ func TestBrowserDemo(t *testing.T) {
 
 	// A few seconds of traffic for the plot, then the screenshot.
 	tick := time.NewTicker(2 * time.Millisecond)
-	for i := 0; i < 1500; i++ {
+	for i := 0; i < 2500; i++ {
 		<-tick.C
 		require.NoError(t, pub.Send(ctx, []byte("n"), []byte(fmt.Sprintf("live %d at %s", i, time.Now().Format("15:04:05.000")))))
 	}
 	tick.Stop()
-	waitJS(t, tab, `window.demo.rates.filter(r => r > 0).length >= 2`)
+	waitJS(t, tab, `window.demo.rates.filter(r => r > 0).length >= 4`)
 	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	shot := filepath.Join(t.TempDir(), "demo.png")
