@@ -3,6 +3,7 @@ module github.com/zmqkit/zmqkit
 go 1.26.0
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/go-zeromq/zmq4 v0.17.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/rabbitmq/amqp091-go v1.16.0

@@ -25,7 +25,7 @@ import (
 var Patterns = []string{"pushpull", "pubsub", "dealerrouter", "reqrep", "streamer", "forwarder", "queue"}
 
 // Transports zmqkit can be measured over.
-var Transports = []string{"tcp", "ipc", "inproc"}
+var Transports = []string{"tcp", "ipc", "inproc", "ws"}
 
 // DefaultSizes are the message sizes of a default run.
 var DefaultSizes = []int{128, 1024, 10240}
@@ -254,29 +254,29 @@ func (r *runner) plan(rep *Report) []job {
 					systems = append(systems, sys{SystemInProcess, func(ctx context.Context) Row { return r.inProcess(ctx, p, tr, size) }})
 				case p == "reqrep":
 					systems = append(systems, sys{"zmqkit", func(ctx context.Context) Row { return r.roundTrips(ctx, "zmqkit", p, tr, size, cfg.Trips) }})
-					if r.native != nil {
+					if r.nativeOver(tr) {
 						systems = append(systems, sys{r.native.Label(), func(ctx context.Context) Row { return r.native.latency(ctx, r, p, tr, size, cfg.Trips) }})
 					}
-					if cfg.Baselines {
+					if cfg.Baselines && tr != "ws" {
 						systems = append(systems, sys{SystemRaw, func(ctx context.Context) Row { return r.roundTrips(ctx, "raw", p, tr, size, cfg.Trips) }})
 					}
 				default:
 					systems = append(systems, sys{"zmqkit", func(ctx context.Context) Row { return r.throughput(ctx, "zmqkit", p, tr, size, count, 0, 0) }})
-					if r.native != nil && p == "pushpull" {
+					if r.nativeOver(tr) && p == "pushpull" {
 						systems = append(systems, sys{r.native.Label(), func(ctx context.Context) Row { return r.native.throughput(ctx, r, tr, size, count) }})
 					}
-					if r.native != nil && p == "pubsub" {
+					if r.nativeOver(tr) && p == "pubsub" {
 						systems = append(systems, sys{r.native.Label(), func(ctx context.Context) Row { return r.throughput(ctx, "native", p, tr, size, count, 0, 0) }})
 					}
 					if p == "dealerrouter" {
 						// Round trips too: DEALER→ROUTER, the other request-reply pair.
 						rt := PatternDealerRouterTrips
 						systems = append(systems, sys{"zmqkit " + rt, func(ctx context.Context) Row { return r.roundTrips(ctx, "zmqkit", rt, tr, size, cfg.Trips) }})
-						if r.native != nil {
+						if r.nativeOver(tr) {
 							systems = append(systems, sys{r.native.Label() + " " + rt, func(ctx context.Context) Row { return r.native.latency(ctx, r, rt, tr, size, cfg.Trips) }})
 						}
 					}
-					if cfg.Baselines && p == "pushpull" {
+					if cfg.Baselines && p == "pushpull" && tr != "ws" {
 						systems = append(systems, sys{SystemRaw, func(ctx context.Context) Row { return r.throughput(ctx, "raw", p, tr, size, count, 0, 0) }})
 						systems = append(systems, sys{SystemRawAlloc, func(ctx context.Context) Row { return r.throughput(ctx, "rawalloc", p, tr, size, count, 0, 0) }})
 					}
@@ -300,7 +300,7 @@ func (r *runner) plan(rep *Report) []job {
 			for _, size := range cfg.Sizes {
 				for _, subs := range cfg.SearchSubs {
 					systems := []string{"zmqkit"}
-					if r.native != nil {
+					if r.nativeOver(tr) {
 						systems = append(systems, "native")
 					}
 					// Each system is searched cfg.Runs times, the systems
@@ -327,6 +327,10 @@ func (r *runner) plan(rep *Report) []job {
 	}
 	return jobs
 }
+
+// nativeOver reports whether libzmq C is measured over tr: Debian's
+// libzmq has no ws (DRAFT only), and the raw baseline is a byte stream.
+func (r *runner) nativeOver(tr string) bool { return r.native != nil && tr != "ws" }
 
 // inProcess measures zmqkit with both sides in this process.
 func (r *runner) inProcess(ctx context.Context, pattern, tr string, size int) Row {

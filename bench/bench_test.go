@@ -242,3 +242,33 @@ func TestCSVAndJSONCarryEverySampleAndTheMachine(t *testing.T) {
 	require.Len(t, back.Cells, 2)
 	assert.Equal(t, 1100.0, back.Cells[0].Median, "the median of 1000 and 1200")
 }
+
+// TestTinyTwoProcessRunOverWS: every pattern over ws, two (or three)
+// processes, zmqkit only: no raw or libzmq rows, which have no ws.
+func TestTinyTwoProcessRunOverWS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := bench.Run(ctx, bench.Config{
+		Transports:  []string{"ws"},
+		Sizes:       []int{64},
+		Runs:        1,
+		Count:       1000,
+		Trips:       50,
+		Duration:    time.Second,
+		Baselines:   true,
+		NoNative:    true,
+		SearchSteps: 1,
+		SearchSubs:  []int{1},
+		Command:     self(t),
+	})
+	require.NoError(t, err)
+	require.Len(t, rep.Samples, 7)
+	for _, r := range rep.Samples {
+		name := r.System + " " + r.Variant()
+		require.Empty(t, r.Err, name)
+		assert.Equal(t, "zmqkit", r.System, name)
+		assert.Equal(t, "ws", r.Transport, name)
+		assert.Positive(t, r.Sent, name)
+		assert.Positive(t, r.RecvRate, name)
+	}
+}

@@ -55,6 +55,8 @@ func (e *endpoints) next() (string, error) {
 	switch e.tr {
 	case "tcp":
 		return "tcp://127.0.0.1:0", nil
+	case "ws":
+		return fmt.Sprintf("ws://127.0.0.1:0/bench-%d", inprocSeq.Add(1)), nil
 	case "ipc":
 		if e.dir == "" {
 			d, err := os.MkdirTemp("", "zmqkit-bench")

@@ -33,16 +33,20 @@ func (r *runner) endpoint(tr string, concrete bool) (string, error) {
 			r.ipcDir = d
 		}
 		return "ipc://" + filepath.Join(r.ipcDir, strconv.Itoa(r.seq)), nil
-	case "tcp":
+	case "tcp", "ws":
+		path := ""
+		if tr == "ws" {
+			path = "/bench"
+		}
 		if !concrete {
-			return "tcp://127.0.0.1:0", nil
+			return tr + "://127.0.0.1:0" + path, nil
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return "", err
 		}
 		defer ln.Close()
-		return "tcp://" + ln.Addr().String(), nil
+		return tr + "://" + ln.Addr().String() + path, nil
 	}
 	return "", fmt.Errorf("no two-process endpoint for transport %q", tr)
 }

@@ -161,8 +161,9 @@ func NewPair(opts ...Option) (*Socket, error)   { return New(Pair, opts...) }
 func (s *Socket) Type() Type { return s.typ }
 
 // Listen binds an endpoint (tcp://host:port, tcp://*:port, ipc://path,
-// inproc://name) and returns it as bound: with tcp port 0 or *, the port
-// the system chose. A socket may listen on several endpoints.
+// inproc://name, ws://host:port/path, wss://host:port/path) and returns it
+// as bound: with tcp or ws port 0 or *, the port the system chose. A
+// socket may listen on several endpoints.
 func (s *Socket) Listen(endpoint string) (string, error) {
 	s.mu.Lock()
 	if s.closed {

@@ -33,7 +33,8 @@ PUB/SUB: the flood figure, and the highest publish rate at which every
 subscriber (1 and 10) receives every message. inproc is measured in one
 process, as it is used; --in-process adds that variant for tcp/ipc, labelled.
 Patterns: pushpull, pubsub, dealerrouter, reqrep, streamer, forwarder, queue.
-Transports: tcp, ipc, inproc (default tcp,inproc). Defaults take ~2 minutes.
+Transports: tcp, ipc, inproc, ws (default tcp,inproc; ws is zmqkit only, libzmq
+has no ws outside DRAFT builds). Defaults take ~2 minutes.
 
 --redis and --amqp need a build with -tags brokers (their clients are heavy).
 
@@ -117,7 +118,7 @@ func benchTable(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	duration := fs.Duration("duration", 300*time.Millisecond, "time per in-process sample (inproc, --in-process)")
 	sizes := fs.String("sizes", "128,1024,10240", "message sizes in bytes, comma-separated")
 	patterns := fs.String("patterns", strings.Join(bench.Patterns, ","), "patterns to measure, comma-separated")
-	transports := fs.String("transport", strings.Join(bench.DefaultTransports, ","), "transports, comma-separated: tcp, ipc, inproc")
+	transports := fs.String("transport", strings.Join(bench.DefaultTransports, ","), "transports, comma-separated: tcp, ipc, inproc, ws")
 	quick := fs.Bool("quick", false, "a smoke run: 1 run per cell, 20 000 messages, 1 000 trips, 4 search steps")
 	inProcess := fs.Bool("in-process", false, "also measure tcp/ipc with both sides in this process (labelled; not how users run it)")
 	searchSteps := fs.Int("search-steps", 7, "paced runs per PUB/SUB rate search (0: no search)")

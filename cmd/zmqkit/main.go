@@ -58,6 +58,7 @@ var commands = []command{
 	{"queue", queueKind.summary, runQueue},
 	{"streamer", streamerKind.summary, runStreamer},
 	{"broker", "run a Majordomo (MDP/0.1) service broker", runBroker},
+	{"web", "serve a browser page showing a publisher's messages live (zmqkit.js)", runWeb},
 	{"keygen", "print a new CURVE key pair (public and secret, Z85)", runKeygen},
 	{"bench", "measure throughput and latency (and libzmq's perf tools)", runBench},
 	{"version", "print the version and the commit this binary was built from", runVersion},

@@ -179,7 +179,7 @@ func TestHelp(t *testing.T) {
 				"forwarder": "-frontend endpoints", "queue": "-frontend endpoints", "streamer": "-frontend endpoints",
 				"bench": "-duration duration", "broker": "-bind endpoints",
 				"keygen":  "public: <key>", // keygen has no flags: its output format instead
-				"version": "unless told not"}
+				"version": "unless told not", "web": "-max-peers int"}
 			require.Contains(t, flagOf, c.name, "a new command needs its help checked here")
 			assert.Contains(t, out, flagOf[c.name], args)
 			// The prose (after the usage lines, before the flags) fits

@@ -111,6 +111,7 @@ var Imports = map[string]string{
 	"context":   "context",
 	"errors":    "errors",
 	"fmt":       "fmt",
+	"http":      "net/http",
 	"log":       "log",
 	"slog":      "log/slog",
 	"os":        "os",

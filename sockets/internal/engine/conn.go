@@ -61,6 +61,9 @@ type conn struct {
 	markAt    time.Time
 
 	cipher FrameCipher // set when the mechanism encrypts (CURVE)
+	// noIdle: a passed read deadline ends the connection (ZWS), so none
+	// is set for the idle shrink.
+	noIdle bool
 }
 
 // Serve runs the pipe over c until the connection fails, the peer goes
@@ -77,6 +80,7 @@ func Serve(c net.Conn, p *Pipe, o *Options) error {
 		readerDone: make(chan struct{}),
 		stop:       make(chan struct{}),
 	}
+	_, e.noIdle = c.(deadlineEnds)
 	e.dec = NewDecoder(readerFunc(e.read), o.MaxMsgSize)
 	e.dec.Budget = o.Budget
 	// A pipe that dials outlives its connections: what this one reads is
@@ -179,7 +183,7 @@ func (e *conn) read(b []byte) (int, error) {
 	why := deadlineNone
 	t := e.readTimeout()
 	pt := e.o.ProgressTimeout
-	shrinkable := e.dec.Shrinkable()
+	shrinkable := e.dec.Shrinkable() && !e.noIdle
 	var now time.Time
 	if t > 0 || pt > 0 || shrinkable {
 		now = time.Now()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"errors"
 	"strings"
 	"sync"
@@ -61,6 +62,12 @@ type Options struct {
 	// Admit, when set, vets every tcp and ipc peer once the handshake
 	// knows it; an error refuses the peer (see HandshakeConfig.Admit).
 	Admit func(*Peer) error
+	// TLSConfig is wss's: the listener's certificate, the dialer's roots
+	// and server name (nil: the system's, for a dialer).
+	TLSConfig *tls.Config
+	// WSOrigins are the Origin patterns a ws or wss listener accepts
+	// beside the request's own host ("*": any).
+	WSOrigins []string
 }
 
 // Pipe is the relation with one peer: a queue each way. A pipe created by

@@ -28,7 +28,7 @@ func isRaw(o *Options) bool { return o.Type == StreamType }
 
 // rawTransportOK refuses inproc for a raw host: there are no bytes to carry.
 func rawTransportOK(o *Options, ep Endpoint, endpoint string) error {
-	if isRaw(o) && ep.Transport == "inproc" {
+	if isRaw(o) && (ep.Transport == "inproc" || ep.Transport == "ws" || ep.Transport == "wss") {
 		return fmt.Errorf("%w %q: a STREAM socket takes tcp and ipc only", ErrBadEndpoint, endpoint)
 	}
 	return nil

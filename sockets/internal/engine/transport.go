@@ -62,7 +62,7 @@ type Host interface {
 
 // Endpoint is a parsed "transport://address".
 type Endpoint struct {
-	Transport string // tcp, ipc or inproc
+	Transport string // tcp, ipc, inproc, ws or wss
 	Address   string
 }
 
@@ -102,8 +102,10 @@ func ParseEndpoint(s string, bind bool) (Endpoint, error) {
 			return Endpoint{}, fmt.Errorf("%w %q: cannot connect to ipc://*", ErrBadEndpoint, s)
 		}
 	case "inproc":
+	case "ws", "wss":
+		return parseWS(ep, s, bind)
 	default:
-		return Endpoint{}, fmt.Errorf("%w %q: unknown transport %q (want tcp, ipc or inproc)", ErrBadEndpoint, s, tr)
+		return Endpoint{}, fmt.Errorf("%w %q: unknown transport %q (want tcp, ipc, inproc, ws or wss)", ErrBadEndpoint, s, tr)
 	}
 	return ep, nil
 }
@@ -262,7 +264,8 @@ func eventFor(err error) EventKind {
 		return EventStalled
 	case errors.Is(err, ErrHeartbeatTimeout):
 		return EventHeartbeatTimeout
-	case errors.Is(err, ErrBadFlags), errors.Is(err, ErrTooManyFrames), errors.Is(err, ErrCommandTooLong):
+	case errors.Is(err, ErrBadFlags), errors.Is(err, ErrTooManyFrames), errors.Is(err, ErrCommandTooLong),
+		errors.Is(err, ErrWSProtocol):
 		return EventProtocolError
 	}
 	return EventDisconnected
@@ -285,6 +288,8 @@ type Listener struct {
 	done   chan struct{}
 
 	conns atomic.Int64 // connections served now, handshaking or not
+
+	wsListen // ws and wss (ws.go)
 }
 
 // Listen binds endpoint and starts accepting in the background.
@@ -328,6 +333,10 @@ func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
 		}
 		ln.(*net.UnixListener).SetUnlinkOnClose(true)
 		l.ln, l.addr = ln, ep.String()
+	case "ws", "wss":
+		if err := l.listenWS(endpoint); err != nil {
+			return nil, err
+		}
 	default:
 		addr, err := bindAddress(ep.Address)
 		if err != nil {
@@ -339,7 +348,11 @@ func Listen(host Host, g *Group, endpoint string) (*Listener, error) {
 		}
 		l.ln, l.addr = ln, "tcp://"+ln.Addr().String()
 	}
-	if l.ln != nil && !g.Go(l.accept) {
+	run := l.accept
+	if l.srv != nil {
+		run = l.serveHTTP
+	}
+	if l.ln != nil && !g.Go(run) {
 		_ = l.ln.Close()
 		l.removeTmpDir()
 		return nil, ErrClosing
@@ -484,10 +497,13 @@ func (l *Listener) Close() {
 		pipes = append(pipes, p)
 	}
 	l.mu.Unlock()
+	if l.srv != nil {
+		_ = l.srv.Close()
+	}
 	if l.ln != nil {
 		_ = l.ln.Close()
 		l.removeTmpDir()
-	} else {
+	} else if l.ep.Transport == "inproc" {
 		inprocUnbind(l.ep.Address, l)
 	}
 	l.closeRaws()
@@ -736,7 +752,13 @@ func (d *Dialer) runStream(backoff *time.Duration, o *Options) error {
 		network = "unix"
 	}
 	nd := net.Dialer{Timeout: o.ConnectTimeout}
-	c, err := nd.DialContext(ctx, network, d.ep.Address)
+	var c net.Conn
+	var err error
+	if d.ep.Transport == "ws" || d.ep.Transport == "wss" {
+		c, err = dialWS(ctx, d.ep, o)
+	} else {
+		c, err = nd.DialContext(ctx, network, d.ep.Address)
+	}
 	cancel()
 	if err != nil {
 		return err

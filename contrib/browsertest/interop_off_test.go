@@ -1,0 +1,5 @@
+//go:build !interop
+
+package browsertest
+
+const needBrowser = false
