@@ -262,7 +262,7 @@ func TestTinyTwoProcessRunOverWS(t *testing.T) {
 		Command:     self(t),
 	})
 	require.NoError(t, err)
-	require.Len(t, rep.Samples, 7)
+	require.Len(t, rep.Samples, 8, "7 patterns and dealerrouter's round trips")
 	for _, r := range rep.Samples {
 		name := r.System + " " + r.Variant()
 		require.Empty(t, r.Err, name)
