@@ -29,7 +29,18 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(cleanupRun{m})
+}
+
+// cleanupRun runs the tests, then removes what dockerBuild made.
+type cleanupRun struct{ m *testing.M }
+
+func (c cleanupRun) Run() int {
+	code := c.m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	return code
 }
 
 const ns = "zmq"
