@@ -441,3 +441,23 @@ func TestCancelEndsWatch(t *testing.T) {
 		require.FailNow(t, "Watch still running 10 s after its ctx ended")
 	}
 }
+
+// Parsing a target never panics, and what it accepts prints back as the
+// canonical NAMESPACE/SERVICE:PORT that parses to the same target.
+func FuzzParseTarget(f *testing.F) {
+	for _, s := range []string{"zmq/workers:5555", "zmq/queue:backend", "svc:1", "a/b:65535", "ns/svc:0", "//:", "a/b:c:d", "ns/svc:09"} {
+		f.Add(s)
+	}
+	r := NewResolver(nil, WithNamespace("default"))
+	f.Fuzz(func(t *testing.T, s string) {
+		tg, err := r.parse(s)
+		if err != nil {
+			require.ErrorIs(t, err, sockets.ErrBadEndpoint)
+			return
+		}
+		again, err := r.parse(tg.String())
+		require.NoError(t, err, "%q → %q", s, tg.String())
+		require.Equal(t, tg, again)
+		require.True(t, tg.port > 0 || tg.portName != "")
+	})
+}
