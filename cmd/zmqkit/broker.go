@@ -55,7 +55,7 @@ func broker(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlagSet("broker")
 	var bind, metricsAddr, logLevel, logFormat string
 	envString(fs, &bind, "bind", "", "`endpoints` to bind, comma-separated ('@' prefix allowed)")
-	envString(fs, &metricsAddr, "metrics", "", "serve Prometheus /metrics and /healthz on `addr` (host:port)")
+	envString(fs, &metricsAddr, "metrics", "", "serve Prometheus /metrics, /healthz and /readyz on `addr` (host:port)")
 	envString(fs, &logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	envString(fs, &logFormat, "log-format", "text", "log `format`: text or json")
 	heartbeat := fs.Duration("heartbeat", 2500*time.Millisecond, "heartbeat interval with workers")
@@ -102,11 +102,15 @@ func broker(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// Logged once everything is bound, so that a failure part way logs
 	// nothing but its error.
 	var announce [][]any
+	// /readyz (ready.go): every --bind endpoint bound, and not stopping.
+	ready := newReadiness(readyPeers{}, func() bool { return ctx.Err() != nil })
+	ready.expect("bind", nil, len(specs))
 	for _, s := range specs {
 		addr, err := b.Bind(s.ep)
 		if err != nil {
 			return endpointError("--bind", s.ep, err)
 		}
+		ready.bound("bind")
 		if m := curve.mode(); m != "" {
 			announce = append(announce, []any{"listening", "endpoint", addr, "curve", m})
 		} else {
@@ -127,6 +131,7 @@ func broker(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+		mux.Handle("/readyz", ready)
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		announce = append(announce, []any{"serving metrics", "addr", ln.Addr().String()})
 		go func() { _ = srv.Serve(ln) }()

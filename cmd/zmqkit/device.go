@@ -64,6 +64,7 @@ type deviceFlags struct {
 	frontCurve, backCurve               curveFlags
 	topics                              string // forwarder: --backend-topics
 	dnsServer                           string
+	readyPeers                          string // --ready-peers (ready.go)
 }
 
 // envString registers a string flag whose default comes from ZMQKIT_<NAME>.
@@ -84,7 +85,8 @@ func (d *deviceFlags) register(fs *flag.FlagSet) error {
 	envString(fs, &d.backend, "backend", "", "backend `endpoints`, as --frontend")
 	envString(fs, &d.capture, "capture", "", "copy every message, with an \"in\"/\"out\" first frame, to a PUB socket on `endpoint`")
 	envString(fs, &d.control, "control", "", "steer the device from a REP socket on `endpoint` (PAUSE, RESUME, TERMINATE, STATISTICS)")
-	envString(fs, &d.metrics, "metrics", "", "serve Prometheus /metrics and /healthz on `addr` (host:port)")
+	envString(fs, &d.metrics, "metrics", "", "serve Prometheus /metrics, /healthz and /readyz on `addr` (host:port)")
+	envString(fs, &d.readyPeers, "ready-peers", "", "/readyz: ready only with `N` peers (or SIDE=N,...) connected")
 	envString(fs, &d.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	envString(fs, &d.logFormat, "log-format", "text", "log `format`: text or json")
 	dnsServerFlag(fs, &d.dnsServer)
@@ -185,12 +187,12 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	if err := df.register(fs); err != nil {
 		return err
 	}
-	help := deviceCurveHelp
+	help := readyHelp + "\n" + deviceCurveHelp
 	if kind.back == sockets.XPub {
 		envString(fs, &df.topics, "backend-topics", "", "admit subscriptions on the backend only as `FILE` allows (see \"Who may subscribe\" above)")
 		help += topicsHelp
 	}
-	synopsis := fmt.Sprintf("Usage: zmqkit %s --frontend EP[,EP...] --backend EP[,EP...] [--capture EP] [--control EP] [--hwm N] [--metrics ADDR] [--log-level LEVEL] [--log-format text|json] [CURVE flags]\n\n%s.\n\n%s",
+	synopsis := fmt.Sprintf("Usage: zmqkit %s --frontend EP[,EP...] --backend EP[,EP...] [--capture EP] [--control EP] [--hwm N] [--metrics ADDR [--ready-peers N]] [--log-level LEVEL] [--log-format text|json] [CURVE flags]\n\n%s.\n\n%s",
 		kind.name, strings.ToUpper(kind.summary[:1])+kind.summary[1:], help)
 	if err := parseFlags(fs, synopsis, args, stdout); err != nil {
 		return err
@@ -221,6 +223,16 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 	if err != nil {
 		return err
 	}
+	readyPeers, err := parseReadyPeers(df.readyPeers)
+	if err != nil {
+		return err
+	}
+	if readyPeers.set() && df.metrics == "" {
+		return usagef("--ready-peers is for /readyz, which only --metrics serves")
+	}
+	// ready is what /readyz reports: told below of each endpoint bound,
+	// and draining once ctx has ended.
+	ready := newReadiness(readyPeers, func() bool { return ctx.Err() != nil })
 	frontSec, err := df.frontCurve.options()
 	if err != nil {
 		return err
@@ -278,6 +290,13 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 			return nil, err
 		}
 		opened = append(opened, s)
+		nbind := 0
+		for _, sp := range specs {
+			if sp.bind {
+				nbind++
+			}
+		}
+		ready.expect(side, s, nbind)
 		attrs := []any{"side", side}
 		if curve != "" {
 			attrs = append(attrs, "curve", curve)
@@ -288,6 +307,7 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 				if err != nil {
 					return nil, endpointError("--"+side, sp.ep, err)
 				}
+				ready.bound(side)
 				announce = append(announce, append([]any{"listening"}, append(attrs, "endpoint", addr)...))
 			} else {
 				if err := s.Dial(sp.ep); err != nil {
@@ -335,7 +355,7 @@ func runDevice(ctx context.Context, kind deviceKind, args []string, stdout, stde
 			}
 			return fmt.Errorf("--metrics %s: %v", df.metrics, err)
 		}
-		srv = &http.Server{Handler: metricsHandler(kind.name, proxy, map[string]*sockets.Socket{"frontend": fs_, "backend": bs}),
+		srv = &http.Server{Handler: withReadyz(metricsHandler(kind.name, proxy, map[string]*sockets.Socket{"frontend": fs_, "backend": bs}), ready),
 			ReadHeaderTimeout: 5 * time.Second}
 		announce = append(announce, []any{"serving metrics", "addr", ln.Addr().String()})
 		go func() { _ = srv.Serve(ln) }()

@@ -1,0 +1,5 @@
+//go:build !interop
+
+package zmqk8s
+
+const interop = false
