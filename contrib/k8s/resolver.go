@@ -280,12 +280,13 @@ func (r *Resolver) Watch(ctx context.Context, tgt string, refresh <-chan struct{
 				continue
 			}
 			set, dropped := r.endpoints(t, inf.GetStore().List())
+			if sent && slices.Equal(set, last) {
+				continue
+			}
+			// Counted once per set reported, however many events led to it.
 			if dropped > 0 {
 				r.truncated.Add(1)
 				log.Warn("zmqk8s: endpoint set over the cap; cut", "cap", r.max, "dropped", dropped)
-			}
-			if sent && slices.Equal(set, last) {
-				continue
 			}
 			last, sent = set, true
 			r.updates.Add(1)
