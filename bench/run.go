@@ -277,6 +277,6 @@ const PatternDealerRouterTrips = "dealerrouter-rt"
 const (
 	SystemZmqkit    = "zmqkit"
 	SystemRaw       = "raw Go stream"
-	SystemRawAlloc  = "raw Go stream, new buffer per msg"
+	SystemRawAlloc  = "raw Go stream, new buffer per send"
 	SystemInProcess = "zmqkit, 1 process"
 )

@@ -27,8 +27,8 @@ are separate processes (a device a third), with Go's default GC and default
 socket options. Beside it, alternated within each cell: libzmq itself (a
 small C program compiled here with cc against libzmq's headers; absent, with
 the reason, without them) and a raw Go stream over the same transport (the
-ceiling), also with a new buffer per message on each side (what Go's GC
-costs any Go library). Each cell is the median of --runs runs, with min–max.
+ceiling), also with a new buffer per message sent (the floor Go's GC sets
+for any Go sender). Each cell is the median of --runs runs, with min–max.
 PUB/SUB: the flood figure, and the highest publish rate at which every
 subscriber (1 and 10) receives every message. inproc is measured in one
 process, as it is used; --in-process adds that variant for tcp/ipc, labelled.
