@@ -34,7 +34,7 @@ subscriber (1 and 10) receives every message. inproc is measured in one
 process, as it is used; --in-process adds that variant for tcp/ipc, labelled.
 Patterns: pushpull, pubsub, dealerrouter, reqrep, streamer, forwarder, queue.
 Transports: tcp, ipc, inproc, ws (default tcp,inproc; ws is zmqkit only, libzmq
-has no ws outside DRAFT builds). Defaults take ~2 minutes.
+has no ws outside DRAFT builds). Defaults take ~2½ minutes.
 
 --redis and --amqp need a build with -tags brokers (their clients are heavy).
 
