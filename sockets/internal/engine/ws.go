@@ -159,6 +159,18 @@ type wsConn struct {
 	ourID     []byte
 	idPending bool // our READY is still to be replaced by our routing id
 
+	// The progress watchdog (progress > 0) ticks every progress/2. A
+	// message under way records the tick it began at (or last brought a
+	// chunk at); one that is still under way three ticks later (between
+	// one and one and a half progress timeouts) is cut: the watchdog sets
+	// a passed read deadline. So no clock is read and no deadline set for
+	// each message, which cost more than the rest of its way here.
+	tick    atomic.Uint64
+	inMsg   atomic.Uint64 // 0: no message under way; else its tick + 1
+	stalled atomic.Bool   // the watchdog cut a message short
+	watch   atomic.Pointer[time.Timer]
+	closed  atomic.Bool
+
 	closeOnce sync.Once
 }
 
@@ -191,7 +203,25 @@ func newWSConn(ws wsMessages, raw net.Conn, o *Options, server, bare bool) *wsCo
 	// Commands (PING contexts, SUBSCRIBE topics) are bounded as over tcp
 	// by the decoder; this bounds what one message can make us read.
 	ws.SetReadLimit(c.maxFrame)
+	if c.progress > 0 {
+		// Stored before its first tick can run.
+		c.watch.Store(time.AfterFunc(time.Hour, c.watchdog))
+		c.watch.Load().Reset(c.progress / 2)
+	}
 	return c
+}
+
+// watchdog is the progress watchdog's tick (see wsConn.tick).
+func (c *wsConn) watchdog() {
+	if c.closed.Load() {
+		return
+	}
+	t := c.tick.Add(1)
+	if m := c.inMsg.Load(); m != 0 && t >= m+2 {
+		c.stalled.Store(true)
+		_ = c.raw.SetReadDeadline(time.Now())
+	}
+	c.watch.Load().Reset(c.progress / 2)
 }
 
 // deadlinesEnd marks a connection whose read deadline, once passed, ends
@@ -380,25 +410,16 @@ func impliedPeer(t zmq4.SocketType) zmq4.SocketType {
 // within it. The decoder cannot see a WebSocket message arrive (it gets
 // none of it before the whole is there), so the connection does.
 func (c *wsConn) armProgress() {
-	if c.progress <= 0 {
-		return
-	}
-	c.dlMu.Lock()
-	dl := c.dl
-	c.dlMu.Unlock()
-	if pd := time.Now().Add(c.progress); dl.IsZero() || pd.Before(dl) {
-		_ = c.raw.SetReadDeadline(pd)
+	if c.progress > 0 {
+		c.inMsg.Store(c.tick.Load() + 1)
 	}
 }
 
-// disarmProgress puts back the deadline our reader asked for.
+// disarmProgress says no message is under way.
 func (c *wsConn) disarmProgress() {
-	if c.progress <= 0 {
-		return
+	if c.progress > 0 {
+		c.inMsg.Store(0)
 	}
-	c.dlMu.Lock()
-	_ = c.raw.SetReadDeadline(c.dl)
-	c.dlMu.Unlock()
 }
 
 // readErr words a failed read for the engine: a passed deadline is a
@@ -407,10 +428,7 @@ func (c *wsConn) disarmProgress() {
 func (c *wsConn) readErr(err error) error {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		c.dlMu.Lock()
-		dl := c.dl
-		c.dlMu.Unlock()
-		if c.progress > 0 && (dl.IsZero() || time.Now().Before(dl)) {
+		if c.stalled.Load() {
 			return fmt.Errorf("%w (%v)", ErrStalled, c.progress)
 		}
 		return ne
@@ -497,6 +515,10 @@ func (c *wsConn) writeErr(err error) error {
 // Close drops the connection at once (no closing handshake: the engine
 // closes when it is done or the peer misbehaved).
 func (c *wsConn) Close() error {
+	c.closed.Store(true)
+	if t := c.watch.Load(); t != nil {
+		t.Stop()
+	}
 	c.closeOnce.Do(func() { _ = c.ws.CloseNow() })
 	// What a message cut short held is the socket's budget again (the
 	// reader may have stopped half-way: a frame over the maximum size).
