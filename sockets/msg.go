@@ -92,20 +92,11 @@ func (s *Socket) TrySendMsg(m Msg) error {
 // TryRecvMsg is RecvMsg that never waits: with no message queued it
 // returns at once with an error matching ErrWouldBlock.
 func (s *Socket) TryRecvMsg() (Msg, error) {
-	// obs: with receive hooks, the peer is learnt for them (hooks.go).
-	var from *engine.Peer
-	var fromp **engine.Peer
-	if s.cfg.hooks.recv != nil {
-		fromp = &from
-	}
-	m, err := s.b.recv(ended, fromp)
+	m, err := s.take(ended, nil)
 	if err != nil {
 		return Msg{}, s.errorf("recv", "", wouldBlock(err))
 	}
-	if fromp != nil {
-		s.onRecv(context.Background(), Msg(m), peerOf(from))
-	}
-	return s.received(m), nil
+	return m, nil
 }
 
 // ended is a context that has already ended. Every type's send and recv
@@ -134,22 +125,36 @@ func (s *Socket) RecvMsgFrom(ctx context.Context) (Msg, Peer, error) {
 }
 
 func (s *Socket) recvMsg(ctx context.Context, from **engine.Peer) (Msg, error) {
-	// obs: with receive hooks, the peer is learnt for them (hooks.go).
+	m, err := s.take(ctx, from)
+	if err != nil {
+		return Msg{}, s.errorf("recv", "", err)
+	}
+	return m, nil
+}
+
+// take receives the next message (ended: only one already queued),
+// counts it, and shows it to the receive hooks with its peer.
+func (s *Socket) take(ctx context.Context, from **engine.Peer) (Msg, error) {
 	if s.cfg.hooks.recv != nil {
+		// Declared here, pr is on the heap only for sockets with hooks.
 		var pr *engine.Peer
 		if from == nil {
 			from = &pr
 		}
 		m, err := s.b.recv(ctx, from)
 		if err != nil {
-			return Msg{}, s.errorf("recv", "", err)
+			return Msg{}, err
 		}
-		s.onRecv(ctx, Msg(m), peerOf(*from))
+		hctx := ctx
+		if ctx == ended {
+			hctx = context.Background()
+		}
+		s.onRecv(hctx, Msg(m), peerOf(*from))
 		return s.received(m), nil
 	}
 	m, err := s.b.recv(ctx, from)
 	if err != nil {
-		return Msg{}, s.errorf("recv", "", err)
+		return Msg{}, err
 	}
 	return s.received(m), nil
 }
