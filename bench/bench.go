@@ -55,6 +55,12 @@ type Config struct {
 	SearchSteps int
 	// SearchSubs are the subscriber counts searched (default 1 and 10).
 	SearchSubs []int
+	// SearchWarmup is how long the publisher of each search step sends
+	// uncounted messages at the step's rate before the counted ones, so
+	// that a step measures what a running publisher sustains, not the
+	// first milliseconds of two new processes (default 100ms; negative:
+	// none).
+	SearchWarmup time.Duration
 	// Command starts a bench child: default this executable with "bench
 	// child" (the zmqkit CLI). A test binary passes itself; its TestMain
 	// must call ChildMain when IsChild.
@@ -138,6 +144,9 @@ func (c *Config) normalize() error {
 	}
 	if c.SearchSteps == 0 {
 		c.SearchSteps = 7
+	}
+	if c.SearchWarmup == 0 {
+		c.SearchWarmup = 100 * time.Millisecond
 	}
 	if len(c.SearchSubs) == 0 {
 		c.SearchSubs = []int{1, 10}
@@ -389,12 +398,15 @@ type Settings struct {
 	Baselines   bool     `json:"baselines"`
 	SearchSteps int      `json:"search_steps"`
 	SearchSubs  []int    `json:"search_subscribers"`
+	// SearchWarmupMs: uncounted messages at the step's rate before each
+	// search step's counted ones, in milliseconds (0: none).
+	SearchWarmupMs int64 `json:"search_warmup_ms"`
 }
 
 func settingsOf(c Config) Settings {
 	s := Settings{Patterns: c.Patterns, Transports: c.Transports, Sizes: c.Sizes, Runs: c.Runs, Trips: c.Trips,
 		DurationMs: c.Duration.Milliseconds(), InProcess: c.InProcess, Baselines: c.Baselines,
-		SearchSteps: c.SearchSteps, SearchSubs: c.SearchSubs}
+		SearchSteps: c.SearchSteps, SearchSubs: c.SearchSubs, SearchWarmupMs: max(c.SearchWarmup.Milliseconds(), 0)}
 	for _, size := range c.Sizes {
 		s.Counts = append(s.Counts, c.count(size))
 	}

@@ -53,6 +53,9 @@ type spec struct {
 	Count   int     `json:"count"`
 	Subs    int     `json:"subs,omitempty"` // SUB sockets in a receiver
 	Rate    float64 `json:"rate,omitempty"` // msgs/s a sender paces to; 0: flat out
+	// Warm is how many uncounted messages (probes) a paced sender sends at
+	// its rate before the counted ones.
+	Warm int `json:"warm,omitempty"`
 }
 
 // childResult is a child's last line.
@@ -272,9 +275,18 @@ func sendPhases(ctx context.Context, s spec, c *childIO, send func(context.Conte
 		time.Sleep(time.Millisecond)
 	}
 	p := pacer{start: time.Now(), rate: s.Rate}
-	for i := 0; i < s.Count; i++ {
+	for i := 0; i < s.Warm; i++ {
 		p.wait(i)
-		if err := send(ctx, stamped(s.Size, uint64(i))); err != nil {
+		if err := send(ctx, stamped(s.Size, probe)); err != nil {
+			return res, err
+		}
+	}
+	// One pacer over the warm-up and the counted messages: the rate runs
+	// on without a break; the elapsed time is the counted part's.
+	counted := time.Now()
+	for i := 0; i < s.Count; i++ {
+		p.wait(s.Warm + i)
+		if err := send(ctx, stamped(s.Size, probe)); err != nil {
 			return res, err
 		}
 	}
@@ -283,7 +295,7 @@ func sendPhases(ctx context.Context, s spec, c *childIO, send func(context.Conte
 			return res, err
 		}
 	}
-	res.Sent, res.ElapsedNs = uint64(s.Count), int64(time.Since(p.start))
+	res.Sent, res.ElapsedNs = uint64(s.Count), int64(time.Since(counted))
 	for !c.heard() && ctx.Err() == nil {
 		tctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
 		err := send(tctx, stamped(s.Size, endMark))

@@ -122,7 +122,7 @@ func (n *Native) startBench(ctx context.Context, s spec) (*proc, error) {
 	switch s.Role {
 	case "send":
 		return startChild(ctx, "libzmq C pub", []string{n.Path, "pub", s.Listen, strconv.Itoa(s.Size), strconv.Itoa(s.Count),
-			strconv.FormatFloat(s.Rate, 'f', 0, 64)}, anchorRSSEnv)
+			strconv.FormatFloat(s.Rate, 'f', 0, 64), strconv.Itoa(s.Warm)}, anchorRSSEnv)
 	case "recv":
 		return startChild(ctx, "libzmq C sub", []string{n.Path, "sub", s.Dial, strconv.Itoa(s.Size), strconv.Itoa(s.Count),
 			strconv.Itoa(max(s.Subs, 1))}, anchorRSSEnv)

@@ -92,6 +92,9 @@ func (r *runner) throughput(ctx context.Context, system, pattern, tr string, siz
 		return p, err
 	}
 	send := spec{Role: "send", Pattern: pattern, Size: size, Count: count, Rate: rate}
+	if rate > 0 && r.cfg.SearchWarmup > 0 {
+		send.Warm = int(rate * r.cfg.SearchWarmup.Seconds())
+	}
 	recv := spec{Role: "recv", Pattern: pattern, Size: size, Count: count, Subs: subs}
 	ep, err := r.endpoint(tr, system == "native")
 	if err != nil {

@@ -22,10 +22,13 @@
  * Two more
  * speak the bench's line protocol (see bench/child.go):
  *
- *   pub ENDPOINT SIZE COUNT RATE     PUB, bind; probes until a line on
- *                                    stdin, COUNT messages paced to RATE
- *                                    msgs/s (0: flat out), then end marks
- *                                    until the next line or end of input
+ *   pub ENDPOINT SIZE COUNT RATE [WARM]
+ *                                    PUB, bind; probes until a line on
+ *                                    stdin, WARM more probes (default 0)
+ *                                    then COUNT messages, all paced to
+ *                                    RATE msgs/s (0: flat out), then end
+ *                                    marks until the next line or end of
+ *                                    input
  *   sub ENDPOINT SIZE COUNT NSUBS    NSUBS SUB sockets, connect; "ready"
  *                                    once each saw a probe; counts until
  *                                    each saw an end mark
@@ -218,15 +221,17 @@ static void remote_lat(void *ctx, const char *ep, size_t size, long count, int t
     zmq_close(s);
 }
 
-static void pub(void *ctx, const char *ep, size_t size, long count, double rate)
+static void pub(void *ctx, const char *ep, size_t size, long count, double rate, long warm)
 {
     void *s = open_socket(ctx, ZMQ_PUB, ep, 1);
     printf("listening %s\n", ep);
     fflush(stdout);
     while (!parent_spoke(1))
         send_new(s, size, PROBE, 0);
-    int64_t start = now_ns();
-    for (long i = 0; i < count; i++) {
+    /* One pace over the warm-up probes and the counted messages; the
+     * elapsed time is the counted part's. */
+    int64_t start = now_ns(), counted = start;
+    for (long i = 0; i < warm + count; i++) {
         if (rate > 0 && i % 16 == 0) {
             int64_t due = start + (int64_t) ((double) i / rate * 1e9);
             int64_t wait = due - now_ns();
@@ -235,10 +240,12 @@ static void pub(void *ctx, const char *ep, size_t size, long count, double rate)
                 nanosleep(&ts, NULL);
             }
         }
-        if (send_new(s, size, (uint64_t) i, 0) < 0)
+        if (i == warm)
+            counted = now_ns();
+        if (send_new(s, size, i < warm ? PROBE : (uint64_t) (i - warm), 0) < 0)
             die("zmq_msg_send");
     }
-    int64_t elapsed = now_ns() - start;
+    int64_t elapsed = now_ns() - counted;
     while (!parent_spoke(5))
         send_new(s, size, END_MARK, 0);
     printf("result {\"sent\":%ld,\"elapsed_ns\":%lld}\n", count, (long long) elapsed);
@@ -348,9 +355,10 @@ int main(int argc, char **argv)
         return 0;
     }
     int extra = argc > 1 && (strcmp(argv[1], "pub") == 0 || strcmp(argv[1], "sub") == 0);
-    if (argc != 5 + extra) {
+    int optional = argc > 1 && strcmp(argv[1], "pub") == 0; /* WARM */
+    if (argc != 5 + extra && argc != 5 + extra + optional) {
         fprintf(stderr, "usage: anchor local_thr|remote_thr|local_lat|remote_lat|local_lat_router|remote_lat_dealer ENDPOINT SIZE COUNT\n"
-                        "       anchor pub ENDPOINT SIZE COUNT RATE | sub ENDPOINT SIZE COUNT NSUBS | version\n");
+                        "       anchor pub ENDPOINT SIZE COUNT RATE [WARM] | sub ENDPOINT SIZE COUNT NSUBS | version\n");
         return 2;
     }
     const char *mode = argv[1], *ep = argv[2];
@@ -377,7 +385,7 @@ int main(int argc, char **argv)
             return 2;
         }
         if (strcmp(mode, "pub") == 0)
-            pub(ctx, ep, size, count, strtod(argv[5], NULL));
+            pub(ctx, ep, size, count, strtod(argv[5], NULL), argc > 6 ? atol(argv[6]) : 0);
         else {
             long n = number(argv[5], "NSUBS");
             if (n > MAX_SUBS) {

@@ -16,7 +16,7 @@ import (
 
 const benchSynopsis = `Usage: zmqkit bench [--runs N] [--sizes 128,1024,10240] [--patterns P,...] [--transport T,...]
          [--count N] [--trips N] [--duration D] [--quick] [--in-process] [--no-baselines]
-         [--search-steps N] [--subscribers 1,10] [--format table|csv|json] [--redis ADDR] [--amqp URL]
+         [--search-steps N] [--search-warmup D] [--subscribers 1,10] [--format table|csv|json] [--redis ADDR] [--amqp URL]
        zmqkit bench local-thr BIND SIZE COUNT     receive COUNT messages (libzmq's local_thr)
        zmqkit bench remote-thr CONNECT SIZE COUNT send COUNT messages (libzmq's remote_thr)
        zmqkit bench local-lat BIND SIZE COUNT     echo COUNT requests (libzmq's local_lat)
@@ -30,7 +30,9 @@ the reason, without them) and a raw Go stream over the same transport (the
 ceiling), also with a new buffer per message sent (the floor Go's GC sets
 for any Go sender). Each cell is the median of --runs runs, with min–max.
 PUB/SUB: the flood figure, and the highest publish rate at which every
-subscriber (1 and 10) receives every message. inproc is measured in one
+subscriber (1 and 10) receives every message, each step of that search
+counted after --search-warmup at its rate (a running publisher, not two
+processes' first milliseconds). inproc is measured in one
 process, as it is used; --in-process adds that variant for tcp/ipc, labelled.
 Patterns: pushpull, pubsub, dealerrouter, reqrep, streamer, forwarder, queue.
 Transports: tcp, ipc, inproc, ws (default tcp,inproc; ws is zmqkit only, libzmq
@@ -123,6 +125,7 @@ func benchTable(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	inProcess := fs.Bool("in-process", false, "also measure tcp/ipc with both sides in this process (labelled; not how users run it)")
 	searchSteps := fs.Int("search-steps", 7, "paced runs per PUB/SUB rate search (0: no search)")
 	subscribers := fs.String("subscribers", "1,10", "subscriber counts of the PUB/SUB rate search")
+	searchWarmup := fs.Duration("search-warmup", 100*time.Millisecond, "uncounted messages at each search step's rate before the counted ones (0: none, the step starts cold)")
 	format := fs.String("format", "table", "output: table, csv or json")
 	noBase := fs.Bool("no-baselines", false, "skip the raw-stream and libzmq C baselines")
 	redisAddr := fs.String("redis", "", "also measure Redis lists at `addr` (host:port), client in this process (-tags brokers)")
@@ -131,15 +134,19 @@ func benchTable(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	cfg := bench.Config{
-		Patterns:    splitList(*patterns),
-		Transports:  splitList(*transports),
-		Runs:        *runs,
-		Count:       *count,
-		Trips:       *trips,
-		Duration:    *duration,
-		Baselines:   !*noBase,
-		InProcess:   *inProcess,
-		SearchSteps: *searchSteps,
+		Patterns:     splitList(*patterns),
+		Transports:   splitList(*transports),
+		Runs:         *runs,
+		Count:        *count,
+		Trips:        *trips,
+		Duration:     *duration,
+		Baselines:    !*noBase,
+		InProcess:    *inProcess,
+		SearchSteps:  *searchSteps,
+		SearchWarmup: *searchWarmup,
+	}
+	if *searchWarmup <= 0 {
+		cfg.SearchWarmup = -1
 	}
 	if *searchSteps == 0 {
 		cfg.SearchSteps = -1
