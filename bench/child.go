@@ -286,7 +286,7 @@ func sendPhases(ctx context.Context, s spec, c *childIO, send func(context.Conte
 	counted := time.Now()
 	for i := 0; i < s.Count; i++ {
 		p.wait(s.Warm + i)
-		if err := send(ctx, stamped(s.Size, probe)); err != nil {
+		if err := send(ctx, stamped(s.Size, uint64(i))); err != nil {
 			return res, err
 		}
 	}
