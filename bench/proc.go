@@ -29,6 +29,10 @@ type proc struct {
 	cpu    time.Duration
 	rss    int64 // peak RSS from wait4 (see childUsage)
 	ownRSS int64 // the child's own report of its peak RSS, if any
+	// lastRSS is the peak RSS of the last result line the child wrote,
+	// noted as its output is read (set before waited is closed): a child
+	// whose lines nobody reads (a device, an echo) still reports its own.
+	lastRSS int64
 }
 
 // peakRSS is the child's peak RSS once it has exited: its own report (a
@@ -37,6 +41,9 @@ func (p *proc) peakRSS() int64 {
 	<-p.waited
 	if p.ownRSS > 0 {
 		return p.ownRSS
+	}
+	if p.lastRSS > 0 {
+		return p.lastRSS
 	}
 	if own := anchorRSS(p.stderr.String()); own > 0 {
 		return own
@@ -86,7 +93,14 @@ func startChild(ctx context.Context, name string, argv []string, env ...string) 
 		sc := bufio.NewScanner(out)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			p.lines <- sc.Text()
+			l := sc.Text()
+			if res, found := strings.CutPrefix(l, "result "); found {
+				var cr childResult
+				if json.Unmarshal([]byte(res), &cr) == nil && cr.RSS > 0 {
+					p.lastRSS = cr.RSS
+				}
+			}
+			p.lines <- l
 		}
 		close(p.lines)
 		p.err = cmd.Wait()

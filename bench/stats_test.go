@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -119,4 +120,18 @@ func TestSearchCellIsTheMedianOfItsRuns(t *testing.T) {
 	if len(s.Steps) != 4 || s.Steps[0].Run != 1 || s.Steps[2].Run != 2 || s.Steps[3].Run != 3 {
 		t.Fatalf("steps not numbered by run: %+v", s.Steps)
 	}
+}
+
+// A child whose lines nobody reads (a device, an echo) still has its own
+// peak RSS taken from its result line, not wait4's figure, which on Linux
+// can be the parent's (the child starts as a copy of it).
+func TestUnreadChildReportsItsOwnRSS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := startChild(ctx, "sh", []string{"sh", "-c", `echo listening x; echo 'result {"rss_bytes":12345}'`})
+	require.NoError(t, err)
+	_, err = p.expect(ctx, "listening ")
+	require.NoError(t, err)
+	require.NoError(t, p.finish(ctx))
+	assert.EqualValues(t, 12345, p.peakRSS())
 }
