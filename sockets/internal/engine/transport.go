@@ -402,9 +402,10 @@ func (l *Listener) accept() {
 			_ = tc.SetNoDelay(true)
 		}
 		if max := l.host.EngineOptions().MaxConns; max > 0 && l.conns.Load() >= int64(max) {
-			_ = c.Close()
+			// Counted before the close, as in the ws listener.
 			l.host.Emit(Event{Kind: EventRejected, Endpoint: l.addr, Remote: c.RemoteAddr().String(),
 				Err: fmt.Errorf("%w: %d (WithMaxConnections)", ErrTooManyConnections, max)})
+			_ = c.Close()
 			continue
 		}
 		if isRaw(l.host.EngineOptions()) {

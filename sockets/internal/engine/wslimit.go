@@ -31,10 +31,11 @@ func (c *capListener) Accept() (net.Conn, error) {
 		}
 		if c.open.Add(1) > c.max {
 			c.open.Add(-1)
-			remote := conn.RemoteAddr().String()
-			_ = conn.Close()
-			c.l.host.Emit(Event{Kind: EventRejected, Endpoint: c.l.addr, Remote: remote,
+			// Counted before the close: a peer that sees its connection
+			// closed finds the rejection in the stats already.
+			c.l.host.Emit(Event{Kind: EventRejected, Endpoint: c.l.addr, Remote: conn.RemoteAddr().String(),
 				Err: fmt.Errorf("%w: %d connections (WithMaxConnections and %d more to answer)", ErrTooManyConnections, c.max, wsSlack)})
+			_ = conn.Close()
 			continue
 		}
 		return &countedConn{Conn: conn, open: &c.open}, nil
