@@ -191,7 +191,7 @@ func TestCSVAndJSONCarryEverySampleAndTheMachine(t *testing.T) {
 	rep := &bench.Report{
 		Machine: bench.Machine{Cores: 2, GOMAXPROCS: 2, GoVersion: runtime.Version(), GOGC: "150", LoadStart: "1.00 0.50 0.25",
 			LoadEnd: "1.10 0.60 0.30", Libzmq: "4.3.4"},
-		Settings: bench.Settings{Runs: 2, Sizes: []int{128}, Trips: 3000, SearchSteps: 7, Baselines: true},
+		Settings: bench.Settings{Runs: 2, Sizes: []int{128}, Trips: 3000, SearchSteps: 7, SearchWarmupMs: 100, Baselines: true},
 		Samples: []bench.Row{
 			{System: "zmqkit", Pattern: "pushpull", Transport: "tcp", Size: 128, Processes: 2, Run: 1, Sent: 10, Received: 10, RecvRate: 1000, RSSSend: 1 << 20},
 			{System: "zmqkit", Pattern: "pushpull", Transport: "tcp", Size: 128, Processes: 2, Run: 2, Sent: 10, Received: 10, RecvRate: 1200},
@@ -213,10 +213,11 @@ func TestCSVAndJSONCarryEverySampleAndTheMachine(t *testing.T) {
 		col[h] = i
 	}
 	for _, name := range []string{"run", "recv_msgs_per_s", "rss_send_bytes", "rtt_p50_us", "cores", "gomaxprocs", "go_version",
-		"gogc", "load_start", "load_end", "libzmq_version", "step_delivered_pct", "step_pass", "runs", "trips", "search_steps", "baselines"} {
+		"gogc", "load_start", "load_end", "libzmq_version", "step_delivered_pct", "step_pass", "runs", "trips", "search_steps", "search_warmup_ms", "baselines"} {
 		require.Contains(t, col, name)
 	}
 	assert.Equal(t, "2", recs[2][col["run"]])
+	assert.Equal(t, "100", recs[2][col["search_warmup_ms"]])
 	assert.Equal(t, "1200.00", recs[2][col["recv_msgs_per_s"]])
 	assert.Equal(t, "1048576", recs[1][col["rss_send_bytes"]])
 	assert.Equal(t, "12.50", recs[3][col["rtt_p50_us"]])

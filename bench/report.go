@@ -217,7 +217,7 @@ var csvHeader = []string{"system", "pattern", "transport", "size", "subscribers"
 	"cpu_ns_per_msg", "rss_send_bytes", "rss_recv_bytes", "rss_device_bytes",
 	"rtt_p50_us", "rtt_p90_us", "rtt_p99_us", "rtt_p999_us", "rtt_max_us", "error", "step_delivered_pct", "step_pass",
 	"cores", "gomaxprocs", "go_version", "gogc", "gomemlimit", "load_start", "load_end", "libzmq_version",
-	"runs", "trips", "search_steps", "in_process_variant", "baselines"}
+	"runs", "trips", "search_steps", "search_warmup_ms", "in_process_variant", "baselines"}
 
 // WriteCSV writes one line per sample (throughput and round trips), then
 // one line per PUB/SUB search step (pattern "pubsub-search", run = step,
@@ -230,7 +230,7 @@ func WriteCSV(w io.Writer, r *Report) error {
 	m := r.Machine
 	st := r.Settings
 	tail := []string{strconv.Itoa(m.Cores), strconv.Itoa(m.GOMAXPROCS), m.GoVersion, m.GOGC, m.GOMEMLIMIT, m.LoadStart, m.LoadEnd, m.Libzmq,
-		strconv.Itoa(st.Runs), strconv.Itoa(st.Trips), strconv.Itoa(st.SearchSteps), strconv.FormatBool(st.InProcess), strconv.FormatBool(st.Baselines)}
+		strconv.Itoa(st.Runs), strconv.Itoa(st.Trips), strconv.Itoa(st.SearchSteps), strconv.FormatInt(st.SearchWarmupMs, 10), strconv.FormatBool(st.InProcess), strconv.FormatBool(st.Baselines)}
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	for _, s := range r.Samples {
