@@ -28,11 +28,10 @@ type proc struct {
 	err    error // from Wait, valid once waited is closed
 	cpu    time.Duration
 	rss    int64 // peak RSS from wait4 (see childUsage)
-	ownRSS int64 // the child's own report of its peak RSS, if any
-	// lastRSS is the peak RSS of the last result line the child wrote,
-	// noted as its output is read (set before waited is closed): a child
-	// whose lines nobody reads (a device, an echo) still reports its own.
-	lastRSS int64
+	// ownRSS is the peak RSS of the last result line the child wrote,
+	// noted as its output is read (set before waited is closed), so a
+	// child whose lines nobody reads (a device, an echo) reports its own.
+	ownRSS int64
 }
 
 // peakRSS is the child's peak RSS once it has exited: its own report (a
@@ -41,9 +40,6 @@ func (p *proc) peakRSS() int64 {
 	<-p.waited
 	if p.ownRSS > 0 {
 		return p.ownRSS
-	}
-	if p.lastRSS > 0 {
-		return p.lastRSS
 	}
 	if own := anchorRSS(p.stderr.String()); own > 0 {
 		return own
@@ -97,7 +93,7 @@ func startChild(ctx context.Context, name string, argv []string, env ...string) 
 			if res, found := strings.CutPrefix(l, "result "); found {
 				var cr childResult
 				if json.Unmarshal([]byte(res), &cr) == nil && cr.RSS > 0 {
-					p.lastRSS = cr.RSS
+					p.ownRSS = cr.RSS
 				}
 			}
 			p.lines <- l
@@ -135,7 +131,6 @@ func (p *proc) expect(ctx context.Context, prefix string) (string, error) {
 				if json.Unmarshal([]byte(res), &cr) == nil && cr.Err != "" {
 					return "", fmt.Errorf("%s: %s", p.name, cr.Err)
 				}
-				p.ownRSS = cr.RSS
 			}
 		case <-ctx.Done():
 			return "", fmt.Errorf("%s: waiting for %q: %w", p.name, strings.TrimSpace(prefix), ctx.Err())
@@ -153,7 +148,6 @@ func (p *proc) result(ctx context.Context) (childResult, error) {
 	if err := json.Unmarshal([]byte(l), &cr); err != nil {
 		return cr, fmt.Errorf("%s: bad result line: %w", p.name, err)
 	}
-	p.ownRSS = cr.RSS
 	if cr.Err != "" {
 		return cr, fmt.Errorf("%s: %s", p.name, cr.Err)
 	}

@@ -122,10 +122,11 @@ func (x *routerSocket) connected(p *engine.Pipe) error { return x.identify(p) }
 // (libzmq's ZMQ_CONNECT_ROUTING_ID). The id must be new to the socket.
 func (s *Socket) DialRouted(endpoint string, routingID []byte) error {
 	x, ok := s.b.(*routerSocket)
+	set, _ := s.cfg.resolverFor(endpoint)
 	switch {
 	case !ok:
 		return s.errorf("dial", endpoint, fmt.Errorf("%w: only a ROUTER names its peers", ErrNotSupported))
-	case func() bool { r, _ := s.cfg.resolverFor(endpoint); return r != nil }():
+	case set != nil:
 		return s.errorf("dial", endpoint, fmt.Errorf("%w: a dial set names its members by their endpoints; Dial it", ErrNotSupported))
 	case len(routingID) == 0 || len(routingID) > 255:
 		return s.errorf("dial", endpoint, fmt.Errorf("%w: a routing id is 1 to 255 bytes, not %d", ErrBadOption, len(routingID)))
