@@ -45,7 +45,15 @@ const maxCommand = 1 << 20
 // otherwise (a batch of a few messages among many commands, say) they are
 // copied back to back into an arena that holds message bytes only, and the
 // buffer is reused. Either way, what queued messages pin is at most about
-// twice what they count. The buffer starts at minBuf bytes; while the peer
+// twice what they count. Frames of ownFrame bytes or more (and below
+// bigFrame) are not counted in that choice: Detach copies each into memory
+// of its own and, when the rest is copied too, the buffer is reused. At
+// those sizes one allocation and one copy per frame cost less than a new
+// read buffer every few frames: over tcp between two processes, 10 KiB
+// messages, the receiver's runtime spent a quarter of its time returning
+// those buffers' pages to the OS and faulting them back in, and a stream
+// of 4 KiB and 10 KiB messages went 5 % and 15 % faster with the copy
+// (2 KiB: no better, 1 KiB: 10 % slower). The buffer starts at minBuf bytes; while the peer
 // keeps the connection full (a read fills all the room it was given) it
 // doubles, up to maxBuf, so a stream is read in big reads; a connection
 // that goes idle gets a small one again (Shrink). Frames of bigFrame bytes
@@ -55,6 +63,9 @@ const (
 	minBuf   = 4 << 10
 	maxBuf   = 256 << 10
 	bigFrame = 16 << 10
+	// ownFrame: Detach copies a frame of at least this size (below
+	// bigFrame) into memory of its own, and the read buffer is reused.
+	ownFrame = 4 << 10
 	// bigAlloc is the largest big frame allocated whole as soon as its
 	// header arrives; a larger one is read in chunks of this size until
 	// three quarters of it have arrived (the peer has shown that it
@@ -249,45 +260,55 @@ func (d *Decoder) Detach(ms []Msg) {
 	if !d.held {
 		return
 	}
-	total := 0
+	small, own := 0, 0
 	for i := range ms {
-		if n := len(ms[i].Head); n < bigFrame {
-			total += n
-		}
+		small, own = tally(ms[i].Head, small, own)
 		for _, f := range ms[i].Tail {
-			if len(f) < bigFrame {
-				total += len(f)
-			}
+			small, own = tally(f, small, own)
 		}
 	}
-	if 2*total >= d.used {
+	if 2*small >= d.used {
 		d.held, d.pinned, d.used = false, true, 0 // kept in place
 		return
 	}
-	if total > 0 {
-		if len(d.arena) < total {
-			d.arena = make([]byte, max(arenaSize, total))
+	if small > 0 && len(d.arena) < small {
+		d.arena = make([]byte, max(arenaSize, small))
+	}
+	move := func(f []byte) []byte {
+		switch n := len(f); {
+		case n == 0 || n >= bigFrame:
+			return f // not in the buffer
+		case n >= ownFrame:
+			c := make([]byte, n)
+			copy(c, f)
+			return c
+		default:
+			c := d.arena[:n:n]
+			copy(c, f)
+			d.arena = d.arena[n:]
+			return c
 		}
-		own := d.arena[:total:total]
-		d.arena = d.arena[total:]
-		off := 0
-		move := func(f []byte) []byte {
-			if len(f) == 0 || len(f) >= bigFrame {
-				return f
-			}
-			n := copy(own[off:], f)
-			f = own[off : off+n : off+n]
-			off += n
-			return f
-		}
-		for i := range ms {
-			ms[i].Head = move(ms[i].Head)
-			for j, f := range ms[i].Tail {
-				ms[i].Tail[j] = move(f)
-			}
+	}
+	for i := range ms {
+		ms[i].Head = move(ms[i].Head)
+		for j, f := range ms[i].Tail {
+			ms[i].Tail[j] = move(f)
 		}
 	}
 	d.Release()
+}
+
+// tally adds a frame read through the buffer to the bytes of small frames
+// or to those of frames big enough for an allocation of their own.
+func tally(f []byte, small, own int) (int, int) {
+	switch n := len(f); {
+	case n >= bigFrame:
+	case n >= ownFrame:
+		own += n
+	default:
+		small += n
+	}
+	return small, own
 }
 
 // Release says that no frame handed out so far is in use any more (they

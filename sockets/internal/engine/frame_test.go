@@ -254,3 +254,32 @@ func TestDecoderKeptInPlaceIsNeverWrittenOver(t *testing.T) {
 	assert.Equal(t, bytes.Repeat([]byte("Z"), 200), m.Head)
 	assert.Equal(t, bytes.Repeat([]byte("A"), 200), kept[0].Head, "the message kept in place was written over")
 }
+
+func TestDecoderOwnFramesAreCopiedAndTheBufferReused(t *testing.T) {
+	// Frames of ownFrame bytes or more get memory of their own at Detach,
+	// so the read buffer is reused (not pinned, not replaced but to grow),
+	// and what was detached survives the reads that write over it.
+	var msgs []Msg
+	for i := range 1000 {
+		msgs = append(msgs, Msg{Head: bytes.Repeat([]byte{byte(i)}, ownFrame+i%7), Tail: [][]byte{[]byte("env")}})
+	}
+	d := NewDecoder(bytes.NewReader(encode(t, msgs...)), 0)
+	var got []Msg
+	bufs := map[*byte]bool{}
+	for i := range msgs {
+		m, _, err := d.ReadMsg()
+		require.NoError(t, err)
+		one := []Msg{m}
+		d.Detach(one)
+		require.False(t, d.pinned || d.held, "message %d: the buffer is left to it", i)
+		require.Equal(t, len(one[0].Head), cap(one[0].Head), "message %d: memory of its own", i)
+		bufs[&d.buf[0]] = true
+		got = append(got, one[0])
+	}
+	// minBuf doubling up to maxBuf is 7 buffers; 4 MB read through pinned
+	// buffers of maxBuf would take 16 more.
+	assert.LessOrEqual(t, len(bufs), 7, "read buffers taken")
+	for i := range msgs {
+		require.Equal(t, msgs[i].Frames(), got[i].Frames(), "message %d", i)
+	}
+}
