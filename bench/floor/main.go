@@ -1,0 +1,204 @@
+// Command floor measures what a Go sender and receiver pay per message
+// with nothing of a messaging library but the rules it must keep: a new
+// buffer for every message (the sender's code makes one per send; a
+// receiver hands each message out in memory of its own) and, on the
+// sending side, a queue of up to QUEUE messages (a socket at its HWM:
+// Send returns once the message is queued), written by a goroutine of its
+// own that gathers what it finds queued into one writev. Frames are a
+// 4-byte length and the payload; there is no greeting, routing, bound or
+// accounting. It is the measuring stick for the claims in the README's
+// Speed section that a target is out of reach for any Go library: run it
+// in two processes beside libzmq's perf tools and zmqkit's.
+//
+//	go run ./bench/floor recv 127.0.0.1:5555 COUNT [QUEUE]
+//	go run ./bench/floor send 127.0.0.1:5555 SIZE COUNT QUEUE
+//
+// recv prints libzmq's local_thr lines (rate from the first message to the
+// last). With QUEUE, recv reads ahead in a goroutine of its own into a
+// channel of QUEUE messages, as a socket's reader does up to its receive
+// HWM; a channel hands messages over one by one, where a library can hand
+// them over in batches, so that variant is an upper bound on the hand-off's
+// cost, not a floor.
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"time"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "floor:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	n := func(i int) (int, error) {
+		if i >= len(args) {
+			return 0, errors.New("usage: floor recv ADDR COUNT [QUEUE] | floor send ADDR SIZE COUNT QUEUE")
+		}
+		v, err := strconv.Atoi(args[i])
+		if err == nil && v <= 0 {
+			err = fmt.Errorf("%s: want a positive number", args[i])
+		}
+		return v, err
+	}
+	if len(args) < 3 {
+		_, err := n(len(args))
+		return err
+	}
+	switch args[0] {
+	case "recv":
+		count, err := n(2)
+		if err != nil {
+			return err
+		}
+		queue := 0
+		if len(args) > 3 {
+			if queue, err = n(3); err != nil {
+				return err
+			}
+		}
+		return recv(args[1], count, queue)
+	case "send":
+		size, err := n(2)
+		if err != nil {
+			return err
+		}
+		count, err := n(3)
+		if err != nil {
+			return err
+		}
+		queue, err := n(4)
+		if err != nil {
+			return err
+		}
+		return send(args[1], size, count, queue)
+	}
+	_, err := n(len(args) + 5)
+	return err
+}
+
+func recv(addr string, count, queue int) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	conn, err := ln.Accept()
+	ln.Close()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	r := bufio.NewReaderSize(conn, 256<<10)
+	var hdr [4]byte
+	read := func() ([]byte, error) {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return nil, err
+		}
+		m := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+		_, err := io.ReadFull(r, m)
+		return m, err
+	}
+	next := read
+	if queue > 0 {
+		type item struct {
+			m   []byte
+			err error
+		}
+		q := make(chan item, queue)
+		go func() {
+			for range count {
+				m, err := read()
+				q <- item{m, err}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		next = func() ([]byte, error) {
+			it := <-q
+			return it.m, it.err
+		}
+	}
+	var start time.Time
+	size := 0
+	for i := range count {
+		m, err := next()
+		if err != nil {
+			return fmt.Errorf("message %d: %w", i, err)
+		}
+		if i == 0 {
+			start, size = time.Now(), len(m)
+		}
+	}
+	elapsed := max(time.Since(start), time.Microsecond)
+	rate := float64(count) / elapsed.Seconds()
+	fmt.Printf("message size: %d [B]\nmessage count: %d\n", size, count)
+	fmt.Printf("mean throughput: %d [msg/s]\nmean throughput: %.3f [Mb/s]\n", int64(rate), rate*float64(size)*8/1e6)
+	return nil
+}
+
+func send(addr string, size, count, queue int) error {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	q := make(chan []byte, queue)
+	done := make(chan error, 1)
+	go func() {
+		done <- write(conn, q)
+	}()
+	for range count {
+		select {
+		case q <- make([]byte, size):
+		case err := <-done:
+			return err
+		}
+	}
+	close(q)
+	return <-done
+}
+
+// write sends what q brings, each message after its length, gathering
+// what is queued (up to 128 messages) into one writev.
+func write(conn net.Conn, q <-chan []byte) error {
+	var bufs net.Buffers
+	hdrs := make([]byte, 4*128)
+	add := func(m []byte) {
+		h := hdrs[2*len(bufs):][:4]
+		binary.BigEndian.PutUint32(h, uint32(len(m)))
+		bufs = append(bufs, h, m)
+	}
+	for m := range q {
+		bufs = bufs[:0]
+		add(m)
+	gather:
+		for len(bufs) < 2*128 {
+			select {
+			case m, ok := <-q:
+				if !ok {
+					break gather
+				}
+				add(m)
+			default:
+				break gather
+			}
+		}
+		b := bufs
+		if _, err := b.WriteTo(conn); err != nil {
+			return err
+		}
+		clear(bufs[:cap(bufs)])
+	}
+	return nil
+}
