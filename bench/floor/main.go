@@ -67,7 +67,11 @@ func run(args []string) error {
 				return err
 			}
 		}
-		return recv(args[1], count, queue)
+		ln, err := net.Listen("tcp", args[1])
+		if err != nil {
+			return err
+		}
+		return recv(ln, count, queue, os.Stdout)
 	case "send":
 		size, err := n(2)
 		if err != nil {
@@ -87,11 +91,9 @@ func run(args []string) error {
 	return err
 }
 
-func recv(addr string, count, queue int) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
+// recv takes one connection on ln, receives count messages and writes
+// local_thr's lines to w.
+func recv(ln net.Listener, count, queue int, w io.Writer) error {
 	conn, err := ln.Accept()
 	ln.Close()
 	if err != nil {
@@ -142,8 +144,8 @@ func recv(addr string, count, queue int) error {
 	}
 	elapsed := max(time.Since(start), time.Microsecond)
 	rate := float64(count) / elapsed.Seconds()
-	fmt.Printf("message size: %d [B]\nmessage count: %d\n", size, count)
-	fmt.Printf("mean throughput: %d [msg/s]\nmean throughput: %.3f [Mb/s]\n", int64(rate), rate*float64(size)*8/1e6)
+	fmt.Fprintf(w, "message size: %d [B]\nmessage count: %d\n", size, count)
+	fmt.Fprintf(w, "mean throughput: %d [msg/s]\nmean throughput: %.3f [Mb/s]\n", int64(rate), rate*float64(size)*8/1e6)
 	return nil
 }
 
