@@ -46,17 +46,17 @@ const maxCommand = 1 << 20
 // copied back to back into an arena that holds message bytes only, and the
 // buffer is reused. Either way, what queued messages pin is at most about
 // twice what they count. Frames of ownFrame bytes or more (and below
-// bigFrame) are not counted in that choice: Detach copies each into memory
-// of its own and, when the rest is copied too, the buffer is reused. At
-// those sizes one allocation and one copy per frame cost less than a new
-// read buffer every few frames: over tcp between two processes, 10 KiB
-// messages, the receiver's runtime spent a quarter of its time returning
-// those buffers' pages to the OS and faulting them back in, and a stream
-// of 4 KiB and 10 KiB messages went 5 % and 15 % faster with the copy
-// (2 KiB: no better, 1 KiB: 10 % slower). The buffer starts at minBuf bytes; while the peer
-// keeps the connection full (a read fills all the room it was given) it
-// doubles, up to maxBuf, so a stream is read in big reads; a connection
-// that goes idle gets a small one again (Shrink). Frames of bigFrame bytes
+// bigFrame) do not count in that choice; when it is to copy, each of them
+// is copied into memory of its own, so a stream of them reuses the buffer.
+// At those sizes one allocation and one copy per frame cost less than a
+// new read buffer every few frames: over tcp between two processes, with
+// 10 KiB messages, the receiver's runtime spent a quarter of its time
+// returning those buffers' pages to the OS and faulting them back in, and
+// streams of 4 KiB and 10 KiB messages went 5 % and 9–15 % faster with the
+// copy (2 KiB: no better; 1 KiB: 10 % slower). The buffer starts at minBuf
+// bytes; while the peer keeps the connection full (a read fills all the
+// room it was given) it doubles, up to maxBuf, so a stream is read in big
+// reads; a connection that goes idle gets a small one again (Shrink). Frames of bigFrame bytes
 // or more are read into buffers of their own, charged to the socket's
 // Budget.
 const (
@@ -260,11 +260,11 @@ func (d *Decoder) Detach(ms []Msg) {
 	if !d.held {
 		return
 	}
-	small, own := 0, 0
+	small := 0 // bytes of the frames below ownFrame
 	for i := range ms {
-		small, own = tally(ms[i].Head, small, own)
+		small += smallBytes(ms[i].Head)
 		for _, f := range ms[i].Tail {
-			small, own = tally(f, small, own)
+			small += smallBytes(f)
 		}
 	}
 	if 2*small >= d.used {
@@ -298,17 +298,13 @@ func (d *Decoder) Detach(ms []Msg) {
 	d.Release()
 }
 
-// tally adds a frame read through the buffer to the bytes of small frames
-// or to those of frames big enough for an allocation of their own.
-func tally(f []byte, small, own int) (int, int) {
-	switch n := len(f); {
-	case n >= bigFrame:
-	case n >= ownFrame:
-		own += n
-	default:
-		small += n
+// smallBytes is the length of a frame read through the buffer that Detach
+// leaves in place or copies into the arena (below ownFrame), else 0.
+func smallBytes(f []byte) int {
+	if len(f) >= ownFrame {
+		return 0
 	}
-	return small, own
+	return len(f)
 }
 
 // Release says that no frame handed out so far is in use any more (they
