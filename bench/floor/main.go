@@ -40,55 +40,38 @@ func main() {
 	}
 }
 
+var errUsage = errors.New("usage: floor recv ADDR COUNT [QUEUE] | floor send ADDR SIZE COUNT QUEUE")
+
 func run(args []string) error {
-	n := func(i int) (int, error) {
-		if i >= len(args) {
-			return 0, errors.New("usage: floor recv ADDR COUNT [QUEUE] | floor send ADDR SIZE COUNT QUEUE")
-		}
-		v, err := strconv.Atoi(args[i])
-		if err == nil && v <= 0 {
-			err = fmt.Errorf("%s: want a positive number", args[i])
-		}
-		return v, err
-	}
 	if len(args) < 3 {
-		_, err := n(len(args))
-		return err
+		return errUsage
 	}
-	switch args[0] {
-	case "recv":
-		count, err := n(2)
+	var nums []int // the arguments after ADDR, all positive numbers
+	for _, a := range args[2:] {
+		v, err := strconv.Atoi(a)
 		if err != nil {
 			return err
 		}
+		if v <= 0 {
+			return fmt.Errorf("%s: want a positive number", a)
+		}
+		nums = append(nums, v)
+	}
+	switch {
+	case args[0] == "recv" && len(nums) <= 2:
 		queue := 0
-		if len(args) > 3 {
-			if queue, err = n(3); err != nil {
-				return err
-			}
+		if len(nums) == 2 {
+			queue = nums[1]
 		}
 		ln, err := net.Listen("tcp", args[1])
 		if err != nil {
 			return err
 		}
-		return recv(ln, count, queue, os.Stdout)
-	case "send":
-		size, err := n(2)
-		if err != nil {
-			return err
-		}
-		count, err := n(3)
-		if err != nil {
-			return err
-		}
-		queue, err := n(4)
-		if err != nil {
-			return err
-		}
-		return send(args[1], size, count, queue)
+		return recv(ln, nums[0], queue, os.Stdout)
+	case args[0] == "send" && len(nums) == 3:
+		return send(args[1], nums[0], nums[1], nums[2])
 	}
-	_, err := n(len(args) + 5)
-	return err
+	return errUsage
 }
 
 // recv takes one connection on ln, receives count messages and writes
