@@ -59,9 +59,13 @@ type Proxy struct {
 
 	// paused is read without the lock on every message the pumps move;
 	// it and resumed change together under mu.
-	mu        sync.Mutex
-	paused    atomic.Bool
-	resumed   chan struct{} // closed on Resume
+	mu      sync.Mutex
+	paused  atomic.Bool
+	resumed chan struct{} // closed on Resume
+	// left holds what each pump (0: frontend to backend, 1: back) had
+	// taken from its source but not sent when it stopped: the drain sends
+	// it first.
+	left      [2][]sockets.Msg
 	terminate chan struct{}
 	termOnce  sync.Once
 }
@@ -193,6 +197,9 @@ func (p *Proxy) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	defer p.running.Store(false)
+	p.mu.Lock()
+	p.left = [2][]sockets.Msg{}
+	p.mu.Unlock()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(runCtx)
@@ -247,7 +254,7 @@ func (p *Proxy) drainQueued(forward, backward bool) {
 	p.log.Info("zmqkit: proxy draining", "within", p.drain.String())
 	ctx, cancel := context.WithTimeout(context.Background(), p.drain)
 	defer cancel()
-	moved := 0
+	moved := p.sendLeft(ctx)
 	move := func(src, dst *sockets.Socket) bool {
 		rctx, cancelRecv := context.WithTimeout(ctx, drainIdle)
 		m, err := src.RecvMsg(rctx)
@@ -290,7 +297,7 @@ func (p *Proxy) drainReplies() {
 	p.log.Info("zmqkit: proxy draining", "within", p.drain.String(), "awaiting_replies", awaited())
 	ctx, cancel := context.WithTimeout(context.Background(), p.drain)
 	defer cancel()
-	moved := 0
+	moved := p.sendLeft(ctx)
 	for awaited() > 0 {
 		m, err := p.back.RecvMsg(ctx)
 		if err != nil {
@@ -301,6 +308,22 @@ func (p *Proxy) drainReplies() {
 		}
 	}
 	p.log.Info("zmqkit: proxy drained", "replies", moved, "unanswered", awaited())
+}
+
+// sendLeft sends, within ctx, what the pumps had taken but not sent
+// when they stopped, each to where it was going, and returns how many it
+// sent.
+func (p *Proxy) sendLeft(ctx context.Context) int {
+	p.mu.Lock()
+	left := p.left
+	p.left = [2][]sockets.Msg{}
+	p.mu.Unlock()
+	sent := 0
+	for i, dst := range []*sockets.Socket{p.back, p.front} {
+		n, _ := p.forwardAll(ctx, dst, left[i], i == 0)
+		sent += n
+	}
+	return sent
 }
 
 func (p *Proxy) terminated() bool {
@@ -321,10 +344,17 @@ func stopped(ctx context.Context, err error) error {
 	return err
 }
 
+// batchLen is how many messages a pump takes from its source at once:
+// those already queued, up to this many. It pays the two sockets' locks
+// and counters once per batch rather than once per message.
+const batchLen = 64
+
 func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, dir string) error {
 	prefix := []byte(dir)
+	batch := make([]sockets.Msg, batchLen)
+	in := dir == "in"
 	for {
-		// RecvMsg hands over a message already there even with ctx done:
+		// RecvMsgs hands over messages already there even with ctx done:
 		// a stop must not wait for the backlog to run dry.
 		if ctx.Err() != nil {
 			return nil
@@ -332,29 +362,54 @@ func (p *Proxy) pump(ctx context.Context, src, dst *sockets.Socket, dir string) 
 		if err := p.waitResumed(ctx); err != nil {
 			return nil
 		}
-		m, err := src.RecvMsg(ctx)
+		n, err := src.RecvMsgs(ctx, batch)
 		if err != nil {
 			return stopped(ctx, err)
 		}
+		ms := batch[:n]
 		if err := p.waitResumed(ctx); err != nil {
+			p.leave(in, ms)
 			return nil
 		}
 		if p.capture != nil {
-			c := m
-			if p.captureDir {
-				c = m.Prepend(prefix)
-			}
-			// The copy has frames of its own: m goes on to dst, and each
-			// receiver may change the frames it gets.
-			// Never wait on the tap.
-			if err := p.capture.TrySendMsg(c.Clone()); err != nil {
-				p.captureDropped.Add(1)
+			for _, m := range ms {
+				c := m
+				if p.captureDir {
+					c = m.Prepend(prefix)
+				}
+				// The copy has frames of its own: m goes on to dst, and each
+				// receiver may change the frames it gets.
+				// Never wait on the tap.
+				if err := p.capture.TrySendMsg(c.Clone()); err != nil {
+					p.captureDropped.Add(1)
+				}
 			}
 		}
-		if err := p.forward(ctx, dst, m, dir == "in"); err != nil { // obs: hop.go
+		sent, err := p.forwardAll(ctx, dst, ms, in) // obs: hop.go
+		if err != nil {
+			p.leave(in, ms[sent:])
 			return stopped(ctx, err)
 		}
+		clear(ms)
 	}
+}
+
+// leave keeps the messages a pump had taken but not sent when it stopped,
+// for the drain to send first: a stop loses nothing the proxy had taken.
+func (p *Proxy) leave(in bool, ms []sockets.Msg) {
+	if len(ms) == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.left[dirIndex(in)] = append([]sockets.Msg(nil), ms...)
+	p.mu.Unlock()
+}
+
+func dirIndex(in bool) int {
+	if in {
+		return 0
+	}
+	return 1
 }
 
 func (p *Proxy) waitResumed(ctx context.Context) error {
@@ -377,7 +432,8 @@ func (p *Proxy) waitResumed(ctx context.Context) error {
 }
 
 // Pause stops moving messages (they wait in the sockets' queues, up to
-// their HWMs) until Resume.
+// their HWMs, and a batch the proxy had taken waits in its hands) until
+// Resume.
 func (p *Proxy) Pause() {
 	p.mu.Lock()
 	if !p.paused.Load() {

@@ -107,3 +107,44 @@ func indexOf(msgs []string, m string) int {
 	}
 	return -1
 }
+
+// A streamer moves batches: a stop that finds it holding messages it took
+// but could not send yet (the consumer is slow, every queue past the
+// proxy is full) sends them first as it drains, in order, before what its
+// frontend still holds. Nothing the proxy took is lost.
+func TestStreamerStopLosesNothingItTook(t *testing.T) {
+	const n = 40
+	ctx := testutil.Context(t, 15*time.Second)
+	front := must(t, sockets.Pull)
+	back := must(t, sockets.Push, sockets.WithSendHWM(2))
+	_, err := front.Listen("inproc://drain-taken-front")
+	require.NoError(t, err)
+	_, err = back.Listen("inproc://drain-taken-back")
+	require.NoError(t, err)
+	producer := must(t, sockets.Push)
+	consumer := must(t, sockets.Pull, sockets.WithRecvHWM(2))
+	require.NoError(t, producer.Dial("inproc://drain-taken-front"))
+	require.NoError(t, consumer.Dial("inproc://drain-taken-back"))
+	waitPeers(t, back, 1)
+	for i := range n {
+		require.NoError(t, producer.Send(ctx, []byte{byte(i)}))
+	}
+
+	p, err := devices.NewStreamer(front, back, devices.WithDrain(10*time.Second))
+	require.NoError(t, err)
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(rctx) }()
+	// Every message is taken from the frontend; a few fit past the proxy,
+	// the rest are in its hands.
+	testutil.Eventually(t, 5*time.Second, func() bool { return front.Stats().MsgsIn == n }, "the proxy never took the messages")
+	require.Less(t, back.Stats().MsgsOut, uint64(n))
+	stop()
+	for i := range n {
+		m, err := consumer.Recv(ctx)
+		require.NoError(t, err, "message %d of %d lost in the stop", i, n)
+		require.Equal(t, []byte{byte(i)}, m[0])
+	}
+	assert.ErrorIs(t, <-done, context.Canceled)
+	assert.EqualValues(t, n, back.Stats().MsgsOut)
+}

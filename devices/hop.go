@@ -38,3 +38,17 @@ func (p *Proxy) forward(ctx context.Context, dst *sockets.Socket, m sockets.Msg,
 	}
 	return err
 }
+
+// forwardAll sends ms out of dst in order, through the hop function if
+// there is one, and returns how many it sent.
+func (p *Proxy) forwardAll(ctx context.Context, dst *sockets.Socket, ms []sockets.Msg, in bool) (int, error) {
+	if p.hop == nil {
+		return dst.SendMsgs(ctx, ms)
+	}
+	for i, m := range ms {
+		if err := p.forward(ctx, dst, m, in); err != nil {
+			return i, err
+		}
+	}
+	return len(ms), nil
+}

@@ -298,3 +298,86 @@ func distribute(s *Socket, to []*engine.Pipe, m engine.Msg) {
 		}
 	}
 }
+
+// tryBatch offers ms in order to the pipes in turn, as trySend would one
+// by one, and returns how many were taken. Called with s.mu held.
+func (l *lb) tryBatch(ms []engine.Msg) int {
+	if len(l.pipes) == 1 {
+		n, _ := l.pipes[0].Out.TryPushBatch(ms)
+		return n
+	}
+	n := 0
+	for n < len(ms) && l.trySend(ms[n]) != nil {
+		n++
+	}
+	return n
+}
+
+// sendBatch sends every message of ms in order, waiting as send does; it
+// returns how many were sent.
+func (l *lb) sendBatch(ctx context.Context, ms []engine.Msg) (int, error) {
+	s := l.s
+	sent := 0
+	for sent < len(ms) {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return sent, ErrClosed
+		}
+		if n := l.tryBatch(ms[sent:]); n > 0 {
+			s.mu.Unlock()
+			sent += n
+			continue
+		}
+		ch := s.sendSig.wait()
+		// A pipe may have drained between the scan and wait: scan again.
+		if n := l.tryBatch(ms[sent:]); n > 0 {
+			s.mu.Unlock()
+			sent += n
+			continue
+		}
+		s.mu.Unlock()
+		if err := s.wait(ctx, ch); err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+// recvBatch fills dst with the next messages in turn: it waits for the
+// first as recv does, then takes only what is queued already.
+func (f *fq) recvBatch(ctx context.Context, dst []engine.Msg) (int, error) {
+	s := f.s
+	fill := func() int {
+		n := 0
+		for n < len(dst) {
+			m, _, ok := f.tryRecv(nil)
+			if !ok {
+				break
+			}
+			dst[n] = m
+			n++
+		}
+		return n
+	}
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return 0, ErrClosed
+		}
+		if n := fill(); n > 0 {
+			s.mu.Unlock()
+			return n, nil
+		}
+		ch := s.recvSig.wait()
+		if n := fill(); n > 0 {
+			s.mu.Unlock()
+			return n, nil
+		}
+		s.mu.Unlock()
+		if err := s.wait(ctx, ch); err != nil {
+			return 0, err
+		}
+	}
+}

@@ -450,6 +450,57 @@ func (q *Queue) TryPush(m Msg) Result {
 	return q.pushLocked(m)
 }
 
+// TryPushBatch is TryPush for each of ms in order, under one lock: it
+// stores messages until one does not fit, and returns how many it stored
+// and, when fewer than len(ms), why (Full or Closed). Each message is
+// checked against the queue's bounds and its pool's before it goes in, as
+// TryPush checks it; the pool's shared counter moves once.
+func (q *Queue) TryPushBatch(ms []Msg) (n int, r Result) {
+	if len(ms) == 0 {
+		return 0, Pushed
+	}
+	q.mu.Lock()
+	if q.conflate {
+		q.mu.Unlock()
+		for n < len(ms) {
+			if r = q.TryPush(ms[n]); r != Pushed {
+				return n, r
+			}
+			n++
+		}
+		return n, Pushed
+	}
+	if q.closed {
+		q.mu.Unlock()
+		return 0, Closed
+	}
+	wake := q.n == 0
+	var cost int64
+	for ; n < len(ms); n++ {
+		pool := q.pool != nil && q.pool.Limit > 0 && q.pool.used.Load()+cost >= q.pool.Limit
+		if pool || q.atBounds() {
+			if n == 0 {
+				q.refuse(pool)
+				return 0, Full
+			}
+			r = Full
+			break
+		}
+		if q.n == len(q.ring) {
+			q.grow()
+		}
+		cost += q.put((q.head+q.n)%len(q.ring), ms[n])
+		q.n++
+	}
+	q.pooled(cost)
+	f := q.onReadable
+	q.mu.Unlock()
+	if wake && f != nil {
+		f()
+	}
+	return n, r
+}
+
 // pushLocked is TryPush with q.mu held; it unlocks.
 func (q *Queue) pushLocked(m Msg) Result {
 	if q.closed {

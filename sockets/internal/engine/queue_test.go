@@ -244,3 +244,63 @@ func TestQueuePoolBoundsAllQueuesAndWakesThem(t *testing.T) {
 	b.Unpool()
 	assert.Zero(t, pool.Used())
 }
+
+// TryPushBatch stores as TryPush would one by one, under one lock: up to
+// the high-water mark, the byte bound and the pool's limit, each checked
+// before a message goes in; a batch that finds no room at all leaves its
+// producer to be woken at the low-water mark, as TryPush does.
+func TestQueueTryPushBatch(t *testing.T) {
+	q := NewQueue(4)
+	readable, writable := 0, 0
+	q.SetReadable(func() { readable++ })
+	q.SetWritable(func() { writable++ })
+	n, r := q.TryPushBatch(batchOf("a", "b", "c", "d", "e", "f"))
+	assert.Equal(t, 4, n, "stores up to the high-water mark")
+	assert.Equal(t, Full, r)
+	assert.Equal(t, 1, readable, "one wake-up for the whole batch")
+	n, r = q.TryPushBatch(batchOf("e", "f"))
+	assert.Equal(t, 0, n)
+	assert.Equal(t, Full, r)
+	_, ok, _ := q.TryPop()
+	require.True(t, ok)
+	assert.Zero(t, writable, "a refused producer is woken at the low-water mark, not at the first pop")
+	_, ok, _ = q.TryPop()
+	require.True(t, ok)
+	assert.Equal(t, 1, writable)
+	n, r = q.TryPushBatch(batchOf("e", "f"))
+	assert.Equal(t, 2, n)
+	assert.Equal(t, Pushed, r)
+	assert.Equal(t, []string{"c", "d", "e", "f"}, msgs(q))
+	n, r = q.TryPushBatch(nil)
+	assert.Equal(t, 0, n)
+	assert.Equal(t, Pushed, r)
+
+	// The byte bound and the pool: each message is checked before it goes
+	// in, so the batch stops where a message by itself would be refused.
+	pool := &Pool{Limit: 500}
+	b := NewQueue(0)
+	b.SetPool(pool)
+	msg := Msg{Head: make([]byte, 200-FrameOverhead)} // costs 200
+	n, r = b.TryPushBatch([]Msg{msg, msg, msg, msg})
+	assert.Equal(t, 3, n, "200, 400, 600: the third goes in below the limit, as TryPush's would")
+	assert.Equal(t, Full, r)
+	assert.Equal(t, int64(600), pool.Used())
+	assert.Equal(t, Full, b.TryPush(msg))
+	c := NewQueue(0)
+	c.SetMaxBytes(300)
+	n, _ = c.TryPushBatch([]Msg{msg, msg, msg})
+	assert.Equal(t, 2, n)
+
+	// Conflating keeps the newest; closed takes nothing.
+	var replaced atomic.Uint64
+	cq := NewQueue(0)
+	cq.SetConflate(&replaced)
+	n, r = cq.TryPushBatch(batchOf("1", "2", "3"))
+	assert.Equal(t, 3, n)
+	assert.Equal(t, Pushed, r)
+	assert.Equal(t, []string{"3"}, msgs(cq))
+	assert.EqualValues(t, 2, replaced.Load())
+	n, r = closedQueue().TryPushBatch(batchOf("a"))
+	assert.Equal(t, 0, n)
+	assert.Equal(t, Closed, r)
+}
