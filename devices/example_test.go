@@ -71,8 +71,10 @@ func ExampleNewStreamer() {
 	}
 	fmt.Println(got)
 	stop()
+	err = <-ran
+	// Once Run has returned, the counters have counted all it moved.
 	st := streamer.Stats()
-	fmt.Println(errors.Is(<-ran, context.Canceled), st.Frontend.MsgsIn, st.Backend.MsgsOut)
+	fmt.Println(errors.Is(err, context.Canceled), st.Frontend.MsgsIn, st.Backend.MsgsOut)
 	// Output:
 	// [a b c]
 	// true 3 3
