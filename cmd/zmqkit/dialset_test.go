@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"testing"
@@ -35,9 +38,27 @@ func TestSendToDNSSet(t *testing.T) {
 	}
 	dns.SetIPs("workers.test", ips...)
 
+	// The lines are written once every member is connected: PUSH deals
+	// only over the peers it has, and a burst sent when the first
+	// connection is up may all go to it.
 	const n = 30
-	code, _, errOut := runCmd(t, "send", "--type", "push", "--connect", "dns://workers.test:"+port,
-		"--dns-server", dns.Addr(), "--count", strconv.Itoa(n), "--verbose")
+	in, feed := io.Pipe()
+	var out, errBuf bytes.Buffer
+	ran := make(chan int, 1)
+	go func() {
+		ran <- run(testutil.Context(t, 10*time.Second), []string{"send", "--type", "push",
+			"--connect", "dns://workers.test:" + port, "--dns-server", dns.Addr(), "--verbose"}, in, &out, &errBuf)
+	}()
+	for _, p := range pulls {
+		testutil.Eventually(t, 5*time.Second, func() bool { return len(p.Peers()) > 0 }, "a member never connected")
+	}
+	for i := range n {
+		_, err := fmt.Fprintf(feed, "m%d\n", i)
+		require.NoError(t, err)
+	}
+	require.NoError(t, feed.Close())
+	code := <-ran
+	errOut := errBuf.String()
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, errOut, "member-added dns://workers.test:"+port)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
