@@ -9,8 +9,9 @@ import (
 
 // Batches: a device, or any code that moves messages in bulk, pays the
 // socket's lock, its queue's lock and its counters once per batch rather
-// than once per message. PUSH, PULL, DEALER and PAIR do so; the other
-// types take the messages one by one, with the same results.
+// than once per message. PUSH, PULL, DEALER, PAIR, PUB, XPUB (send), SUB
+// and XSUB (receive) do so; the other types take the messages one by one,
+// with the same results.
 
 type batchSender interface {
 	sendBatch(ctx context.Context, ms []engine.Msg) (int, error)
@@ -30,13 +31,19 @@ func (x *pairSocket) sendBatch(ctx context.Context, ms []engine.Msg) (int, error
 	return x.lb.sendBatch(ctx, ms)
 }
 func (x *pullSocket) recvBatch(ctx context.Context, dst []engine.Msg) (int, error) {
-	return x.fq.recvBatch(ctx, dst)
+	return x.fq.recvBatch(ctx, dst, nil)
 }
 func (x *dealerSocket) recvBatch(ctx context.Context, dst []engine.Msg) (int, error) {
-	return x.fq.recvBatch(ctx, dst)
+	return x.fq.recvBatch(ctx, dst, nil)
 }
 func (x *pairSocket) recvBatch(ctx context.Context, dst []engine.Msg) (int, error) {
-	return x.fq.recvBatch(ctx, dst)
+	return x.fq.recvBatch(ctx, dst, nil)
+}
+func (x *subSocket) recvBatch(ctx context.Context, dst []engine.Msg) (int, error) {
+	if x.xsub {
+		return x.fq.recvBatch(ctx, dst, nil)
+	}
+	return x.fq.recvBatch(ctx, dst, func(m engine.Msg) bool { return x.matches(m.Head) })
 }
 
 // engineMsgs views ms as the engine's messages: Msg has engine.Msg's

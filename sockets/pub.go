@@ -181,6 +181,36 @@ func (x *pubSocket) send(ctx context.Context, m engine.Msg) error {
 	if s.closed {
 		return ErrClosed
 	}
+	x.offer(m)
+	return nil
+}
+
+// sendBatch is send for each of ms, under one hold of the socket's lock.
+func (x *pubSocket) sendBatch(ctx context.Context, ms []engine.Msg) (int, error) {
+	s := x.s
+	if s.cfg.pubNoDrop {
+		for i, m := range ms {
+			if err := x.sendAll(ctx, m); err != nil {
+				return i, err
+			}
+		}
+		return len(ms), nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	for _, m := range ms {
+		x.offer(m)
+	}
+	return len(ms), nil
+}
+
+// offer gives m to every subscriber it matches that has room, and counts
+// in Stats.Dropped those without. Called with s.mu held.
+func (x *pubSocket) offer(m engine.Msg) {
+	s := x.s
 	// One subscriber is the common case: the list is for two or more.
 	var one *engine.Pipe
 	to := x.to[:0]
@@ -209,7 +239,6 @@ func (x *pubSocket) send(ctx context.Context, m engine.Msg) error {
 			s.st.dropped.Add(1)
 		}
 	}
-	return nil
 }
 
 // sendAll is send with WithPubNoDrop: it waits until every matching

@@ -345,8 +345,9 @@ func (l *lb) sendBatch(ctx context.Context, ms []engine.Msg) (int, error) {
 }
 
 // recvBatch fills dst with the next messages in turn: it waits for the
-// first as recv does, then takes only what is queued already.
-func (f *fq) recvBatch(ctx context.Context, dst []engine.Msg) (int, error) {
+// first as recv does, then takes only what is queued already; accept (nil:
+// all) filters them as recv's does.
+func (f *fq) recvBatch(ctx context.Context, dst []engine.Msg, accept func(engine.Msg) bool) (int, error) {
 	s := f.s
 	fill := func() int {
 		n := 0
@@ -355,8 +356,10 @@ func (f *fq) recvBatch(ctx context.Context, dst []engine.Msg) (int, error) {
 			if !ok {
 				break
 			}
-			dst[n] = m
-			n++
+			if accept == nil || accept(m) {
+				dst[n] = m
+				n++
+			}
 		}
 		return n
 	}
