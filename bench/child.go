@@ -241,7 +241,7 @@ func (p pacer) wait(i int) {
 	}
 	due := p.start.Add(time.Duration(float64(i) / p.rate * 1e9))
 	if d := time.Until(due); d > 0 {
-		time.Sleep(d)
+		sleepFor(d)
 	}
 }
 
