@@ -222,7 +222,8 @@ func TestBatchOtherTypes(t *testing.T) {
 
 	router := semNew(t, sockets.Router)
 	dealer := semNew(t, sockets.Dealer, sockets.WithRoutingID([]byte("d1")))
-	require.NoError(t, dealer.Dial(semListen(t, router, "inproc")))
+	routerAddr := semListen(t, router, "inproc")
+	require.NoError(t, dealer.Dial(routerAddr))
 	n, err = dealer.SendMsgs(ctx, []sockets.Msg{sockets.MsgOf([]byte("x")), sockets.MsgOf([]byte("y"))})
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
@@ -235,6 +236,32 @@ func TestBatchOtherTypes(t *testing.T) {
 	batchRecvAll(t, ctx, dealer, dst[:2])
 	assert.Equal(t, "X", string(dst[0].Head))
 	assert.Equal(t, "Y", string(dst[1].Head))
+
+	// With two peers each message comes with its own peer's id, each
+	// peer's in order.
+	dealer2 := semNew(t, sockets.Dealer, sockets.WithRoutingID([]byte("d2")))
+	require.NoError(t, dealer2.Dial(routerAddr))
+	semWaitEvents(t, dealer2, sockets.EventConnected, 1, 5*time.Second)
+	for i := range 3 {
+		require.NoError(t, dealer.Send(ctx, []byte("x"+strconv.Itoa(i))))
+		require.NoError(t, dealer2.Send(ctx, []byte("y"+strconv.Itoa(i))))
+	}
+	six := make([]sockets.Msg, 6)
+	batchRecvAll(t, ctx, router, six)
+	var fromD1, fromD2 []string
+	for _, m := range six {
+		require.Equal(t, 2, m.Len())
+		switch string(m.Head) {
+		case "d1":
+			fromD1 = append(fromD1, string(m.Frame(1)))
+		case "d2":
+			fromD2 = append(fromD2, string(m.Frame(1)))
+		default:
+			t.Fatalf("message from %q", m.Head)
+		}
+	}
+	assert.Equal(t, []string{"x0", "x1", "x2"}, fromD1)
+	assert.Equal(t, []string{"y0", "y1", "y2"}, fromD2)
 
 	var seen atomic.Int64
 	hooked := semNew(t, sockets.Pull, sockets.WithHooks(batchCounter{&seen}))
