@@ -13,7 +13,8 @@
 // wait, and return ErrWouldBlock instead. Close wakes every waiter with
 // ErrClosed and waits at most the linger period to write out what is queued.
 // Messages are multipart: Send takes frames, Recv returns them, and SendMsg
-// and RecvMsg move a Msg without allocating, for code that forwards. Send
+// and RecvMsg move a Msg without allocating, for code that forwards;
+// SendMsgs and RecvMsgs move a batch of them at a time. Send
 // takes the frames over (do not modify them afterwards), and what Recv
 // returns belongs to the caller: no other receiver sees the frames, even
 // where one message goes to many (a PUB's inproc subscribers each get
