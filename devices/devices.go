@@ -401,7 +401,7 @@ func (p *Proxy) leave(in bool, ms []sockets.Msg) {
 		return
 	}
 	p.mu.Lock()
-	p.left[dirIndex(in)] = append([]sockets.Msg(nil), ms...)
+	p.left[dirIndex(in)] = ms // the pump that took them has ended
 	p.mu.Unlock()
 }
 

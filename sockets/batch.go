@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"context"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/zmqkit/zmqkit/sockets/internal/engine"
@@ -72,12 +73,7 @@ func (s *Socket) SendMsgs(ctx context.Context, ms []Msg) (int, error) {
 		return len(ms), nil
 	}
 	n, err := b.sendBatch(ctx, engineMsgs(ms))
-	var bytes int
-	for _, m := range ms[:n] {
-		bytes += m.Size()
-	}
-	s.st.msgsOut.Add(uint64(n))
-	s.st.bytesOut.Add(uint64(bytes))
+	countBatch(&s.st.msgsOut, &s.st.bytesOut, ms[:n])
 	if err != nil {
 		return n, s.errorf("send", "", err)
 	}
@@ -118,11 +114,17 @@ func (s *Socket) RecvMsgs(ctx context.Context, dst []Msg) (int, error) {
 	if err != nil {
 		return 0, s.errorf("recv", "", err)
 	}
-	var bytes int
-	for _, m := range dst[:n] {
-		bytes += m.Size()
-	}
-	s.st.msgsIn.Add(uint64(n))
-	s.st.bytesIn.Add(uint64(bytes))
+	countBatch(&s.st.msgsIn, &s.st.bytesIn, dst[:n])
 	return n, nil
+}
+
+// countBatch counts ms in one direction's Stats, as sent and received
+// count one message, with one add to each counter for the lot.
+func countBatch(msgs, bytes *atomic.Uint64, ms []Msg) {
+	var b int
+	for _, m := range ms {
+		b += m.Size()
+	}
+	msgs.Add(uint64(len(ms)))
+	bytes.Add(uint64(b))
 }

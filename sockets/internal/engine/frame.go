@@ -56,9 +56,9 @@ const maxCommand = 1 << 20
 // copy (2 KiB: no better; 1 KiB: 10 % slower). The buffer starts at minBuf
 // bytes; while the peer keeps the connection full (a read fills all the
 // room it was given) it doubles, up to maxBuf, so a stream is read in big
-// reads; a connection that goes idle gets a small one again (Shrink). Frames of bigFrame bytes
-// or more are read into buffers of their own, charged to the socket's
-// Budget.
+// reads; a connection that goes idle gets a small one again (Shrink).
+// Frames of bigFrame bytes or more are read into buffers of their own,
+// charged to the socket's Budget.
 const (
 	minBuf   = 4 << 10
 	maxBuf   = 256 << 10

@@ -174,7 +174,12 @@ func (p *Pool) Used() int64 {
 	return p.used.Load()
 }
 
-func (p *Pool) full() bool { return p != nil && p.Limit > 0 && p.used.Load() >= p.Limit }
+func (p *Pool) full() bool { return p.fullWith(0) }
+
+// fullWith reports whether the pool would be full with extra bytes more.
+func (p *Pool) fullWith(extra int64) bool {
+	return p != nil && p.Limit > 0 && p.used.Load()+extra >= p.Limit
+}
 
 // add counts n more (or fewer) bytes; it reports whether that took the
 // pool from full to not full.
@@ -477,7 +482,7 @@ func (q *Queue) TryPushBatch(ms []Msg) (n int, r Result) {
 	wake := q.n == 0
 	var cost int64
 	for ; n < len(ms); n++ {
-		pool := q.pool != nil && q.pool.Limit > 0 && q.pool.used.Load()+cost >= q.pool.Limit
+		pool := q.pool.fullWith(cost)
 		if pool || q.atBounds() {
 			if n == 0 {
 				q.refuse(pool)
