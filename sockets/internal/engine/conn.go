@@ -35,6 +35,7 @@ const (
 // decodes frames into pipe.In, the calling goroutine encodes pipe.Out.
 type conn struct {
 	c    net.Conn
+	raw  *rawIO // reads and writes c where it can (Linux TCP and Unix sockets)
 	p    *Pipe
 	o    *Options
 	bw   *Writer
@@ -74,13 +75,18 @@ func Serve(c net.Conn, p *Pipe, o *Options) error {
 		c:          c,
 		p:          p,
 		o:          o,
-		bw:         newPooledWriter(c),
 		wake:       make(chan struct{}, 1),
 		room:       make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
 		stop:       make(chan struct{}),
 	}
 	_, e.noIdle = c.(deadlineEnds)
+	e.raw = newRawIO(c)
+	if e.raw != nil {
+		e.bw = newPooledWriter(e.raw)
+	} else {
+		e.bw = newPooledWriter(c)
+	}
 	e.dec = NewDecoder(readerFunc(e.read), o.MaxMsgSize)
 	e.dec.Budget = o.Budget
 	// A pipe that dials outlives its connections: what this one reads is
@@ -217,7 +223,13 @@ func (e *conn) read(b []byte) (int, error) {
 		e.deadline = dl
 	}
 	e.why = why
-	n, err := e.c.Read(b)
+	var n int
+	var err error
+	if e.raw != nil {
+		n, err = e.raw.Read(b)
+	} else {
+		n, err = e.c.Read(b)
+	}
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {

@@ -33,6 +33,9 @@ type Writer struct {
 	bufp   *[]byte // the pool's handle of buf
 }
 
+// vectorWriter writes segments as one stream, in one writev where it can.
+type vectorWriter interface{ Writev(segs [][]byte) error }
+
 // stagingPool holds the staging buffers of idle connections' writers.
 var stagingPool = sync.Pool{New: func() any {
 	b := make([]byte, 0, writeBufSize)
@@ -98,9 +101,13 @@ func (w *Writer) Flush() error {
 		}
 		// WriteTo consumes nb; iov keeps the slice to clear and reuse. nb is
 		// a field so that passing its address costs no allocation.
-		w.nb = w.iov
-		_, err = w.nb.WriteTo(w.w)
-		w.nb = nil
+		if v, ok := w.w.(vectorWriter); ok {
+			err = v.Writev(w.iov)
+		} else {
+			w.nb = w.iov
+			_, err = w.nb.WriteTo(w.w)
+			w.nb = nil
+		}
 		clear(w.iov) // drop the references to the bodies
 		w.iov = w.iov[:0]
 	}
