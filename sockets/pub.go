@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -177,11 +178,15 @@ func (x *pubSocket) send(ctx context.Context, m engine.Msg) error {
 		return x.sendAll(ctx, m)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return ErrClosed
 	}
-	x.offer(m)
+	yield := x.offer(m)
+	s.mu.Unlock()
+	if yield {
+		runtime.Gosched()
+	}
 	return nil
 }
 
@@ -197,19 +202,32 @@ func (x *pubSocket) sendBatch(ctx context.Context, ms []engine.Msg) (int, error)
 		return len(ms), nil
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return 0, ErrClosed
 	}
+	yield := false
 	for _, m := range ms {
-		x.offer(m)
+		yield = x.offer(m) || yield
+	}
+	s.mu.Unlock()
+	if yield {
+		runtime.Gosched()
 	}
 	return len(ms), nil
 }
 
 // offer gives m to every subscriber it matches that has room, and counts
-// in Stats.Dropped those without. Called with s.mu held.
-func (x *pubSocket) offer(m engine.Msg) {
+// in Stats.Dropped those without. Called with s.mu held. It returns true
+// when a subscriber's queue has just reached half its HWM, or a further
+// eighth of it (Queue.TakeHalf): the caller then yields once, after letting
+// go of the lock, so that a connection's writer waiting for this
+// goroutine's P gets to drain the queue. Without
+// that, a writer that shares the sender's P (the GC's worker has the
+// other, or GOMAXPROCS is 1) does not run until the sender blocks, and a
+// PUB sender catching up on a schedule does not block: the queue fills
+// and the PUB drops at its HWM with a writer ready to drain it.
+func (x *pubSocket) offer(m engine.Msg) (yield bool) {
 	s := x.s
 	// One subscriber is the common case: the list is for two or more.
 	var one *engine.Pipe
@@ -230,6 +248,9 @@ func (x *pubSocket) offer(m engine.Msg) {
 	switch {
 	case len(to) > 0:
 		distribute(s, to, m)
+		for _, p := range to {
+			yield = p.Out.TakeHalf() || yield
+		}
 		clear(to)
 		x.to = to[:0]
 	case one != nil:
@@ -238,7 +259,9 @@ func (x *pubSocket) offer(m engine.Msg) {
 		if one.Out.Offer(m) == engine.Full {
 			s.st.dropped.Add(1)
 		}
+		yield = one.Out.TakeHalf()
 	}
+	return yield
 }
 
 // sendAll is send with WithPubNoDrop: it waits until every matching

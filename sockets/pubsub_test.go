@@ -498,3 +498,48 @@ func TestSemXSubXPubForwarding(t *testing.T) {
 		})
 	}
 }
+
+// A PUB sender that never blocks still lets its connection's writer run:
+// with one P (GOMAXPROCS=1; with two, the GC's worker can hold the other)
+// the writer runs only when the sender gives up the P, so a burst of
+// 1.5×HWM messages used to fill the queue and drop the last third with a
+// writer ready to send them. The PUB yields as its queue passes half the
+// HWM, and loses nothing here. (inproc has no writer: the queue is the
+// SUB's, drained by its reader.)
+func TestSemPubYieldsToItsWriter(t *testing.T) {
+	const hwm, burst = 1000, 1500
+	for _, tr := range []string{"tcp", "ipc"} {
+		t.Run(tr, func(t *testing.T) {
+			ctx := semCtx(t, 30*time.Second)
+			pub := semNew(t, sockets.Pub, sockets.WithSendHWM(hwm), sockets.WithLinger(0))
+			addr := semListen(t, pub, tr)
+			sub := semNew(t, sockets.Sub, sockets.WithSubscribe(""), sockets.WithLinger(0))
+			require.NoError(t, sub.Dial(addr))
+			semEventually(t, 10*time.Second, func() bool {
+				require.NoError(t, pub.Send(ctx, []byte("probe")))
+				_, err := semTryRecv(sub, 20*time.Millisecond)
+				return err == nil
+			}, "the subscription never took effect")
+			for {
+				if _, err := semTryRecv(sub, 50*time.Millisecond); err != nil {
+					break // the probes are out of the way
+				}
+			}
+			dropped := pub.Stats().Dropped
+
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			for i := range burst {
+				b := make([]byte, 16)
+				binary.BigEndian.PutUint32(b, uint32(i))
+				require.NoError(t, pub.Send(ctx, b))
+			}
+			if !assert.Equal(t, dropped, pub.Stats().Dropped, "the PUB dropped messages its writer could have sent") {
+				return
+			}
+			for i := range burst {
+				m := semRecv(t, ctx, sub)
+				require.EqualValues(t, i, binary.BigEndian.Uint32(m[0]), "message %d", i)
+			}
+		})
+	}
+}
