@@ -220,7 +220,7 @@ func (x *pubSocket) sendBatch(ctx context.Context, ms []engine.Msg) (int, error)
 // offer gives m to every subscriber it matches that has room, and counts
 // in Stats.Dropped those without. Called with s.mu held. It returns true
 // when a subscriber's queue has just reached half its HWM, or a further
-// eighth of it (Queue.TakeHalf): the caller then yields once, after letting
+// eighth of it (Queue.TakeMark): the caller then yields once, after letting
 // go of the lock, so that a connection's writer waiting for this
 // goroutine's P gets to drain the queue. Without
 // that, a writer that shares the sender's P (the GC's worker has the
@@ -249,7 +249,7 @@ func (x *pubSocket) offer(m engine.Msg) (yield bool) {
 	case len(to) > 0:
 		distribute(s, to, m)
 		for _, p := range to {
-			yield = p.Out.TakeHalf() || yield
+			yield = p.Out.TakeMark() || yield
 		}
 		clear(to)
 		x.to = to[:0]
@@ -259,7 +259,7 @@ func (x *pubSocket) offer(m engine.Msg) (yield bool) {
 		if one.Out.Offer(m) == engine.Full {
 			s.st.dropped.Add(1)
 		}
-		yield = one.Out.TakeHalf()
+		yield = one.Out.TakeMark()
 	}
 	return yield
 }

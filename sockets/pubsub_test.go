@@ -515,11 +515,7 @@ func TestSemPubYieldsToItsWriter(t *testing.T) {
 			addr := semListen(t, pub, tr)
 			sub := semNew(t, sockets.Sub, sockets.WithSubscribe(""), sockets.WithLinger(0))
 			require.NoError(t, sub.Dial(addr))
-			semEventually(t, 10*time.Second, func() bool {
-				require.NoError(t, pub.Send(ctx, []byte("probe")))
-				_, err := semTryRecv(sub, 20*time.Millisecond)
-				return err == nil
-			}, "the subscription never took effect")
+			rbAwaitSubscribed(t, ctx, pub, sub)
 			for {
 				if _, err := semTryRecv(sub, 50*time.Millisecond); err != nil {
 					break // the probes are out of the way

@@ -42,9 +42,9 @@ type Queue struct {
 	// libzmq hands back credit: a producer at the mark is woken once per
 	// half a queue, not once per message taken.
 	blocked bool
-	// half: a push brought the queue to half its HWM, or to a further
-	// eighth of it above that (TakeHalf).
-	half atomic.Bool
+	// mark: a push brought the queue to half its HWM, or to a further
+	// eighth of it above that (TakeMark).
+	mark atomic.Bool
 
 	onReadable func()
 	onWritable func()
@@ -533,7 +533,7 @@ func (q *Queue) pushLocked(m Msg) Result {
 	q.pooled(q.put((q.head+q.n)%len(q.ring), m))
 	q.n++
 	if h := q.hwm / 2; h > 0 && q.n >= h && (q.n-h)%max(q.hwm/8, 1) == 0 {
-		q.half.Store(true)
+		q.mark.Store(true)
 	}
 	wake := q.n == 1
 	f := q.onReadable
@@ -544,11 +544,11 @@ func (q *Queue) pushLocked(m Msg) Result {
 	return Pushed
 }
 
-// TakeHalf reports whether, since the last call, a push has brought the
+// TakeMark reports whether, since the last call, a push has brought the
 // queue to half its HWM or to a further eighth of it above that (5/8, 6/8,
 // 7/8, full): the points at which a sender that never blocks (PUB) lets
 // the queue's consumer run.
-func (q *Queue) TakeHalf() bool { return q.half.Load() && q.half.Swap(false) }
+func (q *Queue) TakeMark() bool { return q.mark.Load() && q.mark.Swap(false) }
 
 func (q *Queue) grow() {
 	size := 2 * len(q.ring)

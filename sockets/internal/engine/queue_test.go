@@ -304,3 +304,27 @@ func TestQueueTryPushBatch(t *testing.T) {
 	assert.Equal(t, 0, n)
 	assert.Equal(t, Closed, r)
 }
+
+// TakeMark reports the pushes that bring a queue to half its HWM and to
+// each further eighth, once each, and again after the queue drains.
+func TestQueueTakeMark(t *testing.T) {
+	q := NewQueue(1000)
+	var at []int
+	fill := func() {
+		for q.TryPush(Msg{Head: []byte("x")}) == Pushed {
+			if q.TakeMark() {
+				at = append(at, q.Len())
+			}
+		}
+	}
+	fill()
+	assert.Equal(t, []int{500, 625, 750, 875, 1000}, at)
+	assert.False(t, q.TakeMark(), "a mark is reported once")
+	for q.Len() > 600 {
+		_, _, _ = q.TryPop()
+	}
+	at = nil
+	fill()
+	assert.Equal(t, []int{625, 750, 875, 1000}, at)
+	assert.False(t, NewQueue(0).TakeMark())
+}
