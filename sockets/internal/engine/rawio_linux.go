@@ -27,6 +27,7 @@ import (
 // rawsys_linux_race.go).
 type rawIO struct {
 	rc syscall.RawConn
+	c  net.Conn // for its addresses, in errors
 	// the read under way
 	b   []byte
 	n   int
@@ -65,7 +66,7 @@ func newRawIO(c net.Conn) *rawIO {
 	if err != nil {
 		return nil
 	}
-	r := &rawIO{rc: rc}
+	r := &rawIO{rc: rc, c: c}
 	r.rfn, r.wfn, r.wvfn = r.read, r.write, r.writev
 	return r
 }
@@ -84,10 +85,16 @@ func (r *rawIO) read(fd uintptr) bool {
 			return false // the RawConn waits until the socket is readable
 		case syscall.EINTR:
 		default:
-			r.n, r.err = 0, os.NewSyscallError("read", errno)
+			r.n, r.err = 0, r.opError("read", errno)
 			return true
 		}
 	}
+}
+
+// opError is the error net.Conn's methods would return for errno.
+func (r *rawIO) opError(op string, errno syscall.Errno) error {
+	return &net.OpError{Op: op, Net: r.c.LocalAddr().Network(), Source: r.c.LocalAddr(), Addr: r.c.RemoteAddr(),
+		Err: os.NewSyscallError(op, errno)}
 }
 
 // Read reads into b as net.Conn's Read does.
@@ -117,7 +124,7 @@ func (r *rawIO) write(fd uintptr) bool {
 			return false // the RawConn waits until the socket has room
 		case errno == syscall.EINTR:
 		default:
-			r.werr = os.NewSyscallError("write", errno)
+			r.werr = r.opError("write", errno)
 			return true
 		}
 	}
@@ -161,7 +168,7 @@ func (r *rawIO) writev(fd uintptr) bool {
 			return false
 		case errno == syscall.EINTR:
 		default:
-			r.werr = os.NewSyscallError("writev", errno)
+			r.werr = r.opError("writev", errno)
 			return true
 		}
 	}

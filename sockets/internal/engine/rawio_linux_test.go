@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,6 +155,11 @@ func TestRawIOWriteToGonePeer(t *testing.T) {
 		_, err = r.Write(make([]byte, 64<<10))
 	}
 	require.Error(t, err, "writes to a closed peer keep succeeding")
+	var oe *net.OpError
+	require.True(t, errors.As(err, &oe), "got %T %v", err, err)
+	assert.Equal(t, "write", oe.Op)
+	assert.Equal(t, a.RemoteAddr(), oe.Addr, "the error names the peer, as net.Conn's do")
+	assert.True(t, errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET), "got %v", err)
 }
 
 func TestRawIOOnlyForSockets(t *testing.T) {
