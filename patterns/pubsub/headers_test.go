@@ -76,3 +76,47 @@ func TestUpdateCarriesHeaders(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "w", u.Value)
 }
+
+// A message a subscriber refuses for its header frame was still received:
+// the next one is not reported as a loss of it. (Without replays the
+// subscriber's first message is a live one, which starts its count.)
+func TestRefusedHeadersAreNotLost(t *testing.T) {
+	ctx := testCtx(t, 20*time.Second)
+	pub, err := pubsub.NewPublisher(codec.String(), pubsub.WithReplay(false),
+		pubsub.WithSocketOptions(sockets.WithHeaders(true)))
+	require.NoError(t, err)
+	closer(t, pub)
+	addr, err := pub.Listen(endpoint(t, "inproc"))
+	require.NoError(t, err)
+	goRun(t, pub)
+	plain, err := pubsub.NewSubscriber(codec.String(), pubsub.WithSubscribe(""))
+	require.NoError(t, err)
+	closer(t, plain)
+	require.NoError(t, plain.Dial(addr))
+	eventually(t, 10*time.Second, func() bool {
+		_, _ = pub.Publish(ctx, "warm", "w")
+		c, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		_, err := plain.Recv(c)
+		return err == nil
+	}, "subscribed")
+	hdrs := sockets.Headers{"k": "v"}
+	for i := range 3 {
+		_, err = pub.Publish(sockets.ContextWithHeaders(ctx, hdrs), "t", "refused")
+		require.NoError(t, err)
+		_, err = pub.Publish(ctx, "t", "plain")
+		require.NoError(t, err)
+		for {
+			u, err := plain.Recv(ctx)
+			if err == nil && u.Topic == "warm" {
+				continue // sent before the first one it read
+			}
+			assert.ErrorIs(t, err, sockets.ErrUnexpectedHeaders, "round %d", i)
+			break
+		}
+		u, err := plain.Recv(ctx)
+		require.NoError(t, err, "round %d", i)
+		assert.Equal(t, "plain", u.Value)
+	}
+	assert.Zero(t, plain.Stats().Lost)
+}

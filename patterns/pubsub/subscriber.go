@@ -210,14 +210,14 @@ func (s *Subscriber[T]) Recv(ctx context.Context) (Update[T], error) {
 			return Update[T]{}, err
 		}
 		var hd sockets.Headers
+		var refused error
 		if len(m) == 4 && sockets.IsHeaderFrame(m[2]) { // obs: headers
-			if hd, err = sockets.ReadHeaders(m[2], s.sock.HeadersEnabled()); err != nil {
-				s.malformed.Add(1)
-				return Update[T]{Topic: string(m[0])}, fmt.Errorf("pubsub: topic %q: %w", m[0], err)
+			if hd, refused = sockets.ReadHeaders(m[2], s.sock.HeadersEnabled()); refused != nil {
+				refused = fmt.Errorf("pubsub: topic %q: %w", m[0], refused)
 			}
 			m = [][]byte{m[0], m[1], m[3]}
 		}
-		u, ok, err := s.accept(m)
+		u, ok, err := s.accept(m, refused)
 		if ok {
 			u.Headers = hd
 			return u, err
@@ -226,8 +226,11 @@ func (s *Subscriber[T]) Recv(ctx context.Context) (Update[T], error) {
 }
 
 // accept checks one message. ok is false when there is nothing to return
-// (a duplicate, or a heartbeat that reveals nothing).
-func (s *Subscriber[T]) accept(frames [][]byte) (u Update[T], ok bool, err error) {
+// (a duplicate, or a heartbeat that reveals nothing). refused, when set, is
+// why the message cannot be delivered (its header frame): it is returned in
+// place of the value, after the message's stamp is tracked like any other,
+// so that a message received and refused is not reported lost later.
+func (s *Subscriber[T]) accept(frames [][]byte, refused error) (u Update[T], ok bool, err error) {
 	m, err := parseStamped(frames)
 	if err != nil {
 		s.malformed.Add(1)
@@ -271,7 +274,10 @@ func (s *Subscriber[T]) accept(frames [][]byte) (u Update[T], ok bool, err error
 		return u, false, nil
 	}
 	u = Update[T]{Topic: m.topic, Stamp: m.stamp}
-	if !m.stamp.Deleted {
+	if refused != nil {
+		s.malformed.Add(1)
+		err = refused
+	} else if !m.stamp.Deleted {
 		u.Value, err = codec.Decode(s.c, m.value)
 		if err != nil {
 			s.malformed.Add(1)
