@@ -172,22 +172,11 @@ func (x *pubSocket) detach(p *engine.Pipe) {
 
 func (x *pubSocket) connected(p *engine.Pipe) error { x.forget(p, false); return nil }
 
+// send is sendBatch of one message.
 func (x *pubSocket) send(ctx context.Context, m engine.Msg) error {
-	s := x.s
-	if s.cfg.pubNoDrop {
-		return x.sendAll(ctx, m)
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	yield := x.offer(m)
-	s.mu.Unlock()
-	if yield {
-		runtime.Gosched()
-	}
-	return nil
+	ms := [1]engine.Msg{m}
+	_, err := x.sendBatch(ctx, ms[:])
+	return err
 }
 
 // sendBatch is send for each of ms, under one hold of the socket's lock.
@@ -222,11 +211,11 @@ func (x *pubSocket) sendBatch(ctx context.Context, ms []engine.Msg) (int, error)
 // when a subscriber's queue has just reached half its HWM, or a further
 // eighth of it (Queue.TakeMark): the caller then yields once, after letting
 // go of the lock, so that a connection's writer waiting for this
-// goroutine's P gets to drain the queue. Without
-// that, a writer that shares the sender's P (the GC's worker has the
-// other, or GOMAXPROCS is 1) does not run until the sender blocks, and a
-// PUB sender catching up on a schedule does not block: the queue fills
-// and the PUB drops at its HWM with a writer ready to drain it.
+// goroutine's P gets to drain the queue. Without that, a writer that
+// shares the sender's P (the GC's worker has the other, or GOMAXPROCS is
+// 1) does not run until the sender blocks, and a PUB sender catching up on
+// a schedule does not block: the queue fills and the PUB drops at its HWM
+// with a writer ready to drain it.
 func (x *pubSocket) offer(m engine.Msg) (yield bool) {
 	s := x.s
 	// One subscriber is the common case: the list is for two or more.

@@ -35,7 +35,7 @@ const (
 // decodes frames into pipe.In, the calling goroutine encodes pipe.Out.
 type conn struct {
 	c    net.Conn
-	raw  *rawIO // reads and writes c where it can (Linux TCP and Unix sockets)
+	rw   io.ReadWriter // c, or its bare calls where it has them (connIO)
 	p    *Pipe
 	o    *Options
 	bw   *Writer
@@ -81,12 +81,8 @@ func Serve(c net.Conn, p *Pipe, o *Options) error {
 		stop:       make(chan struct{}),
 	}
 	_, e.noIdle = c.(deadlineEnds)
-	e.raw = newRawIO(c)
-	if e.raw != nil {
-		e.bw = newPooledWriter(e.raw)
-	} else {
-		e.bw = newPooledWriter(c)
-	}
+	e.rw = connIO(c)
+	e.bw = newPooledWriter(e.rw)
 	e.dec = NewDecoder(readerFunc(e.read), o.MaxMsgSize)
 	e.dec.Budget = o.Budget
 	// A pipe that dials outlives its connections: what this one reads is
@@ -223,13 +219,7 @@ func (e *conn) read(b []byte) (int, error) {
 		e.deadline = dl
 	}
 	e.why = why
-	var n int
-	var err error
-	if e.raw != nil {
-		n, err = e.raw.Read(b)
-	} else {
-		n, err = e.c.Read(b)
-	}
+	n, err := e.rw.Read(b)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {

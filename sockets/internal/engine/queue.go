@@ -547,7 +547,8 @@ func (q *Queue) pushLocked(m Msg) Result {
 // TakeMark reports whether, since the last call, a push has brought the
 // queue to half its HWM or to a further eighth of it above that (5/8, 6/8,
 // 7/8, full): the points at which a sender that never blocks (PUB) lets
-// the queue's consumer run.
+// the queue's consumer run. Offer and TryPush set it; the batch calls,
+// which no such sender uses, do not.
 func (q *Queue) TakeMark() bool { return q.mark.Load() && q.mark.Swap(false) }
 
 func (q *Queue) grow() {

@@ -49,6 +49,15 @@ const (
 	maxIov = 1024
 )
 
+// connIO is what a connection is read and written through: its bare calls
+// where it has them, else c itself.
+func connIO(c net.Conn) io.ReadWriter {
+	if r := newRawIO(c); r != nil {
+		return r
+	}
+	return c
+}
+
 // newRawIO returns nil for connections it does not know (WebSocket,
 // wrapped or test connections): those are read and written through their
 // own methods.
